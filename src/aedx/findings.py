@@ -1,0 +1,87 @@
+"""Findings are data: a stable code, a severity, a record, a field and a bilingual message.
+
+Readers (``aedx.formats``) and the validation engine (``aedx.validation``) both produce findings;
+this module is the vocabulary they share. Findings travel as Polars frames with ``COLUMNS``, so a
+file with a million bad records never becomes a million Python objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from aedx.schema import Severity
+
+COLUMNS: dict[str, pl.DataType] = {
+    "row": pl.Int64(),  # 1-based record number, header not counted; null for the whole file
+    "field": pl.String(),
+    "code": pl.String(),
+    "severity": pl.String(),
+    "message_zh": pl.String(),
+    "message_en": pl.String(),
+    "value": pl.String(),  # the offending value, masked when it is personal data
+}
+
+
+@dataclass(frozen=True)
+class Code:
+    """A finding code of the catalogue; messages may use the placeholders ``{label_zh}``,
+    ``{label_en}`` and any parameter of the check that raised it."""
+
+    code: str
+    severity: Severity
+    message_zh: str
+    message_en: str
+
+
+CATALOGUE: dict[str, Code] = {}
+
+
+def define(code: str, severity: Severity, message_zh: str, message_en: str) -> Code:
+    """Add a code to the catalogue; every code is defined once."""
+    if code in CATALOGUE:
+        raise ValueError(f"finding code {code} is defined twice")
+    CATALOGUE[code] = Code(code, severity, message_zh, message_en)
+    return CATALOGUE[code]
+
+
+def empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=COLUMNS)
+
+
+def frame(
+    code: Code,
+    rows: list[int | None],
+    *,
+    field: str | None = None,
+    values: list[str | None] | None = None,
+    **params: object,
+) -> pl.DataFrame:
+    """Findings of one code for the given records (used off the hot path)."""
+    n = len(rows)
+    return pl.DataFrame(
+        {
+            "row": rows,
+            "field": [field] * n,
+            "code": [code.code] * n,
+            "severity": [code.severity.value] * n,
+            "message_zh": [code.message_zh.format(**params)] * n,
+            "message_en": [code.message_en.format(**params)] * n,
+            "value": values if values is not None else [None] * n,
+        },
+        schema=COLUMNS,
+    )
+
+
+class UnusableInput(Exception):
+    """The input cannot be read as records of the kind at all: nothing to validate row by row."""
+
+    def __init__(self, code: str, message_zh: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+    def one_line(self) -> str:
+        return f"{self.code}: {self.message_zh} / {self.message_en}"

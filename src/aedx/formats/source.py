@@ -1,0 +1,144 @@
+"""Reading raw bytes safely: size limit, empty and binary files, encodings, control record."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from aedx.findings import UnusableInput
+
+DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB: a day of national interest updates fits well within
+CHUNK_BYTES = 64 * 1024**2
+ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "cp950": "cp950", "big5": "cp950"}
+REPLACEMENT = "\ufffd"
+CONTROL_MARK = b"#CONTROL"
+_BOM = codecs.BOM_UTF8
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = DEFAULT_MAX_BYTES
+    chunk_bytes: int = CHUNK_BYTES
+
+
+@dataclass(frozen=True)
+class ControlRecord:
+    """The optional trailer: how many records the sender meant to send, and their amount total."""
+
+    records: int
+    amount_total: int
+
+
+def canonical_encoding(name: str) -> str:
+    try:
+        return ENCODINGS[name.lower()]
+    except KeyError:
+        raise UnusableInput(
+            "file.encoding",
+            f"不支援的編碼 {name}；可用 utf-8、cp950、big5",
+            f"unsupported encoding {name}; use utf-8, cp950 or big5",
+        ) from None
+
+
+def byte_chunks(stream: BinaryIO, size: int, limits: Limits) -> Iterator[bytes]:
+    """Chunks of whole lines, checked for size and binary content as they are read."""
+    carry = b""
+    total = 0
+    first = True
+    while True:
+        block = stream.read(limits.chunk_bytes)
+        total += len(block)
+        if total > limits.max_bytes:
+            raise too_large(size if size > total else total, limits)
+        if first:
+            if not block.strip(b" \t\r\n" + _BOM):
+                raise UnusableInput("file.empty", "檔案是空的", "the file is empty")
+            block = block.removeprefix(_BOM)
+            first = False
+        if b"\x00" in block:
+            raise UnusableInput(
+                "file.binary",
+                "檔案含有 NUL 位元組，不是文字檔（是否上傳了壓縮檔或試算表？）",
+                "the file contains NUL bytes and is not text (a zip or spreadsheet?)",
+            )
+        if not block:
+            if carry:
+                yield carry
+            return
+        data = carry + block
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            carry = data
+            continue
+        carry = data[cut:]
+        yield data[:cut]
+
+
+def too_large(size: int, limits: Limits) -> UnusableInput:
+    return UnusableInput(
+        "file.too_large",
+        f"檔案 {size:,} 位元組，超過上限 {limits.max_bytes:,} 位元組，請分檔傳送",
+        f"the file has {size:,} bytes, over the limit of {limits.max_bytes:,}; split it",
+    )
+
+
+def open_limited(path: Path, limits: Limits) -> tuple[BinaryIO, int]:
+    if not path.is_file():
+        raise UnusableInput("file.missing", f"找不到檔案 {path}", f"no such file: {path}")
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise too_large(size, limits)
+    return path.open("rb"), size
+
+
+def to_utf8(data: bytes, encoding: str) -> tuple[bytes, bool]:
+    """UTF-8 bytes and whether anything was undecodable.
+
+    Undecodable bytes become U+FFFD, which the engine reports as a finding with its record and
+    field: never a crash, never a silent replacement. A U+FFFD already present in a file means its
+    text was damaged before it reached us, and is reported the same way.
+    """
+    if encoding == "utf-8":
+        return data, REPLACEMENT.encode() in data
+    try:
+        return data.decode(encoding).encode("utf-8"), False
+    except UnicodeDecodeError:
+        return data.decode(encoding, errors="replace").encode("utf-8"), True
+
+
+_CONTROL_LINE = re.compile(rb"^#CONTROL,([0-9]+),(-?[0-9]+)\s*$")
+
+
+def split_control(chunk: bytes, *, jsonl: bool) -> tuple[bytes, ControlRecord | None]:
+    """Take the control record off the end of the last chunk, when there is one."""
+    body = chunk.rstrip(b"\r\n")
+    start = body.rfind(b"\n") + 1
+    last = body[start:]
+    if jsonl:
+        if b'"#control"' not in last:
+            return chunk, None
+        try:
+            obj = json.loads(last)["#control"]
+            record = ControlRecord(int(obj["records"]), int(obj["amount_total"]))
+        except (ValueError, KeyError, TypeError):
+            raise bad_control() from None
+        return body[:start], record
+    if not last.startswith(CONTROL_MARK):
+        return chunk, None
+    match = _CONTROL_LINE.match(last)
+    if match is None:
+        raise bad_control()
+    return body[:start], ControlRecord(int(match[1]), int(match[2]))
+
+
+def bad_control() -> UnusableInput:
+    return UnusableInput(
+        "control.malformed",
+        "控制紀錄格式錯誤，應為「#CONTROL,筆數,金額合計」",
+        "malformed control record; expected '#CONTROL,records,amount_total'",
+    )

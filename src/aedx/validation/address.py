@@ -1,0 +1,61 @@
+"""Reading the county and district out of a Taiwanese address, vectorised."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import polars as pl
+
+from aedx import refdata
+
+
+def normalise(col: pl.Expr) -> pl.Expr:
+    """台 and 臺 are interchangeable in everyday writing; the reference tables use 臺."""
+    return col.str.replace_all("台", "臺", literal=True).str.replace_all(" ", "", literal=True)
+
+
+@cache
+def _county_pattern() -> str:
+    names = sorted({c.name for c in refdata.counties()}, key=len, reverse=True)
+    return r"^[0-9]{0,6}(" + "|".join(names) + ")"
+
+
+@cache
+def _district_pattern() -> str:
+    counties = sorted({c.name for c in refdata.counties()}, key=len, reverse=True)
+    names = sorted({d.name for d in refdata.districts()}, key=len, reverse=True)
+    return r"^[0-9]{0,6}(?:" + "|".join(counties) + ")(" + "|".join(names) + ")"
+
+
+@cache
+def county_district_pairs() -> list[str]:
+    return [d.county + "/" + d.name for d in refdata.districts()]
+
+
+@cache
+def routable_pairs() -> list[str]:
+    """county/district pairs of split counties that decide a branch."""
+    return [f"{c}/{d}" for (c, d) in refdata.territory() if d]
+
+
+@cache
+def zip3_district_keys() -> list[str]:
+    return [f"{d.zip3}/{d.county}/{d.name}" for d in refdata.districts()]
+
+
+@cache
+def zip3_county_keys() -> list[str]:
+    return sorted({f"{d.zip3}/{d.county}" for d in refdata.districts()})
+
+
+def county(address: pl.Expr) -> pl.Expr:
+    return normalise(address).str.extract(_county_pattern(), 1)
+
+
+def district(address: pl.Expr) -> pl.Expr:
+    """The district named right after the county, when it belongs to that county."""
+    text = normalise(address)
+    found_county = text.str.extract(_county_pattern(), 1)
+    found = text.str.extract(_district_pattern(), 1)
+    pair = pl.concat_str([found_county, found], separator="/")
+    return pl.when(pair.is_in(county_district_pairs())).then(found)

@@ -1,0 +1,137 @@
+"""Report exports: JSON, CSV, XLSX and ODS, every finding included.
+
+Spreadsheets hold at most 1,048,576 rows a sheet; longer reports continue on further sheets
+rather than being cut.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from aedx.validation.report import Report
+
+HEADINGS = {
+    "row": "列號 Row",
+    "field": "欄位 Field",
+    "code": "代碼 Code",
+    "severity": "嚴重度 Severity",
+    "message_zh": "說明",
+    "message_en": "Message",
+    "value": "內容 Value",
+}
+SHEET_ROWS = 1_048_575  # one row is the heading
+FORMATS = ("json", "csv", "xlsx", "ods")
+
+
+class UnknownReportFormat(ValueError):
+    pass
+
+
+def write_report(report: Report, path: Path) -> None:
+    suffix = path.suffix.lower().lstrip(".")
+    writers = {"json": _json, "csv": _csv, "xlsx": _xlsx, "ods": _ods}
+    if suffix not in writers:
+        raise UnknownReportFormat(
+            f"報告格式須為 {', '.join(FORMATS)} / report format must be one of {', '.join(FORMATS)}"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writers[suffix](report, path)
+
+
+def _json(report: Report, path: Path) -> None:
+    path.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _csv(report: Report, path: Path) -> None:
+    # A byte-order mark so that Excel opens the Chinese text as UTF-8.
+    with path.open("wb") as out:
+        out.write("\ufeff".encode())
+        report.findings.rename(HEADINGS).write_csv(out)
+
+
+def _sheets(frame: pl.DataFrame) -> Iterator[tuple[str, pl.DataFrame]]:
+    for number, start in enumerate(range(0, max(frame.height, 1), SHEET_ROWS), start=1):
+        name = "檢核結果" if number == 1 else f"檢核結果{number}"
+        yield name, frame.slice(start, SHEET_ROWS)
+
+
+def _summary_rows(report: Report) -> list[tuple[str, object]]:
+    s = report.summary()
+    return [
+        ("資料類別 Kind", f"{report.kind.label_zh} {report.kind.name}"),
+        ("檔案 File", s["source"]),
+        ("格式 Format", f"{s['format']} / {s['encoding']}"),
+        ("筆數 Records", s["rows"]),
+        ("錯誤筆數 Records with errors", s["error_rows"]),
+        ("警告筆數 Records with warnings", s["warning_rows"]),
+        ("結果 Result", "通過 passed" if s["valid"] else "退件 rejected"),
+    ]
+
+
+def _xlsx(report: Report, path: Path) -> None:
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    bold = book.add_format({"bold": True})
+    summary = book.add_worksheet("摘要")
+    for r, (label, value) in enumerate(_summary_rows(report)):
+        summary.write(r, 0, label, bold)
+        summary.write(r, 1, value)
+    totals = report.totals()
+    base = len(_summary_rows(report)) + 1
+    for c, name in enumerate(("代碼 Code", "嚴重度 Severity", "件數 Count", "說明", "Message")):
+        summary.write(base, c, name, bold)
+    for r, row in enumerate(totals.iter_rows(), start=base + 1):
+        summary.write_row(r, 0, row)
+    summary.set_column(0, 0, 28)
+    summary.set_column(1, 4, 40)
+    for name, part in _sheets(report.findings):
+        sheet = book.add_worksheet(name)
+        sheet.write_row(0, 0, list(HEADINGS.values()), bold)
+        for r, row in enumerate(part.iter_rows(), start=1):
+            sheet.write_row(r, 0, row)
+        sheet.set_column(0, 3, 14)
+        sheet.set_column(4, 5, 50)
+        sheet.autofilter(0, 0, max(part.height, 1), len(HEADINGS) - 1)
+        sheet.freeze_panes(1, 0)
+    book.close()
+
+
+def _ods(report: Report, path: Path) -> None:
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+
+    def add_row(table: Table, values: list[object] | tuple[object, ...]) -> None:
+        row = TableRow()
+        for value in values:
+            if isinstance(value, int):
+                cell = TableCell(valuetype="float", value=value)
+            else:
+                cell = TableCell(valuetype="string")
+            if value is not None:
+                cell.addElement(P(text=str(value)))
+            row.addElement(cell)
+        table.addElement(row)
+
+    summary = Table(name="摘要")
+    for label, value in _summary_rows(report):
+        add_row(summary, (label, value))
+    add_row(summary, ())
+    add_row(summary, ("代碼 Code", "嚴重度 Severity", "件數 Count", "說明", "Message"))
+    for row in report.totals().iter_rows():
+        add_row(summary, row)
+    doc.spreadsheet.addElement(summary)
+    for name, part in _sheets(report.findings):
+        sheet = Table(name=name)
+        add_row(sheet, list(HEADINGS.values()))
+        for row in part.iter_rows():
+            add_row(sheet, row)
+        doc.spreadsheet.addElement(sheet)
+    doc.save(str(path))

@@ -1,0 +1,75 @@
+"""The validation report: every finding (no cap), totals by code, and exports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from aedx.formats import ControlRecord
+from aedx.schema import Kind, Severity
+
+
+@dataclass
+class Report:
+    kind: Kind
+    source: str
+    format: str
+    encoding: str
+    records: int
+    findings: pl.DataFrame
+    control: ControlRecord | None = None
+
+    def __post_init__(self) -> None:
+        order = {name: i for i, name in enumerate(self.kind.names)}
+        self.findings = (
+            self.findings.with_columns(
+                pl.col("field").replace_strict(order, default=len(order)).alias("#order")
+            )
+            .sort(["row", "#order", "code"], nulls_last=False, maintain_order=True)
+            .drop("#order")
+        )
+
+    def _rows_with(self, severity: Severity) -> int:
+        rows = self.findings.filter(pl.col("severity") == severity.value)["row"]
+        return int(rows.drop_nulls().n_unique())
+
+    @property
+    def error_rows(self) -> int:
+        return self._rows_with(Severity.ERROR)
+
+    @property
+    def warning_rows(self) -> int:
+        return self._rows_with(Severity.WARNING)
+
+    @property
+    def has_errors(self) -> bool:
+        return bool((self.findings["severity"] == Severity.ERROR.value).any())
+
+    def totals(self) -> pl.DataFrame:
+        """Findings counted by code and severity, the most frequent first."""
+        return (
+            self.findings.group_by("code", "severity")
+            .agg(pl.len().alias("count"), pl.first("message_zh"), pl.first("message_en"))
+            .sort(["count", "code"], descending=[True, False])
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.name,
+            "source": self.source,
+            "format": self.format,
+            "encoding": self.encoding,
+            "rows": self.records,
+            "error_rows": self.error_rows,
+            "warning_rows": self.warning_rows,
+            "valid": not self.has_errors,
+            "control": None
+            if self.control is None
+            else {"records": self.control.records, "amount_total": self.control.amount_total},
+            "totals": self.totals().select("code", "severity", "count").to_dicts(),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.summary() | {"findings": self.findings.to_dicts()}
