@@ -45,7 +45,7 @@ class JsonLinesReader:
         bad: list[int | None] = []
         for number, line in enumerate(data.split(b"\n")[:-1], start=first_row):
             try:
-                obj = json.loads(line)
+                obj = json.loads(line.decode("utf-8", errors="replace"))
             except ValueError:
                 obj = None
             if not isinstance(obj, dict) or not all(isinstance(v, _SCALAR) for v in obj.values()):

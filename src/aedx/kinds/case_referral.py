@@ -43,7 +43,9 @@ CASE_REFERRAL = Kind(
             personal=True,
             example="王小明",
         ),
-        roc_date("obligor_birth_date", "義務人出生日期", "Obligor birth date", required=False),
+        roc_date(
+            "obligor_birth_date", "義務人出生日期", "Obligor birth date", required=False, example="0700101"
+        ),
         Field(
             "representative_name",
             "法定代理人姓名",

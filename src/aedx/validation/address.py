@@ -33,19 +33,21 @@ def county_district_pairs() -> list[str]:
 
 
 @cache
-def routable_pairs() -> list[str]:
-    """county/district pairs of split counties that decide a branch."""
-    return [f"{c}/{d}" for (c, d) in refdata.territory() if d]
+def _zip3_districts() -> frozenset[tuple[str, str, str]]:
+    """Every (zip3, county, district) in use: postal areas do not always follow district lines
+    (some roads of 石碇區 have 新店區's 231), so the street table counts as well."""
+    main = {(d.zip3, d.county, d.name) for d in refdata.districts()}
+    return frozenset(main | {(s.zip6[:3], s.county, s.district) for s in refdata.streets()})
 
 
 @cache
 def zip3_district_keys() -> list[str]:
-    return [f"{d.zip3}/{d.county}/{d.name}" for d in refdata.districts()]
+    return sorted(f"{z}/{c}/{d}" for z, c, d in _zip3_districts())
 
 
 @cache
 def zip3_county_keys() -> list[str]:
-    return sorted({f"{d.zip3}/{d.county}" for d in refdata.districts()})
+    return sorted({f"{z}/{c}" for z, c, _ in _zip3_districts()})
 
 
 def county(address: pl.Expr) -> pl.Expr:

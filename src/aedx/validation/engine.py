@@ -150,7 +150,9 @@ class Validator:
         key = list(self.kind.unique_key)
         if not key or not keys:
             return findings.empty()
-        frame = pl.concat(keys).drop_nulls(key)
+        # A missing required part is reported already; optional parts compare null to null.
+        required = [k for k in key if self.kind.field(k).required]
+        frame = pl.concat(keys).drop_nulls(required)
         first = pl.col(ROW).min().over(key)
         dup = frame.with_columns(first.alias("#first")).filter(pl.col(ROW) != pl.col("#first"))
         if dup.height == 0:

@@ -304,13 +304,12 @@ def _routable_address(chk: Check, ctx: Context) -> list[Test]:
     name = chk.fields[0]
     col = text(name)
     county = address.county(col)
-    pair = pl.concat_str([county, address.district(col)], separator="/")
     split = sorted(refdata.split_counties())
     params = labels(ctx.kind.field(name)) | {
         "split_zh": "、".join(split),
         "split_en": ", ".join(split),
     }
-    no_district = county.is_in(split) & ~pair.is_in(address.routable_pairs()).fill_null(False)
+    no_district = county.is_in(split) & address.district(col).is_null()
     return [
         Test(codes.NO_COUNTY, name, col.is_not_null() & county.is_null(), params),
         Test(codes.NO_DISTRICT, name, no_district, params),
