@@ -22,7 +22,7 @@ from aedx.formats.source import (
     Limits,
     byte_chunks,
     canonical_encoding,
-    open_limited,
+    mapped,
     split_control,
     to_utf8,
 )
@@ -79,13 +79,12 @@ def read_batches(
 
 
 def _batches(stream: RecordStream, path: Path, limits: Limits) -> Iterator[Batch]:
-    handle, size = open_limited(path, limits)
     encoding = stream.encoding
     csv_reader = CsvReader(stream.kind)
     json_reader = JsonLinesReader(stream.kind)
     fixed_reader = FixedReader(stream.kind, encoding)
-    with handle:
-        chunks = byte_chunks(handle, size, limits)
+    with mapped(path, limits) as data:
+        chunks = byte_chunks(data, limits)
         pending = next(chunks, None)
         while pending is not None:
             chunk, pending = pending, next(chunks, None)

@@ -7,7 +7,7 @@ import io
 
 from aedx.findings import UnusableInput
 from aedx.formats import delimited
-from aedx.formats.records import Batch, check_columns, complete
+from aedx.formats.records import Batch, blank_to_null, check_columns, complete
 from aedx.schema import Kind
 
 
@@ -21,6 +21,8 @@ class CsvReader:
             header, _, data = data.partition(b"\n")
             self.columns = self._header(header)
         frame, problems, replaced = delimited.parse(data, self.columns, first_row)
+        if b'""' in data:  # a quoted empty value is as missing as an unquoted one
+            frame = blank_to_null(frame, strip=False)
         return Batch(complete(self.kind, frame), lossy or replaced, problems)
 
     def _header(self, line: bytes) -> list[str]:

@@ -14,22 +14,24 @@ _END = "__end"  # a sentinel column appended to every line: a short or long line
 _SENTINEL = b"\x01"
 
 
-def normalise_lines(data: bytes) -> bytes:
-    """LF line ends, no trailing blank lines, one final LF."""
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")
-    return data.rstrip(b"\n") + b"\n" if data.strip(b"\n") else b""
+def whole_lines(data: bytes) -> bytes:
+    """The chunk without trailing blank lines, ending in one line end (copies only when needed)."""
+    if data.endswith(b"\n") and not data.endswith((b"\n\n", b"\n\r\n")):
+        return data
+    data = data.rstrip(b"\r\n")
+    return data + b"\n" if data else b""
 
 
 def parse(
     data: bytes, names: list[str], first_row: int, *, separator: str = ",", quoting: bool = True
 ) -> tuple[pl.DataFrame, pl.DataFrame, bool]:
-    """Split UTF-8 lines into String columns ``names``.
+    """Split UTF-8 lines (LF or CRLF) into String columns ``names``.
 
     Returns the well-formed records (with ``__row``), findings for the malformed ones, and
-    whether invalid UTF-8 had to be replaced.
+    whether invalid UTF-8 had to be replaced. A sentinel field appended to every line shows which
+    lines had too few or too many fields, without a second pass over the text.
     """
-    data = normalise_lines(data)
+    data = whole_lines(data)
     if not data:
         empty = pl.DataFrame(schema={**{n: pl.String for n in names}, ROW: pl.Int64})
         return empty, findings.empty(), False
@@ -44,8 +46,10 @@ def parse(
     if frame.height != data.count(b"\n"):
         return _parse_slowly(data, names, first_row, separator, quoting)
     frame = frame.with_columns(pl.int_range(first_row, first_row + frame.height).alias(ROW))
-    well_formed = pl.col(_END) == _SENTINEL.decode()
-    bad = frame.filter(~well_formed.fill_null(False))
+    well_formed = (pl.col(_END) == _SENTINEL.decode()).fill_null(False)
+    if frame.select(well_formed.all()).item():
+        return frame.drop(_END), findings.empty(), lossy
+    bad = frame.filter(~well_formed)
     problems = findings.frame(MALFORMED, bad[ROW].to_list(), expected=len(names))
     return frame.filter(well_formed).drop(_END), problems, lossy
 
@@ -69,7 +73,7 @@ def _parse_slowly(
     data: bytes, names: list[str], first_row: int, separator: str, quoting: bool
 ) -> tuple[pl.DataFrame, pl.DataFrame, bool]:
     """Line by line, for the rare chunk the fast reader cannot split (stray quotes)."""
-    text = data.decode("utf-8", errors="replace")
+    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
     reader = csv.reader(
         io.StringIO(text, newline=""),
         delimiter=separator,

@@ -12,7 +12,7 @@ import polars as pl
 
 from aedx import findings
 from aedx.formats import delimited
-from aedx.formats.records import ROW, WRONG_LENGTH, Batch
+from aedx.formats.records import ROW, WRONG_LENGTH, Batch, blank_to_null
 from aedx.formats.source import to_utf8
 from aedx.schema import Kind
 
@@ -27,7 +27,7 @@ class FixedReader:
 
     def split_fields(self, chunk: bytes, first_row: int) -> tuple[bytes, pl.DataFrame, list[int]]:
         """Delimited bytes of the well-formed lines, findings for the others, and their rows."""
-        lines = delimited.normalise_lines(chunk).split(b"\n")[:-1]
+        lines = delimited.whole_lines(chunk).splitlines()
         width = sum(self.widths)
         lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
         bad = np.flatnonzero(lengths != width)
@@ -56,4 +56,4 @@ class FixedReader:
         names = list(self.kind.names)
         frame, more, replaced = delimited.parse(text, names, 1, separator="\x1f", quoting=False)
         frame = frame.with_columns(pl.Series(ROW, rows, dtype=pl.Int64).gather(frame[ROW] - 1))
-        return Batch(frame, lossy or replaced, pl.concat([problems, more]))
+        return Batch(blank_to_null(frame, strip=True), lossy or replaced, pl.concat([problems, more]))

@@ -8,7 +8,7 @@ import polars as pl
 
 from aedx import findings
 from aedx.formats import delimited
-from aedx.formats.records import NOT_AN_OBJECT, ROW, Batch, check_columns, complete
+from aedx.formats.records import NOT_AN_OBJECT, ROW, Batch, blank_to_null, check_columns, complete
 from aedx.schema import Kind
 
 _SCALAR = (str, int, float, type(None))
@@ -19,7 +19,7 @@ class JsonLinesReader:
         self.kind = kind
 
     def batch(self, chunk: bytes, first_row: int, lossy: bool) -> Batch:
-        data = delimited.normalise_lines(chunk)
+        data = delimited.whole_lines(chunk)
         try:
             frame = pl.read_ndjson(data, infer_schema_length=None) if data else pl.DataFrame()
             frame = frame.select(pl.all().cast(pl.String))
@@ -35,7 +35,7 @@ class JsonLinesReader:
             where_zh="JSON 鍵",
             where_en="JSON keys",
         )
-        frame = complete(self.kind, frame)
+        frame = complete(self.kind, blank_to_null(frame, strip=False))
         replaced = any(frame.select(pl.exclude(ROW).str.contains("\ufffd").any()).row(0))
         return Batch(frame, lossy or replaced, problems)
 
@@ -43,7 +43,7 @@ class JsonLinesReader:
         """Line by line, to find the broken lines by number."""
         records: list[dict[str, str | int | None]] = []
         bad: list[int | None] = []
-        for number, line in enumerate(data.split(b"\n")[:-1], start=first_row):
+        for number, line in enumerate(data.splitlines(), start=first_row):
             try:
                 obj = json.loads(line.decode("utf-8", errors="replace"))
             except ValueError:
@@ -51,9 +51,7 @@ class JsonLinesReader:
             if not isinstance(obj, dict) or not all(isinstance(v, _SCALAR) for v in obj.values()):
                 bad.append(number)
                 continue
-            records.append(
-                {k: None if v is None else str(v) for k, v in obj.items()} | {ROW: number}
-            )
+            records.append({k: None if v is None else str(v) for k, v in obj.items()} | {ROW: number})
         frame = pl.DataFrame(records, infer_schema_length=None) if records else pl.DataFrame()
         if ROW in frame.columns:
             frame = frame.with_columns(pl.exclude(ROW).cast(pl.String), pl.col(ROW).cast(pl.Int64))

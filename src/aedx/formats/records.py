@@ -73,6 +73,20 @@ def check_columns(kind: Kind, columns: list[str], *, where_zh: str, where_en: st
         )
 
 
+BLANKS = " \t\u3000"
+
+
+def blank_to_null(frame: pl.DataFrame, *, strip: bool) -> pl.DataFrame:
+    """Empty values become missing ones; ``strip`` also drops padding (fixed-width files)."""
+    columns = []
+    for name in frame.columns:
+        if name == ROW:
+            continue
+        col = pl.col(name).str.strip_chars(BLANKS) if strip else pl.col(name)
+        columns.append(pl.when(col.str.len_bytes() > 0).then(col).alias(name))
+    return frame.with_columns(columns)
+
+
 def complete(kind: Kind, frame: pl.DataFrame) -> pl.DataFrame:
     """The kind's columns in declared order (absent optional ones null), plus ``__row``."""
     return frame.select(

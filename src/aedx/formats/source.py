@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import codecs
 import json
+import mmap
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from aedx.findings import UnusableInput
 
 DEFAULT_MAX_BYTES = 2 * 1024**3  # 2 GiB: a day of national interest updates fits well within
 CHUNK_BYTES = 64 * 1024**2
 ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "cp950": "cp950", "big5": "cp950"}
-REPLACEMENT = "\ufffd"
 CONTROL_MARK = b"#CONTROL"
 _BOM = codecs.BOM_UTF8
 
@@ -45,38 +45,25 @@ def canonical_encoding(name: str) -> str:
         ) from None
 
 
-def byte_chunks(stream: BinaryIO, size: int, limits: Limits) -> Iterator[bytes]:
-    """Chunks of whole lines, checked for size and binary content as they are read."""
-    carry = b""
-    total = 0
-    first = True
-    while True:
-        block = stream.read(limits.chunk_bytes)
-        total += len(block)
-        if total > limits.max_bytes:
-            raise too_large(size if size > total else total, limits)
-        if first:
-            if not block.strip(b" \t\r\n" + _BOM):
-                raise UnusableInput("file.empty", "檔案是空的", "the file is empty")
-            block = block.removeprefix(_BOM)
-            first = False
-        if b"\x00" in block:
+def byte_chunks(data: mmap.mmap | bytes, limits: Limits) -> Iterator[bytes]:
+    """Chunks of whole lines of a mapped file, checked for binary content as they are cut."""
+    start = len(_BOM) if data[: len(_BOM)] == _BOM else 0
+    if _TEXT.search(data, start) is None:
+        raise UnusableInput("file.empty", "檔案是空的", "the file is empty")
+    while start < len(data):
+        end = min(start + limits.chunk_bytes, len(data))
+        if end < len(data):
+            cut = data.rfind(b"\n", start, end)
+            end = cut + 1 if cut >= start else data.find(b"\n", end) + 1 or len(data)
+        chunk = data[start:end]
+        if b"\x00" in chunk:
             raise UnusableInput(
                 "file.binary",
                 "檔案含有 NUL 位元組，不是文字檔（是否上傳了壓縮檔或試算表？）",
                 "the file contains NUL bytes and is not text (a zip or spreadsheet?)",
             )
-        if not block:
-            if carry:
-                yield carry
-            return
-        data = carry + block
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            carry = data
-            continue
-        carry = data[cut:]
-        yield data[:cut]
+        yield chunk
+        start = end
 
 
 def too_large(size: int, limits: Limits) -> UnusableInput:
@@ -87,13 +74,18 @@ def too_large(size: int, limits: Limits) -> UnusableInput:
     )
 
 
-def open_limited(path: Path, limits: Limits) -> tuple[BinaryIO, int]:
+@contextmanager
+def mapped(path: Path, limits: Limits) -> Iterator[mmap.mmap | bytes]:
+    """The file's bytes, memory-mapped, after the size checks."""
     if not path.is_file():
         raise UnusableInput("file.missing", f"找不到檔案 {path}", f"no such file: {path}")
     size = path.stat().st_size
     if size > limits.max_bytes:
         raise too_large(size, limits)
-    return path.open("rb"), size
+    if size == 0:
+        raise UnusableInput("file.empty", "檔案是空的", "the file is empty")
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        yield data
 
 
 def to_utf8(data: bytes, encoding: str) -> tuple[bytes, bool]:
@@ -103,14 +95,15 @@ def to_utf8(data: bytes, encoding: str) -> tuple[bytes, bool]:
     field: never a crash, never a silent replacement. A U+FFFD already present in a file means its
     text was damaged before it reached us, and is reported the same way.
     """
-    if encoding == "utf-8":
-        return data, REPLACEMENT.encode() in data
+    if encoding == "utf-8":  # invalid UTF-8 is found by the parser, which then reads lossily
+        return data, False
     try:
         return data.decode(encoding).encode("utf-8"), False
     except UnicodeDecodeError:
         return data.decode(encoding, errors="replace").encode("utf-8"), True
 
 
+_TEXT = re.compile(rb"[^ \t\r\n]")
 _CONTROL_LINE = re.compile(rb"^#CONTROL,([0-9]+),(-?[0-9]+)\s*$")
 
 

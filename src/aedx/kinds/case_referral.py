@@ -44,7 +44,11 @@ CASE_REFERRAL = Kind(
             example="王小明",
         ),
         roc_date(
-            "obligor_birth_date", "義務人出生日期", "Obligor birth date", required=False, example="0700101"
+            "obligor_birth_date",
+            "義務人出生日期",
+            "Obligor birth date",
+            required=False,
+            example="0700101",
         ),
         Field(
             "representative_name",
@@ -99,9 +103,7 @@ CASE_REFERRAL = Kind(
         ),
         roc_date("decision_final_date", "處分確定日期", "Decision final date", required=False),
         roc_date("due_date", "繳納期間屆滿日", "Payment deadline", example="1130531"),
-        roc_date(
-            "enforcement_deadline", "執行期間屆滿日", "Enforcement period end", example="1180531"
-        ),
+        roc_date("enforcement_deadline", "執行期間屆滿日", "Enforcement period end", example="1180531"),
         amount("principal", "本稅（費）", "Principal", example="52000"),
         amount("interest", "利息", "Interest", example="310"),
         amount("late_fee", "滯納金", "Late fee", example="2600"),

@@ -37,9 +37,7 @@ PAYMENT = Kind(
         ),
         roc_date("paid_date", "繳款日期", "Payment date", example="1131104"),
         amount("paid_amount", "繳款金額", "Amount paid", example="12000"),
-        Field(
-            "channel", "繳款管道", "Channel", FieldType.ENUM, 14, choices=CHANNELS, example="BANK"
-        ),
+        Field("channel", "繳款管道", "Channel", FieldType.ENUM, 14, choices=CHANNELS, example="BANK"),
         flag("full_payment", "是否全數繳清", "Paid in full"),
         amount("remaining_amount", "尚欠金額", "Amount remaining", example="42910"),
     ),

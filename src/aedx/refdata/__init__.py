@@ -58,8 +58,7 @@ def counties() -> tuple[County, ...]:
 @cache
 def districts() -> tuple[District, ...]:
     return tuple(
-        District(county=r["county"], name=r["district"], zip3=r["zip3"])
-        for r in _rows("districts.csv")
+        District(county=r["county"], name=r["district"], zip3=r["zip3"]) for r in _rows("districts.csv")
     )
 
 

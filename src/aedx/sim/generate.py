@@ -27,8 +27,7 @@ TRUTH_SCHEMA = {"row": pl.Int64, "code": pl.String, "field": pl.String}
 
 def _user_defined_area(error: UnicodeError) -> tuple[bytes, int]:
     """Big5 user-defined characters (造字) map to the private use area; CP950 cannot decode them."""
-    assert isinstance(error, UnicodeEncodeError)
-    if error.object[error.start] == UNDECODABLE_MARK:
+    if isinstance(error, UnicodeEncodeError) and error.object[error.start] == UNDECODABLE_MARK:
         return b"\xfa\x40", error.start + 1
     raise error
 

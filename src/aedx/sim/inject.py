@@ -42,8 +42,8 @@ def _set(name: str, value: str | None) -> Mutate:
 def _shift_date(name: str, source: str, days: int) -> Mutate:
     def mutate(r: Record, rnd: random.Random) -> None:
         day = parse_roc(r[source] or "")
-        assert day is not None
-        r[name] = format_roc(day + dt.timedelta(days=days))
+        if day is not None:
+            r[name] = format_roc(day + dt.timedelta(days=days))
 
     return mutate
 
@@ -127,7 +127,10 @@ def check_injections(chk: Check, kind: Kind, today: dt.date) -> list[Injection]:
 
         return [Injection("amount.sum_mismatch", target, off_by_one)]
     if chk.rule == "positive":
-        parts = next((c.fields for c in kind.checks if c.rule == "amount_total" and c.fields[0] == target), (target,))
+        parts = next(
+            (c.fields for c in kind.checks if c.rule == "amount_total" and c.fields[0] == target),
+            (target,),
+        )
 
         def zero(r: Record, rnd: random.Random) -> None:
             for name in parts:

@@ -14,8 +14,12 @@ from aedx import refdata
 from aedx.validation.dates import ROC_OFFSET
 
 # The most common surnames, roughly by frequency (陳 about 11%, 林 8%, ...).
-SURNAMES = list("陳林黃張李王吳劉蔡楊許鄭謝郭洪曾邱廖賴周徐蘇葉莊呂江何蕭羅高潘簡朱鍾游彭詹胡施沈余盧梁趙顏柯翁魏孫戴")
-_SURNAME_WEIGHTS = np.array([11.1, 8.3, 6.0, 5.3, 5.1, 4.1, 4.0, 3.2, 2.9, 2.6] + [1.0] * (len(SURNAMES) - 10))
+SURNAMES = list(
+    "陳林黃張李王吳劉蔡楊許鄭謝郭洪曾邱廖賴周徐蘇葉莊呂江何蕭羅高潘簡朱鍾游彭詹胡施沈余盧梁趙顏柯翁魏孫戴"
+)
+_SURNAME_WEIGHTS = np.array(
+    [11.1, 8.3, 6.0, 5.3, 5.1, 4.1, 4.0, 3.2, 2.9, 2.6] + [1.0] * (len(SURNAMES) - 10)
+)
 GIVEN = list("家豪志明俊傑建宏淑芬美玲雅婷怡君佳穎冠宇承恩宗翰柏翰彥廷欣怡詩涵宜蓁子晴品妤思妤宥辰睿哲")
 # Name characters Big5 lacks; they occur in real names and only UTF-8 files can carry them.
 OUTSIDE_BIG5 = list("堃煊伃喆峯犇鍹")
@@ -35,6 +39,11 @@ COUNTY_WEIGHTS = {
 def choose(rng: np.random.Generator, items: list[str], n: int, p: np.ndarray | None = None) -> np.ndarray:
     probs = None if p is None else p / p.sum()
     return np.asarray(items, dtype=object)[rng.choice(len(items), n, p=probs)]
+
+
+def maybe(mask: np.ndarray, values: np.ndarray | str) -> np.ndarray:
+    """``values`` where ``mask`` holds, missing elsewhere."""
+    return np.where(mask, values, np.array(None, dtype=object))
 
 
 def join(*parts: np.ndarray) -> np.ndarray:

@@ -69,7 +69,8 @@ def _debt_types(rng: np.random.Generator, cat: np.ndarray) -> np.ndarray:
     table = np.array([t for c in CATEGORIES for t in c.debt_types], dtype=object)
     lengths = np.array([len(c.debt_types) for c in CATEGORIES])
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    return table[offsets[cat] + (rng.random(len(cat)) * lengths[cat]).astype(int)]
+    picked: np.ndarray = table[offsets[cat] + (rng.random(len(cat)) * lengths[cat]).astype(int)]
+    return picked
 
 
 def case_referrals(kind: Kind, rng: np.random.Generator, start: int, n: int, s: Setting) -> pl.DataFrame:
@@ -78,12 +79,18 @@ def case_referrals(kind: Kind, rng: np.random.Generator, start: int, n: int, s: 
     company = rng.random(n) < np.array([c.company_share for c in CATEGORIES])[cat]
     sex = rng.integers(1, 3, n)
     ids = np.where(company, ubns(rng, n), person_ids(rng, n, sex=sex)).astype(object)
-    names = np.where(company, people.company_names(rng, n), people.person_names(rng, n, big5_only=s.big5_only))
+    names = np.where(
+        company, people.company_names(rng, n), people.person_names(rng, n, big5_only=s.big5_only)
+    )
     address, postcode = people.addresses(rng, n)
     referral = today - rng.integers(0, 30, n)
     re_referral = rng.random(n) < 0.12
     # A re-referral carries an old debt whose ten-year limit still leaves at least a year.
-    due = np.where(re_referral, referral - rng.integers(5 * 365, 9 * 365, n), referral - rng.integers(30, 900, n))
+    due = np.where(
+        re_referral,
+        referral - rng.integers(5 * 365, 9 * 365, n),
+        referral - rng.integers(30, 900, n),
+    )
     deadline = due + np.where(re_referral, 3652, 1826)  # ten and five years, leap days included
     birth = today - rng.integers(20 * 365, 85 * 365, n)
     median = np.array([c.median_principal for c in CATEGORIES])[cat]
@@ -94,8 +101,8 @@ def case_referrals(kind: Kind, rng: np.random.Generator, start: int, n: int, s: 
     refs = np.array([c.reference for c in CATEGORIES], dtype=object)[cat]
     roc_year = people.roc(due).astype("U3").astype(object)  # the decision's ROC year
     serial = np.char.zfill(rng.integers(0, 10**7, n).astype(str), 7).astype(object)
-    representative = np.where(company, people.person_names(rng, n, big5_only=True), None)
-    rep_id = np.where(company & (rng.random(n) < 0.7), person_ids(rng, n).astype(object), None)
+    representative = people.maybe(company, people.person_names(rng, n, big5_only=True))
+    rep_id = people.maybe(company & (rng.random(n) < 0.7), person_ids(rng, n).astype(object))
     index = np.arange(start, start + n)
     case_no = np.char.add(np.array([c.code for c in CATEGORIES])[cat], np.char.zfill(index.astype(str), 10))
     return _strings(
@@ -106,7 +113,7 @@ def case_referrals(kind: Kind, rng: np.random.Generator, start: int, n: int, s: 
             "obligor_type": np.where(company, "C", "P").astype(object),
             "obligor_id": ids,
             "obligor_name": names,
-            "obligor_birth_date": np.where(company, None, people.roc(birth)),
+            "obligor_birth_date": people.maybe(~company, people.roc(birth)),
             "representative_name": representative,
             "representative_id": rep_id,
             "postcode": postcode,
@@ -117,7 +124,9 @@ def case_referrals(kind: Kind, rng: np.random.Generator, start: int, n: int, s: 
                 refs, roc_year, np.full(n, "字第", object),
                 np.full(n, "1", object), serial, np.full(n, "號", object),
             ),
-            "decision_final_date": np.where(rng.random(n) < 0.6, people.roc(due - rng.integers(30, 90, n)), None),
+            "decision_final_date": people.maybe(
+                rng.random(n) < 0.6, people.roc(due - rng.integers(30, 90, n))
+            ),
             "due_date": people.roc(due),
             "enforcement_deadline": people.roc(deadline),
             "principal": principal.astype(str).astype(object),
@@ -125,7 +134,7 @@ def case_referrals(kind: Kind, rng: np.random.Generator, start: int, n: int, s: 
             "late_fee": late_fee.astype(str).astype(object),
             "amount_due": (principal + interest + late_fee).astype(str).astype(object),
             "re_referral": np.where(re_referral, "Y", "N").astype(object),
-            "remarks": np.where(rng.random(n) < 0.05, "義務人已申請分期繳納", None),
+            "remarks": people.maybe(rng.random(n) < 0.05, "義務人已申請分期繳納"),
         },
         kind,
     )  # fmt: skip
@@ -146,7 +155,10 @@ def payments(kind: Kind, rng: np.random.Generator, start: int, n: int, s: Settin
     full = rng.random(n) < 0.6
     remaining = np.where(full, 0, people.lognormal_amounts(rng, median, n, low=1))
     index = np.arange(start, start + n)
-    case_no = np.char.add(np.array([c.code for c in CATEGORIES])[cat], np.char.zfill((index * 7 % 10**10).astype(str), 10))
+    case_no = np.char.add(
+        np.array([c.code for c in CATEGORIES])[cat],
+        np.char.zfill((index * 7 % 10**10).astype(str), 10),
+    )
     return _strings(
         {
             "agency_code": np.full(n, s.sender, dtype=object),
@@ -167,7 +179,15 @@ SECTIONS = list("甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌
 CASE_TYPES = ["綜所稅執", "營所稅執", "營稅執", "健保執", "勞保執", "交罰執", "罰執", "費執"]
 EVENTS = ("ASSIGNED", "COLLECTED", "PENDING", "CLOSED")
 _EVENT_SHARES = np.array([0.40, 0.25, 0.15, 0.20])
-CLOSE_REASONS = ("PAID_IN_FULL", "CERTIFICATE", "WITHDRAWN", "RETURNED", "TRANSFERRED", "EXPIRED", "REVOKED")
+CLOSE_REASONS = (
+    "PAID_IN_FULL",
+    "CERTIFICATE",
+    "WITHDRAWN",
+    "RETURNED",
+    "TRANSFERRED",
+    "EXPIRED",
+    "REVOKED",
+)
 _REASON_SHARES = np.array([0.55, 0.30, 0.05, 0.04, 0.03, 0.02, 0.01])
 
 
@@ -199,9 +219,9 @@ def status_feedbacks(kind: Kind, rng: np.random.Generator, start: int, n: int, s
             "agency_case_no": np.char.add("TAX", np.char.zfill(index.astype(str), 10)).astype(object),
             "event": event,
             "event_date": people.roc(event_day),
-            "amount": np.where(np.isin(event, ["COLLECTED", "CLOSED"]), amount, None),
-            "close_reason": np.where(event == "CLOSED", reason, None),
-            "officer": np.where(rng.random(n) < 0.8, people.person_names(rng, n, big5_only=True), None),
+            "amount": people.maybe(np.isin(event, ["COLLECTED", "CLOSED"]), amount),
+            "close_reason": people.maybe(event == "CLOSED", reason),
+            "officer": people.maybe(rng.random(n) < 0.8, people.person_names(rng, n, big5_only=True)),
         },
         kind,
     )  # fmt: skip

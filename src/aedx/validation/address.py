@@ -1,4 +1,9 @@
-"""Reading the county and district out of a Taiwanese address, vectorised."""
+"""Reading the county and district out of a Taiwanese address, vectorised.
+
+Every county and city name has three characters and every district two to five, so the engine
+slices a short normalised prefix and looks candidates up in sets: no regular expression runs over
+whole addresses.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +13,44 @@ import polars as pl
 
 from aedx import refdata
 
-
-def normalise(col: pl.Expr) -> pl.Expr:
-    """台 and 臺 are interchangeable in everyday writing; the reference tables use 臺."""
-    return col.str.replace_all("台", "臺", literal=True).str.replace_all(" ", "", literal=True)
+DIGITS_AND_BLANKS = "0123456789 \u3000"
+_PREFIX = 8  # county (3) + the longest district name (5)
 
 
-@cache
-def _county_pattern() -> str:
-    names = sorted({c.name for c in refdata.counties()}, key=len, reverse=True)
-    return r"^[0-9]{0,6}(" + "|".join(names) + ")"
+def prefix(address: pl.Expr) -> pl.Expr:
+    """The start of the address without a leading postcode, with 台 written 臺 as the tables do."""
+    head = address.str.strip_chars_start(DIGITS_AND_BLANKS).str.slice(0, _PREFIX)
+    return head.str.replace_all("台", "臺", literal=True)
 
 
 @cache
-def _district_pattern() -> str:
-    counties = sorted({c.name for c in refdata.counties()}, key=len, reverse=True)
-    names = sorted({d.name for d in refdata.districts()}, key=len, reverse=True)
-    return r"^[0-9]{0,6}(?:" + "|".join(counties) + ")(" + "|".join(names) + ")"
+def county_names() -> list[str]:
+    return sorted({c.name for c in refdata.counties()})
 
 
 @cache
 def county_district_pairs() -> list[str]:
-    return [d.county + "/" + d.name for d in refdata.districts()]
+    return sorted({d.county + d.name for d in refdata.districts()})
+
+
+@cache
+def _district_lengths() -> list[int]:
+    return sorted({len(d.name) for d in refdata.districts()}, reverse=True)
+
+
+def county(head: pl.Expr) -> pl.Expr:
+    """The county or city the prefix starts with, or null."""
+    name = head.str.slice(0, 3)
+    return pl.when(name.is_in(county_names())).then(name)
+
+
+def district(head: pl.Expr) -> pl.Expr:
+    """The district of that county named right after it (the longest that fits), or null."""
+    candidates = [
+        pl.when(head.str.slice(0, 3 + n).is_in(county_district_pairs())).then(head.str.slice(3, n))
+        for n in _district_lengths()
+    ]
+    return pl.coalesce(candidates)
 
 
 @cache
@@ -42,22 +63,9 @@ def _zip3_districts() -> frozenset[tuple[str, str, str]]:
 
 @cache
 def zip3_district_keys() -> list[str]:
-    return sorted(f"{z}/{c}/{d}" for z, c, d in _zip3_districts())
+    return sorted(z + c + d for z, c, d in _zip3_districts())
 
 
 @cache
 def zip3_county_keys() -> list[str]:
-    return sorted({f"{z}/{c}" for z, c, _ in _zip3_districts()})
-
-
-def county(address: pl.Expr) -> pl.Expr:
-    return normalise(address).str.extract(_county_pattern(), 1)
-
-
-def district(address: pl.Expr) -> pl.Expr:
-    """The district named right after the county, when it belongs to that county."""
-    text = normalise(address)
-    found_county = text.str.extract(_county_pattern(), 1)
-    found = text.str.extract(_district_pattern(), 1)
-    pair = pl.concat_str([found_county, found], separator="/")
-    return pl.when(pair.is_in(county_district_pairs())).then(found)
+    return sorted({z + c for z, c, _ in _zip3_districts()})

@@ -80,8 +80,7 @@ TYPE_MISMATCH = define(
     "party.type_mismatch",
     E,
     "「{label_zh}」與「{other_zh}」不符：自然人應填身分證或居留證號，法人應填統一編號",
-    "{label_en} does not fit {other_en}: a person has a national or resident ID, "
-    "a company a business ID",
+    "{label_en} does not fit {other_en}: a person has a national or resident ID, a company a business ID",
 )
 REQUIRED_WHEN = define(
     "required.conditional",
@@ -95,18 +94,14 @@ NOT_APPLICABLE = define(
     "「{label_zh}」僅於「{other_zh}」為 {value} 時填寫",
     "{label_en} is given only when {other_en} is {value}",
 )
-FUTURE = define(
-    "date.future", E, "「{label_zh}」不可晚於今日", "{label_en} cannot be later than today"
-)
+FUTURE = define("date.future", E, "「{label_zh}」不可晚於今日", "{label_en} cannot be later than today")
 SUM_MISMATCH = define(
     "amount.sum_mismatch",
     E,
     "「{label_zh}」應等於{parts_zh}之和",
     "{label_en} must equal the sum of {parts_en}",
 )
-NOT_POSITIVE = define(
-    "amount.not_positive", E, "「{label_zh}」應大於 0", "{label_en} must be greater than 0"
-)
+NOT_POSITIVE = define("amount.not_positive", E, "「{label_zh}」應大於 0", "{label_en} must be greater than 0")
 NOT_OVERDUE = define(
     "due_date.not_overdue",
     E,
@@ -123,8 +118,7 @@ TOO_FAR = define(
     "deadline.too_far",
     E,
     "「{label_zh}」不得晚於「{other_zh}」後 {years} 年（行政執行法第 7 條）",
-    "{label_en} cannot be more than {years} years after {other_en} (Administrative "
-    "Enforcement Act art. 7)",
+    "{label_en} cannot be more than {years} years after {other_en} (Administrative Enforcement Act art. 7)",
 )
 NEAR_EXPIRY = define(
     "deadline.near_expiry",

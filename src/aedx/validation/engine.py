@@ -20,7 +20,7 @@ from aedx.schema import Kind, Severity
 from aedx.validation import codes
 from aedx.validation.masking import mask
 from aedx.validation.report import Report
-from aedx.validation.rules import Context, Test, clean_columns, number_of, tests_for, typed_columns
+from aedx.validation.rules import Context, Test, number_of, tests_for, typed_columns
 
 WORD = 64
 
@@ -98,13 +98,10 @@ class Validator:
 
     def _check(self, batch: Batch) -> _Checked:
         tests, words = self._plan(batch.lossy)
-        prepared = batch.frame.lazy().with_columns(clean_columns(self.kind))
-        prepared = prepared.with_columns(typed_columns(self.kind))
-        total = (
-            number_of(self.kind.control_amount).sum()
-            if self.kind.control_amount
-            else pl.lit(0, pl.Int64)
-        )
+        prepared = batch.frame.lazy()
+        for stage in typed_columns(self.kind):
+            prepared = prepared.with_columns(stage)
+        total = number_of(self.kind.control_amount).sum() if self.kind.control_amount else pl.lit(0, pl.Int64)
         marked = prepared.with_columns(words)
         any_failed = pl.any_horizontal([pl.col(w.meta.output_name()) != 0 for w in words])
         failing, keys, totals = pl.collect_all(

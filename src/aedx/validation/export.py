@@ -83,7 +83,7 @@ def _xlsx(report: Report, path: Path) -> None:
         summary.write(r, 1, value)
     totals = report.totals()
     base = len(_summary_rows(report)) + 1
-    for c, name in enumerate(("代碼 Code", "嚴重度 Severity", "件數 Count", "說明", "Message")):
+    for c, name in enumerate(("代碼 Code", "嚴重度 Severity", "件數 Count", "欄位 Fields")):
         summary.write(base, c, name, bold)
     for r, row in enumerate(totals.iter_rows(), start=base + 1):
         summary.write_row(r, 0, row)
@@ -124,7 +124,7 @@ def _ods(report: Report, path: Path) -> None:
     for label, value in _summary_rows(report):
         add_row(summary, (label, value))
     add_row(summary, ())
-    add_row(summary, ("代碼 Code", "嚴重度 Severity", "件數 Count", "說明", "Message"))
+    add_row(summary, ("代碼 Code", "嚴重度 Severity", "件數 Count", "欄位 Fields"))
     for row in report.totals().iter_rows():
         add_row(summary, row)
     doc.spreadsheet.addElement(summary)

@@ -6,6 +6,7 @@ vectorised Polars expression used by the engine. Both follow ``DOMAIN.md``.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 LETTER_VALUES: dict[str, int] = {
@@ -56,28 +57,55 @@ def is_valid_ubn(value: str, *, divisor: int = 5) -> bool:
     return total % divisor == 0 or (value[6] == "7" and (total + 1) % divisor == 0)
 
 
+def _half_table(weights: tuple[int, ...], digit_sum: bool = False) -> pl.Series:
+    """For every 4-digit number, the weighted sum of its digits (of each product's digits)."""
+    numbers = np.arange(10_000)
+    total = np.zeros(10_000, dtype=np.int64)
+    for position, weight in enumerate(weights):
+        product = (numbers // 10 ** (3 - position) % 10) * weight
+        total += product // 10 + product % 10 if digit_sum else product
+    return pl.Series(total)
+
+
+_PERSON_HEAD = _half_table(_WEIGHTS_TAIL[:4])
+_PERSON_TAIL = _half_table(_WEIGHTS_TAIL[4:])
+_UBN_HEAD = _half_table(_UBN_WEIGHTS[:4], digit_sum=True)
+_UBN_TAIL = _half_table(_UBN_WEIGHTS[4:], digit_sum=True)
+# The first letter's part of the sum, by the letter's base-36 value (A = 10 ... Z = 35).
+_LETTER_PART = pl.Series(
+    [None] * 10
+    + [LETTER_VALUES[chr(55 + v)] // 10 + LETTER_VALUES[chr(55 + v)] % 10 * 9 for v in range(10, 36)],
+    dtype=pl.Int64,
+)
+
+
+def _halves(number: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    return (number // 10_000).clip(0, 9_999), (number % 10_000).clip(0, 9_999)
+
+
 def person_id_checksum_ok(col: pl.Expr) -> pl.Expr:
-    """True where a value of person-ID form has a valid checksum (null elsewhere)."""
-    first = col.str.slice(0, 1).replace_strict(LETTER_VALUES, default=None, return_dtype=pl.Int64)
-    second_char = col.str.slice(1, 1)
-    second = (
-        pl.when(second_char.is_in(["A", "B", "C", "D"]))
-        .then(second_char.replace_strict(LETTER_VALUES, default=None, return_dtype=pl.Int64) % 10)
-        .otherwise(second_char.str.to_integer(strict=False))
+    """True where a value of person-ID form has a valid checksum (meaningless elsewhere).
+
+    The weighted sum is read from lookup tables: the letter's part by its base-36 value, the
+    second character (a digit, or A-D of old resident IDs) modulo 10, and the eight digits in two
+    4-digit halves.
+    """
+    letter = col.str.slice(0, 1).str.to_integer(base=36, strict=False).clip(0, 35)
+    second = col.str.slice(1, 1).str.to_integer(base=36, strict=False) % 10
+    head, tail = _halves(col.str.slice(2, 8).str.to_integer(strict=False))
+    total = (
+        pl.lit(_LETTER_PART).gather(letter)
+        + second * 8
+        + pl.lit(_PERSON_HEAD).gather(head)
+        + pl.lit(_PERSON_TAIL).gather(tail)
     )
-    tail = col.str.slice(2, 8).str.to_integer(strict=False)
-    total = first // 10 + (first % 10) * 9 + second * 8
-    for position, weight in enumerate(_WEIGHTS_TAIL):
-        total = total + (tail // 10 ** (7 - position) % 10) * weight
     return total % 10 == 0
 
 
 def ubn_checksum_ok(col: pl.Expr, *, divisor: int = 5) -> pl.Expr:
-    """True where an 8-digit value is a valid business ID."""
+    """True where an 8-digit value is a valid business ID (meaningless elsewhere)."""
     number = col.str.to_integer(strict=False)
-    total: pl.Expr = pl.lit(0, dtype=pl.Int64)
-    for position, weight in enumerate(_UBN_WEIGHTS):
-        product = (number // 10 ** (7 - position) % 10) * weight
-        total = total + product // 10 + product % 10
+    head, tail = _halves(number)
+    total = pl.lit(_UBN_HEAD).gather(head) + pl.lit(_UBN_TAIL).gather(tail)
     seventh_is_7 = number // 10 % 10 == 7
     return (total % divisor == 0) | (seventh_is_7 & ((total + 1) % divisor == 0))

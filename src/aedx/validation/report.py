@@ -51,7 +51,10 @@ class Report:
         """Findings counted by code and severity, the most frequent first."""
         return (
             self.findings.group_by("code", "severity")
-            .agg(pl.len().alias("count"), pl.first("message_zh"), pl.first("message_en"))
+            .agg(
+                pl.len().alias("count"),
+                pl.col("field").drop_nulls().unique(maintain_order=True).str.join(", ").alias("fields"),
+            )
             .sort(["count", "code"], descending=[True, False])
         )
 

@@ -1,5 +1,7 @@
 """The rule library: each rule turns a field or a declared check into vectorised tests.
 
+Values arrive as the readers give them: missing values are null and fixed-width padding is gone.
+
 A ``Test`` is one finding code on one field with a Polars expression that is true on the rows
 that fail. The engine packs every test of a kind into a per-row bitmask and expands messages only
 for failing rows. Tests read the cleaned text columns and the typed columns that
@@ -55,9 +57,7 @@ class Test:
     params: dict[str, Any]
 
     def messages(self) -> tuple[str, str]:
-        return self.code.message_zh.format(**self.params), self.code.message_en.format(
-            **self.params
-        )
+        return self.code.message_zh.format(**self.params), self.code.message_en.format(**self.params)
 
 
 def text(name: str) -> pl.Expr:
@@ -72,25 +72,34 @@ def number_of(name: str) -> pl.Expr:
     return pl.col(f"{name}#n")
 
 
-def clean_columns(kind: Kind) -> list[pl.Expr]:
-    """Padding and surrounding blanks go; an empty value is a missing value."""
-    exprs = []
-    for f in kind.fields:
-        stripped = pl.col(f.name).str.strip_chars(" \t\u3000")
-        exprs.append(pl.when(stripped.str.len_bytes() > 0).then(stripped).alias(f.name))
-    return exprs
-
-
-def typed_columns(kind: Kind) -> list[pl.Expr]:
-    exprs = []
+def typed_columns(kind: Kind) -> list[list[pl.Expr]]:
+    """Stages of typed columns: dates, amounts and address prefixes, then county and district."""
+    first, second = [], []
     for f in kind.fields:
         if f.type is FieldType.ROC_DATE:
-            exprs.append(roc_to_date(text(f.name)).alias(f"{f.name}#date"))
+            first.append(roc_to_date(text(f.name)).alias(f"{f.name}#date"))
         elif f.type is FieldType.AMOUNT:
             well_formed = text(f.name).str.contains(AMOUNT_PATTERN % f.width)
             number = pl.when(well_formed).then(text(f.name).str.to_integer(strict=False))
-            exprs.append(number.alias(f"{f.name}#n"))
-    return exprs
+            first.append(number.alias(f"{f.name}#n"))
+    for name in sorted(
+        {chk.fields[ADDRESS_RULES[chk.rule]] for chk in kind.checks if chk.rule in ADDRESS_RULES}
+    ):
+        head = pl.col(f"{name}#head")
+        first.append(address.prefix(text(name)).alias(f"{name}#head"))
+        second += [
+            address.county(head).alias(f"{name}#county"),
+            address.district(head).alias(f"{name}#district"),
+        ]
+    return [first, second]
+
+
+def county_of(name: str) -> pl.Expr:
+    return pl.col(f"{name}#county")
+
+
+def district_of(name: str) -> pl.Expr:
+    return pl.col(f"{name}#district")
 
 
 def labels(f: Field, prefix: str = "label") -> dict[str, str]:
@@ -106,10 +115,9 @@ def field_tests(f: Field, ctx: Context) -> list[Test]:
     tests: list[Test] = []
     if f.required:
         tests.append(Test(codes.REQUIRED, f.name, ~present, base))
-    if ctx.lossy:
-        tests.append(
-            Test(codes.UNDECODABLE, f.name, col.str.contains("\ufffd", literal=True), base)
-        )
+    if ctx.lossy or f.type is FieldType.TEXT:
+        # U+FFFD stands for bytes that could not be decoded, here or before the file reached us.
+        tests.append(Test(codes.UNDECODABLE, f.name, col.str.contains("\ufffd", literal=True), base))
     tests.extend(TYPE_TESTS[f.type](f, col, ctx, base))
     return tests
 
@@ -137,9 +145,7 @@ def _code(f: Field, col: pl.Expr, ctx: Context, base: dict[str, Any]) -> list[Te
 
 
 def _enum(f: Field, col: pl.Expr, ctx: Context, base: dict[str, Any]) -> list[Test]:
-    return [
-        Test(codes.ENUM, f.name, ~col.is_in(list(f.values)), base | {"values": ", ".join(f.values)})
-    ]
+    return [Test(codes.ENUM, f.name, ~col.is_in(list(f.values)), base | {"values": ", ".join(f.values)})]
 
 
 def _date(f: Field, col: pl.Expr, ctx: Context, base: dict[str, Any]) -> list[Test]:
@@ -151,9 +157,7 @@ def _date(f: Field, col: pl.Expr, ctx: Context, base: dict[str, Any]) -> list[Te
 
 
 def _amount(f: Field, col: pl.Expr, ctx: Context, base: dict[str, Any]) -> list[Test]:
-    return [
-        Test(codes.AMOUNT_FORMAT, f.name, col.is_not_null() & number_of(f.name).is_null(), base)
-    ]
+    return [Test(codes.AMOUNT_FORMAT, f.name, col.is_not_null() & number_of(f.name).is_null(), base)]
 
 
 def _postcode(f: Field, col: pl.Expr, ctx: Context, base: dict[str, Any]) -> list[Test]:
@@ -299,19 +303,18 @@ def _near_expiry(chk: Check, ctx: Context) -> list[Test]:
     return [Test(codes.NEAR_EXPIRY, target, (left > 0) & (left < chk.param("days")), params)]
 
 
+ADDRESS_RULES = {"routable_address": 0, "postcode_matches_address": 1}  # which field is the address
+
+
 @rule("routable_address")
 def _routable_address(chk: Check, ctx: Context) -> list[Test]:
     name = chk.fields[0]
-    col = text(name)
-    county = address.county(col)
+    county = county_of(name)
     split = sorted(refdata.split_counties())
-    params = labels(ctx.kind.field(name)) | {
-        "split_zh": "、".join(split),
-        "split_en": ", ".join(split),
-    }
-    no_district = county.is_in(split) & address.district(col).is_null()
+    params = labels(ctx.kind.field(name)) | {"split_zh": "、".join(split), "split_en": ", ".join(split)}
+    no_district = county.is_in(split) & district_of(name).is_null()
     return [
-        Test(codes.NO_COUNTY, name, col.is_not_null() & county.is_null(), params),
+        Test(codes.NO_COUNTY, name, text(name).is_not_null() & county.is_null(), params),
         Test(codes.NO_DISTRICT, name, no_district, params),
     ]
 
@@ -320,16 +323,11 @@ def _routable_address(chk: Check, ctx: Context) -> list[Test]:
 def _postcode_matches_address(chk: Check, ctx: Context) -> list[Test]:
     target, other, params = _pair(chk, ctx)
     zip3 = text(target).str.slice(0, 3)
-    county = address.county(text(other))
-    district = address.district(text(other))
+    county, district = county_of(other), district_of(other)
     known = (
         pl.when(district.is_not_null())
-        .then(
-            pl.concat_str([zip3, county, district], separator="/").is_in(
-                address.zip3_district_keys()
-            )
-        )
-        .otherwise(pl.concat_str([zip3, county], separator="/").is_in(address.zip3_county_keys()))
+        .then(pl.concat_str([zip3, county, district]).is_in(address.zip3_district_keys()))
+        .otherwise(pl.concat_str([zip3, county]).is_in(address.zip3_county_keys()))
     )
     fails = text(target).str.contains(POSTCODE_PATTERN) & county.is_not_null() & ~known
     return [Test(codes.POSTCODE_MISMATCH, target, fails, params)]
