@@ -17,11 +17,12 @@ class CsvReader:
         self.columns: list[str] | None = None
 
     def batch(self, data: bytes, first_row: int, lossy: bool) -> Batch:
+        skip = 0
         if self.columns is None:
-            header, _, data = data.partition(b"\n")
-            self.columns = self._header(header)
-        frame, problems, replaced = delimited.parse(data, self.columns, first_row)
-        if b'""' in data:  # a quoted empty value is as missing as an unquoted one
+            self.columns = self._header(data[: data.find(b"\n") + 1 or len(data)])
+            skip = 1
+        frame, problems, replaced = delimited.parse(data, self.columns, first_row, skip_lines=skip)
+        if b'"' in data and b'""' in data:  # a quoted empty value is as missing as an unquoted one
             frame = blank_to_null(frame, strip=False)
         return Batch(complete(self.kind, frame), lossy or replaced, problems)
 

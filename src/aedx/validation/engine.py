@@ -89,7 +89,7 @@ class Validator:
             words = []
             for w in range(0, len(tests), WORD):
                 bits = [
-                    t.fails.fill_null(False).cast(pl.UInt64) * pl.lit(1 << i, dtype=pl.UInt64)
+                    pl.when(t.fails).then(pl.lit(1 << i, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64))
                     for i, t in enumerate(tests[w : w + WORD])
                 ]
                 words.append(pl.sum_horizontal(bits).alias(f"#mask{w // WORD}"))
