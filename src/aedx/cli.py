@@ -116,14 +116,13 @@ def _print_report(report: Report) -> None:
 @kinds_app.command("list")
 def kinds_list() -> None:
     """列出資料類別 — list the exchange kinds."""
-    table = Table("kind", "名稱", "name", "傳送 → 接收 sender → recipient", "欄位 fields")
+    table = Table(title="資料類別 exchange kinds")
+    table.add_column("kind", no_wrap=True)  # the word commands take: never cut
+    for heading in ("名稱 name", "傳送 → 接收", "欄位 fields"):
+        table.add_column(heading)
     for k in KINDS.values():
         table.add_row(
-            k.name,
-            k.label_zh,
-            k.label_en,
-            f"{k.sender_role} → {k.recipient_role}",
-            str(len(k.fields)),
+            k.name, f"{k.label_zh} {k.label_en}", f"{k.sender_role} → {k.recipient_role}", str(len(k.fields))
         )
     out.print(table)
 

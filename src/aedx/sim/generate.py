@@ -118,8 +118,11 @@ def _plant(
             truth.append((again + 1, DUPLICATE, kind.unique_key[0]))
             continue
         if slot not in masks:
-            applies = injection.applies if injection.applies is not None else pl.lit(True)
-            masks[slot] = frame.select(applies.fill_null(False)).to_series().to_numpy()
+            masks[slot] = (
+                np.ones(frame.height, dtype=bool)
+                if injection.applies is None
+                else frame.select(injection.applies.fill_null(False)).to_series().to_numpy()
+            )
         candidates = np.flatnonzero(masks[slot])
         row = _free(candidates, used, rnd)
         if row is None:

@@ -1,0 +1,3 @@
+from aedx.cli import app
+
+app(prog_name="aedx")
