@@ -17,10 +17,8 @@ from rich.table import Table
 from aedx.findings import UnusableInput
 from aedx.formats import Format, Limits, guess_format
 from aedx.kinds import KINDS, UnknownKind, get_kind
-from aedx.sim.generate import Request, generate
 from aedx.validation import Options, Report, validate_file
 from aedx.validation.export import UnknownReportFormat, write_report
-from aedx.validation.spec import spec_page
 
 app = typer.Typer(help="行政執行資料交換平台 aedx", no_args_is_help=True, add_completion=False)
 kinds_app = typer.Typer(help="資料類別 Exchange kinds", no_args_is_help=True)
@@ -128,6 +126,8 @@ def kinds_list() -> None:
 
 
 def _sample(kind_name: str, fmt: str, encoding: str, records: int = 5) -> bytes:
+    from aedx.sim.generate import Request, generate  # the generator loads only when asked for
+
     request = Request(get_kind(kind_name), records, fmt, encoding, seed=1)
     return b"".join(piece.data for piece in generate(request))
 
@@ -135,6 +135,8 @@ def _sample(kind_name: str, fmt: str, encoding: str, records: int = 5) -> bytes:
 @kinds_app.command("spec")
 def kinds_spec(kind: Annotated[str, typer.Argument(help="資料類別 kind")]) -> None:
     """資料類別規格（Markdown）— the kind's spec page in Markdown."""
+    from aedx.validation.spec import spec_page
+
     try:
         sample = _sample(kind, "csv", "utf-8", 3).decode()
         sys.stdout.write(spec_page(get_kind(kind), sample))
@@ -174,6 +176,8 @@ def sim_generate(
     today: TodayOption = None,
 ) -> None:
     """產生模擬檔案 — generate a realistic file, optionally with known errors."""
+    from aedx.sim.generate import Request, generate
+
     try:
         request = Request(
             get_kind(kind), records, Format.parse(fmt).value, encoding, error_rate, seed,

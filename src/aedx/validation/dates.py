@@ -44,7 +44,7 @@ def _roc_days() -> pl.Series:
     known = np.zeros(_TABLE_SIZE, dtype=bool)
     table[numbers] = days.astype(np.int64)
     known[numbers] = True
-    return pl.Series(table).scatter(np.flatnonzero(~known), None)
+    return pl.select(pl.when(pl.Series(known)).then(pl.Series(table))).to_series()
 
 
 def roc_to_date(col: pl.Expr) -> pl.Expr:
