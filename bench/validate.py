@@ -55,8 +55,10 @@ def median_seconds(run: Callable[[], object], runs: int) -> float:
 
 def cli_run(path: Path, encoding: str) -> tuple[float, int]:
     """Whole-process seconds and peak resident memory (bytes) of one `aedx validate`."""
-    command = [sys.executable, "-m", "aedx", "validate", "--kind", KIND.name, str(path),
-               "--encoding", encoding, "--sender", SENDER, "--today", TODAY.isoformat(), "--json"]  # fmt: skip
+    command = [
+        *(sys.executable, "-m", "aedx", "validate", "--kind", KIND.name, str(path)),
+        *("--encoding", encoding, "--sender", SENDER, "--today", TODAY.isoformat(), "--json"),
+    ]
     start = time.perf_counter()
     with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
         _, status, usage = os.wait4(process.pid, 0)

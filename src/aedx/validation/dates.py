@@ -17,7 +17,7 @@ def parse_roc(value: str) -> dt.date | None:
     if len(value) != 7 or not value.isdigit():
         return None
     year, month, day = int(value[:3]) + ROC_OFFSET, int(value[3:5]), int(value[5:])
-    if year == ROC_OFFSET:  # there is no ROC year 000
+    if not 1 <= year - ROC_OFFSET < 300:  # no ROC year 000; the platform knows years 001-299
         return None
     try:
         return dt.date(year, month, day)

@@ -1,0 +1,67 @@
+"""Reports: summary figures, totals by code, and every finding in JSON, CSV, XLSX and ODS."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from odf.opendocument import load
+from odf.table import Table, TableRow
+from tests.builders import check, records, write
+
+from aedx.validation.export import UnknownReportFormat, write_report
+from aedx.validation.report import Report
+
+C = "case_referral"
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> Report:
+    rows = records(C, {"obligor_id": "A123456788", "amount_due": "1"}, {}, {"postcode": "880"})
+    return check(write(tmp_path / "f.csv", C, rows), C)
+
+
+def test_summary_and_totals(report: Report) -> None:
+    summary = report.summary()
+    assert (summary["rows"], summary["error_rows"], summary["warning_rows"], summary["valid"]) == (
+        3,
+        1,
+        1,
+        False,
+    )
+    totals = {(t["code"], t["severity"], t["count"]) for t in summary["totals"]}
+    assert totals == {
+        ("id.checksum", "error", 1),
+        ("amount.sum_mismatch", "error", 1),
+        ("postcode.mismatch", "warning", 1),
+    }
+
+
+def test_every_export_holds_every_finding(report: Report, tmp_path: Path) -> None:
+    expected = [(f["row"], f["code"]) for f in report.findings.to_dicts()]
+    write_report(report, tmp_path / "r.json")
+    data = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert [(f["row"], f["code"]) for f in data["findings"]] == expected
+    write_report(report, tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][0] == "列號 Row" and [(int(r[0]), r[2]) for r in rows[1:]] == expected
+    write_report(report, tmp_path / "r.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    assert book.sheetnames == ["摘要", "檢核結果"]
+    sheet = [row for row in book["檢核結果"].iter_rows(min_row=2, values_only=True)]
+    assert [(r[0], r[2]) for r in sheet] == expected
+    write_report(report, tmp_path / "r.ods")
+    tables = load(str(tmp_path / "r.ods")).spreadsheet.getElementsByType(Table)
+    assert [t.getAttribute("name") for t in tables] == ["摘要", "檢核結果"]
+    assert len(tables[1].getElementsByType(TableRow)) == 1 + len(expected)
+    with pytest.raises(UnknownReportFormat):
+        write_report(report, tmp_path / "r.pdf")
+
+
+def test_personal_data_is_masked(report: Report) -> None:
+    values = dict(zip(report.findings["code"], report.findings["value"], strict=True))
+    assert values["id.checksum"] == "A12****788"
