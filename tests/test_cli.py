@@ -55,6 +55,7 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     done = aedx("validate", "--kind", "payment", str(empty))
     assert done.returncode == 2
+    assert len(done.stderr.decode().splitlines()) == 1  # one line, however narrow the terminal
     assert "file.empty" in done.stderr.decode()
     assert aedx("validate", "--kind", "no_such_kind", str(valid)).returncode == 2
     assert aedx("validate", "--kind", "payment", str(tmp_path / "missing.csv")).returncode == 2

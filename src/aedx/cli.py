@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -40,7 +41,7 @@ TodayOption = Annotated[
 
 
 def _fail(reason: str) -> typer.Exit:
-    err.print(f"[red]無法使用 unusable input[/red] {reason}", highlight=False)
+    typer.echo(f"無法使用 unusable input: {reason}", err=True)  # one line, never wrapped
     return typer.Exit(2)
 
 
@@ -100,15 +101,29 @@ def _print_report(report: Report) -> None:
     for code, severity, count, fields in report.totals().iter_rows():
         totals.add_row(code, severity, f"{count:,}", fields)
     out.print(totals)
-    shown = Table("列 row", "欄位 field", "代碼 code", "嚴重度", "說明", "內容 value")
-    for row in report.findings.head(SHOWN_FINDINGS).iter_rows(named=True):
-        shown.add_row(*(str(row[c]) if row[c] is not None else "" for c in
-                        ("row", "field", "code", "severity", "message_zh", "value")))  # fmt: skip
-    out.print(shown)
+    out.print("檢核結果 findings:")
+    for f in report.findings.head(SHOWN_FINDINGS).iter_rows(named=True):
+        where = f"第 {f['row']} 列 row {f['row']}" if f["row"] is not None else "全檔 file"
+        value = _visible(f["value"]) if f["value"] is not None else ""
+        out.print(
+            f"  {where} · {f['field'] or '-'} · {f['code']} ({f['severity']}) · {f['message_zh']}"
+            + (f" · 「{value}」" if value else ""),
+            highlight=False,
+        )
     rest = report.findings.height - SHOWN_FINDINGS
     if rest > 0:
         out.print(f"另有 {rest:,} 筆檢核結果，完整內容請以 --report 匯出 "
                   f"({rest:,} more findings: export them all with --report)")  # fmt: skip
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _visible(value: str) -> str:
+    """Control characters written out, so that a tab or line break in a value can be seen;
+    long values shortened (reports keep them whole)."""
+    shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    return shown if len(shown) <= 24 else shown[:23] + "…"
 
 
 @kinds_app.command("list")

@@ -27,9 +27,9 @@ CONTROL_CHAR = define(
 UNDECODABLE = define(
     "encoding.undecodable",
     E,
-    "「{label_zh}」有無法以 {encoding} 解碼之位元組（可能為造字或全字庫字），請改以 UTF-8 傳送",
+    "「{label_zh}」有無法以 {encoding} 解碼之位元組（可能為造字或全字庫字），{advice_zh}",
     "{label_en} has bytes that are not valid {encoding} (a user-defined or CNS 11643 "
-    "character?); send the file in UTF-8",
+    "character?); {advice_en}",
 )
 CODE_FORMAT = define(
     "code.format", E, "「{label_zh}」格式錯誤，應符合 {pattern}", "{label_en} must match {pattern}"

@@ -107,11 +107,20 @@ def labels(f: Field, prefix: str = "label") -> dict[str, str]:
     return {f"{prefix}_zh": f.label_zh, f"{prefix}_en": f.label_en}
 
 
+ADVICE = {
+    "cp950": {"advice_zh": "請改以 UTF-8 傳送", "advice_en": "send the file in UTF-8"},
+    "utf-8": {
+        "advice_zh": "請確認檔案確以 UTF-8 存檔",
+        "advice_en": "check that the file was really saved as UTF-8",
+    },
+}
+
+
 def field_tests(f: Field, ctx: Context) -> list[Test]:
     """The tests a field's declaration implies: presence, type format, width, encoding."""
     col = text(f.name)
     present = col.is_not_null()
-    base = labels(f) | {"width": f.width, "encoding": ctx.encoding}
+    base = labels(f) | {"width": f.width, "encoding": ctx.encoding} | ADVICE[ctx.encoding]
     tests: list[Test] = []
     if f.required:
         tests.append(Test(codes.REQUIRED, f.name, ~present, base))
