@@ -63,7 +63,15 @@ def byte_chunks(data: mmap.mmap | bytes, limits: Limits) -> Iterator[bytes]:
                 "the file contains NUL bytes and is not text (a zip or spreadsheet?)",
             )
         yield chunk
+        _release(data, start, end)
         start = end
+
+
+def _release(data: mmap.mmap | bytes, start: int, end: int) -> None:
+    """Give back the pages of a consumed range, so memory stays flat however large the file."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        first = start - start % mmap.PAGESIZE
+        data.madvise(mmap.MADV_DONTNEED, first, end - first)
 
 
 def too_large(size: int, limits: Limits) -> UnusableInput:
