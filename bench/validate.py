@@ -3,7 +3,9 @@
 Prints, for each encoding, the median whole-process time and records/s of `aedx validate`
 (a fresh process each run, as an operator runs it), its peak memory, the in-process engine time,
 and in the same run pyarrow's raw parse time of the same file and frictionless-py's rows/s on a
-100,000-record slice with comparable rules, with the ratios. Figures go to bench/out/validate.json.
+100,000-record slice with comparable rules, with the ratios. Ratios compare like with like (both
+in-process); the whole-process ratios, which add our interpreter start-up, are printed beside
+them. Figures go to bench/out/validate.json.
 
     python bench/validate.py [--records N] [--runs K]
 """
@@ -143,20 +145,27 @@ def main() -> None:
             "engine_records_per_s": round(args.records / engine),
             "peak_memory_mb": round(peak / 2**20),
             "pyarrow_raw_parse_s": round(raw, 3),
-            "ratio_to_pyarrow": round(whole / raw, 2),
+            # like for like: pyarrow runs in this process, so the engine time is its peer; the
+            # whole-process ratio adds the interpreter's start-up to our side only
+            "ratio_to_pyarrow": round(engine / raw, 2),
+            "whole_process_ratio_to_pyarrow": round(whole / raw, 2),
         }
         print(f"{encoding:6s} {json.dumps(results[encoding])}", flush=True)
     rate = frictionless_rate(make_file(args.records, "utf-8"), args.frictionless_rows)
     utf8 = results["utf-8"]
     assert isinstance(utf8, dict)
     results["frictionless_rows_per_s"] = round(rate)
-    results["ratio_to_frictionless"] = round(utf8["records_per_s"] / rate, 1)
-    print(f"frictionless {round(rate):,} rows/s; aedx is {results['ratio_to_frictionless']}x faster")
+    results["ratio_to_frictionless"] = round(utf8["engine_records_per_s"] / rate, 1)
+    results["whole_process_ratio_to_frictionless"] = round(utf8["records_per_s"] / rate, 1)
+    print(
+        f"frictionless {round(rate):,} rows/s; aedx is {results['ratio_to_frictionless']}x faster "
+        f"in-process, {results['whole_process_ratio_to_frictionless']}x as a whole process"
+    )
     targets = {
-        "utf-8 >= 500,000 records/s": utf8["records_per_s"] >= 500_000,
-        "utf-8 <= 4x pyarrow raw parse": utf8["ratio_to_pyarrow"] <= 4,
-        ">= 25x frictionless": results["ratio_to_frictionless"] >= 25,  # type: ignore[operator]
-        "cp950 >= 300,000 records/s": results["cp950"]["records_per_s"] >= 300_000,  # type: ignore[index]
+        "utf-8 >= 500,000 records/s (whole process)": utf8["records_per_s"] >= 500_000,
+        "utf-8 <= 4x pyarrow raw parse (in-process)": utf8["ratio_to_pyarrow"] <= 4,
+        ">= 25x frictionless (in-process)": results["ratio_to_frictionless"] >= 25,  # type: ignore[operator]
+        "cp950 >= 300,000 records/s (whole process)": results["cp950"]["records_per_s"] >= 300_000,  # type: ignore[index]
         "peak memory <= 1.5 GB": all(results[e]["peak_memory_mb"] <= 1536 for e in ("utf-8", "cp950")),  # type: ignore[index]
     }
     for target, met in targets.items():
