@@ -62,7 +62,6 @@ class RecordStream:
     encoding: str
     control: ControlRecord | None = None
     records: int = 0
-    bytes_read: int = 0
     _batches: Iterator[Batch] = field(default_factory=lambda: iter(()))
 
     def __iter__(self) -> Iterator[Batch]:
@@ -88,7 +87,6 @@ def _batches(stream: RecordStream, path: Path, limits: Limits) -> Iterator[Batch
         pending = next(chunks, None)
         while pending is not None:
             chunk, pending = pending, next(chunks, None)
-            stream.bytes_read += len(chunk)
             if pending is None:
                 chunk, stream.control = split_control(chunk, jsonl=stream.format is Format.JSONL)
             first_row = stream.records + 1

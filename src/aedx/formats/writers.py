@@ -6,7 +6,6 @@ import json
 
 import polars as pl
 
-from aedx.formats.records import ROW
 from aedx.formats.source import ControlRecord, canonical_encoding
 from aedx.schema import FieldType, Kind
 
@@ -73,6 +72,3 @@ def amount_total(frame: pl.DataFrame, kind: Kind) -> int:
         return 0
     values = frame[kind.control_amount].str.strip_chars()
     return int(values.filter(values.str.contains(r"^[0-9]+$")).str.to_integer().sum() or 0)
-
-
-__all__ = ["ROW", "amount_total", "control_line", "encode_records"]

@@ -77,13 +77,3 @@ def territory() -> dict[tuple[str, str], str]:
 def split_counties() -> frozenset[str]:
     """Counties whose territory is shared by several branches: routing needs the district."""
     return frozenset(county for county, district in territory() if district)
-
-
-def branch_for(county: str, district: str | None) -> str | None:
-    """The branch with jurisdiction over an address, or None when it cannot be decided."""
-    table = territory()
-    if district and (county, district) in table:
-        return table[(county, district)]
-    if county in split_counties() and not district:
-        return None
-    return table.get((county, ""))

@@ -17,8 +17,3 @@ def mask(f: Field, col: pl.Expr) -> pl.Expr:
         return pl.concat_str([col.str.slice(0, 6), pl.lit("****")])
     masked_tail = pl.lit("○").repeat_by(col.str.len_chars() - 1).list.join("")
     return pl.concat_str([col.str.slice(0, 1), masked_tail])
-
-
-def mask_text(f: Field, value: str) -> str:
-    """The same masking for one value, for logs and messages."""
-    return str(pl.select(mask(f, pl.lit(value, dtype=pl.String))).item())
