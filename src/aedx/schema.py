@@ -82,6 +82,13 @@ def check(rule: str, *fields: str, **params: Any) -> Check:
     return Check(rule, tuple(fields), tuple(sorted(params.items())))
 
 
+class Routing(StrEnum):
+    """How the platform finds each record's recipient."""
+
+    TERRITORY = "territory"  # the branch whose territory holds the address in ``route_field``
+    CASE = "case"  # whoever holds the case in the case index, per ``recipient_role``
+
+
 @dataclass(frozen=True)
 class Kind:
     """One exchange kind, declared once."""
@@ -99,6 +106,9 @@ class Kind:
     sender_field: str | None = None  # must equal the authenticated sender's code
     control_amount: str | None = None  # the amount the control record totals
     severity: dict[str, Severity] = field(default_factory=dict)  # per-kind overrides by code
+    routing: Routing | None = None  # None: the kind is not exchanged through the platform yet
+    route_field: str | None = None  # the address field, for territory routing
+    case_key: tuple[str, ...] = ("agency_code", "agency_case_no")  # a case in the case index
 
     def field(self, name: str) -> Field:
         for f in self.fields:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aedx.kinds.fields import agency_case_no, agency_code, amount, flag, party_id, roc_date
-from aedx.schema import Choice, Field, FieldType, Kind, check
+from aedx.schema import Choice, Field, FieldType, Kind, Routing, check
 
 DEBT_CATEGORIES = (
     Choice("TAX", "財稅", "tax"),
@@ -129,4 +129,6 @@ CASE_REFERRAL = Kind(
     unique_key=("agency_case_no",),
     sender_field="agency_code",
     control_amount="amount_due",
+    routing=Routing.TERRITORY,
+    route_field="address",
 )

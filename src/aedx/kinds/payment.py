@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aedx.kinds.fields import agency_case_no, agency_code, amount, flag, party_id, roc_date
-from aedx.schema import Choice, Field, FieldType, Kind, check
+from aedx.schema import Choice, Field, FieldType, Kind, Routing, check
 
 CHANNELS = (
     Choice("AGENCY_COUNTER", "移送機關臨櫃", "agency counter"),
@@ -50,4 +50,5 @@ PAYMENT = Kind(
     unique_key=("agency_case_no", "receipt_no"),
     sender_field="agency_code",
     control_amount="paid_amount",
+    routing=Routing.CASE,
 )

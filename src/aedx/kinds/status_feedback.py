@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aedx import refdata
 from aedx.kinds.fields import agency_case_no, agency_code, amount, roc_date
-from aedx.schema import Choice, Field, FieldType, Kind, check
+from aedx.schema import Choice, Field, FieldType, Kind, Routing, check
 
 EVENTS = (
     Choice("ASSIGNED", "分案", "assigned"),
@@ -76,4 +76,5 @@ STATUS_FEEDBACK = Kind(
     unique_key=("branch_case_no", "event", "event_date", "amount"),
     sender_field="branch_code",
     control_amount="amount",
+    routing=Routing.CASE,
 )

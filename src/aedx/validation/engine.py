@@ -31,6 +31,7 @@ class Options:
     today: dt.date | None = None
     severity: dict[str, Severity] = field(default_factory=dict)  # overrides by code
     limits: Limits = field(default_factory=Limits)
+    keep: bool = False  # keep every record with its typed columns (``Validator.kept``)
 
 
 def validate_file(
@@ -50,6 +51,7 @@ class Validator:
         self.today = options.today or dt.date.today()
         self.severity = kind.severity | options.severity
         self._plans: dict[bool, tuple[list[Test], list[pl.Expr]]] = {}
+        self.kept: list[pl.DataFrame] = []
 
     def run(self, *, source: str) -> Report:
         parts: list[pl.DataFrame] = []
@@ -104,13 +106,15 @@ class Validator:
         total = number_of(self.kind.control_amount).sum() if self.kind.control_amount else pl.lit(0, pl.Int64)
         marked = prepared.with_columns(words)
         any_failed = pl.any_horizontal([pl.col(w.meta.output_name()) != 0 for w in words])
-        failing, keys, totals = pl.collect_all(
-            [
-                marked.filter(any_failed),
-                prepared.select(ROW, *self.kind.unique_key),
-                prepared.select(total.alias("#total")),
-            ]
-        )
+        queries = [
+            marked.filter(any_failed),
+            prepared.select(ROW, *self.kind.unique_key),
+            prepared.select(total.alias("#total")),
+        ]
+        if self.options.keep:
+            queries.append(prepared.select(pl.exclude("^.*#head$")))
+        failing, keys, totals, *kept = pl.collect_all(queries)
+        self.kept.extend(kept)
         return _Checked(self._expand(tests, failing), keys, int(totals.item() or 0))
 
     def _expand(self, tests: list[Test], failing: pl.DataFrame) -> pl.DataFrame:

@@ -1,0 +1,153 @@
+"""Carrying one submission through the state machine.
+
+Each step reads the committed state, does its work, and commits the next state in one transaction
+together with its effects and audit event. A process killed anywhere leaves the last committed
+state; running the submission again carries on from there, and the same input gives the same
+result: package blobs have fixed keys, and the case index is written in the same transaction as
+the transition to ``routed``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass
+
+import polars as pl
+from sqlalchemy.exc import IntegrityError
+
+from aedx import findings
+from aedx.exchange import delivery, registry, routing
+from aedx.exchange.platform import Platform
+from aedx.exchange.states import FINISHED, State, transition
+from aedx.findings import UnusableInput
+from aedx.formats import Format, read_batches
+from aedx.kinds import get_kind
+from aedx.schema import Kind, Severity
+from aedx.storage.tables import Organisation, Submission
+from aedx.validation.engine import Options, Validator
+from aedx.validation.report import Report
+
+TAIPEI = dt.timezone(dt.timedelta(hours=8))
+INDEX_EFFECTS = {"case_referral": "open", "status_feedback": "status"}  # payments only read the index
+
+
+@dataclass
+class Evaluation:
+    report: Report
+    records: pl.DataFrame | None  # every record with its recipient, when the file could be read
+
+
+def run(platform: Platform, submission_id: str, actor: str) -> State:
+    """Carry the submission as far as it goes; returns the state it reached."""
+    evaluation: Evaluation | None = None
+    while True:
+        with platform.db.transaction() as session:
+            sub = session.get_one(Submission, submission_id)
+            sender = session.get_one(Organisation, sub.sender_id)
+        state = State(sub.state)
+        kind = get_kind(sub.kind)
+        if state in FINISHED:
+            return state
+        if state is State.RECEIVED:
+            today = dt.datetime.now(TAIPEI).date()
+            with platform.db.transaction() as session:
+                transition(session, sub.id, State.VALIDATING, actor=actor, validated_on=today)
+            continue
+        if state is State.ROUTED:
+            with platform.db.transaction() as session:
+                n = delivery.release(session, sub, actor)
+                transition(session, sub.id, State.DELIVERED, actor=actor, detail={"deliveries": n})
+            continue
+        if evaluation is None:
+            evaluation = evaluate(platform, sub, kind, sender)
+        if state is State.VALIDATING or evaluation.report.has_errors:
+            _decide(platform, sub, evaluation, actor)
+        elif not _route(platform, sub, kind, evaluation.records, actor):
+            evaluation = None  # a concurrent file opened the same cases: look again
+
+
+def evaluate(platform: Platform, sub: Submission, kind: Kind, sender: Organisation) -> Evaluation:
+    """Validate the stored file and route its records against the case index."""
+    options = Options(sender=sender.code, today=sub.validated_on, keep=True)
+    name = sub.filename or sub.id
+    try:
+        stream = read_batches(
+            platform.blobs.path(sub.blob_key), kind, Format(sub.format), sub.encoding, options.limits
+        )
+        validator = Validator(kind, stream, options)
+        report = validator.run(source=name)
+    except UnusableInput as e:
+        unusable = findings.empty().vstack(
+            pl.DataFrame(
+                [[None, None, e.code, Severity.ERROR.value, e.message_zh, e.message_en, None]],
+                schema=findings.COLUMNS,
+                orient="row",
+            )
+        )
+        return Evaluation(Report(kind, name, sub.format, sub.encoding, 0, unusable), None)
+    records = pl.concat(validator.kept) if validator.kept else pl.DataFrame()
+    if records.height == 0:
+        return Evaluation(report, records)
+    with platform.db.transaction() as session:
+        routed = routing.route(session, kind, sub.id, routing.Sender(sender.code, sender.role), records)
+    report = Report(
+        kind,
+        name,
+        report.format,
+        report.encoding,
+        report.records,
+        pl.concat([report.findings, routed.findings]),
+        report.control,
+    )
+    return Evaluation(report, routed.records)
+
+
+def _decide(platform: Platform, sub: Submission, evaluation: Evaluation, actor: str) -> None:
+    """Accepted, or rejected whole with its report: any error-severity finding rejects the file."""
+    report = evaluation.report
+    key = f"reports/{sub.id}.parquet"
+    buffer = io.BytesIO()
+    report.findings.write_parquet(buffer)
+    platform.blobs.put(key, [buffer.getvalue()])
+    outcome = State.REJECTED if report.has_errors else State.ACCEPTED
+    with platform.db.transaction() as session:
+        transition(
+            session,
+            sub.id,
+            outcome,
+            actor=actor,
+            detail={"records": report.records, "error_rows": report.error_rows},
+            records=report.records,
+            error_rows=report.error_rows,
+            warning_rows=report.warning_rows,
+            report_key=key,
+            summary=json.dumps(report.summary(), ensure_ascii=False),
+        )
+
+
+def _route(platform: Platform, sub: Submission, kind: Kind, records: pl.DataFrame | None, actor: str) -> bool:
+    """Write the packages, then index and record them with the transition, all or nothing."""
+    if records is None:
+        raise ValueError("an unreadable file cannot be routed")
+    with platform.db.transaction() as session:
+        packages = delivery.write_packages(platform, session, sub, kind, records)
+    effect = INDEX_EFFECTS.get(kind.name)
+    try:
+        with platform.db.transaction() as session:
+            if effect == "open":
+                registry.open_cases(session, sub.id, records, platform.settings.index_key)
+            elif effect == "status":
+                registry.apply_status(session, sub.id, records)
+            delivery.record_packages(session, sub, packages)
+            transition(
+                session,
+                sub.id,
+                State.ROUTED,
+                actor=actor,
+                detail={"deliveries": len(packages), "index": effect},
+            )
+    except IntegrityError:
+        return False
+    return True

@@ -1,0 +1,114 @@
+"""Workers take queued submissions and carry them through the state machine.
+
+On PostgreSQL a worker claims a job by locking its row with ``FOR UPDATE SKIP LOCKED`` in a
+transaction it keeps open on its own connection while the work runs, so N workers never take the
+same submission, and a worker that dies releases its claim with its connection: the next worker
+takes the job over at once and carries on from the last committed state. The embedded database
+runs one worker, in-process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import Connection, text
+
+from aedx.exchange import audit, process
+from aedx.exchange.platform import Platform
+from aedx.storage.tables import utcnow
+
+log = logging.getLogger(__name__)
+
+CLAIM = """
+SELECT submission_id FROM jobs WHERE queued_at <= :now
+ORDER BY queued_at, submission_id LIMIT 1 {lock}
+"""
+DONE = "DELETE FROM jobs WHERE submission_id = :id"
+RETRY = "UPDATE jobs SET attempts = attempts + 1, queued_at = :later WHERE submission_id = :id"
+MAX_BACKOFF = dt.timedelta(minutes=10)
+
+
+class Worker:
+    def __init__(self, platform: Platform, actor: str) -> None:
+        self.platform = platform
+        self.actor = actor
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+
+    def run_once(self) -> bool:
+        """Claim and run one job; False when there was none."""
+        db = self.platform.db
+        if db.is_sqlite:  # one worker: a short read finds the job, the steps take the write lock
+            with db.transaction() as session:
+                job = session.execute(text(CLAIM.format(lock="")), {"now": utcnow()}).scalar()
+            if job is None:
+                return False
+            self._run(str(job), None)
+            return True
+        with db.engine.connect() as claim:
+            job = claim.execute(text(CLAIM.format(lock="FOR UPDATE SKIP LOCKED")), {"now": utcnow()}).scalar()
+            if job is None:
+                claim.rollback()
+                return False
+            self._run(str(job), claim)
+            claim.commit()
+        return True
+
+    def _run(self, submission_id: str, claim: Connection | None) -> None:
+        params = {"id": submission_id}
+        try:
+            state = process.run(self.platform, submission_id, self.actor)
+        except Exception:
+            log.exception("submission %s failed", submission_id)
+            self._job(claim, RETRY, params | {"later": self._later(submission_id)})
+            return
+        self._job(claim, DONE, params)
+        log.info("submission %s %s", submission_id, state.value)
+
+    def _job(self, claim: Connection | None, sql: str, params: dict[str, object]) -> None:
+        """Change the claimed job on the claiming connection (or in its own transaction)."""
+        if claim is not None:
+            claim.execute(text(sql), params)
+            return
+        with self.platform.db.transaction() as session:
+            session.execute(text(sql), params)
+
+    def _later(self, submission_id: str) -> dt.datetime:
+        """When to try a failed job again: backing off, with the failure in the audit log."""
+        with self.platform.db.transaction() as session:
+            attempts = session.execute(
+                text("SELECT attempts FROM jobs WHERE submission_id = :id"), {"id": submission_id}
+            ).scalar_one()
+            audit.record(
+                session,
+                actor=self.actor,
+                action="submission.retry",
+                outcome="failed",
+                object_type="submission",
+                object_id=submission_id,
+                submission_id=submission_id,
+                detail={"attempt": attempts + 1},
+            )
+        return utcnow() + min(MAX_BACKOFF, dt.timedelta(seconds=2 ** min(attempts, 10)))
+
+    def drain(self) -> int:
+        """Run jobs until none is waiting; returns how many ran."""
+        n = 0
+        while not self.stopping.is_set() and self.run_once():
+            n += 1
+        return n
+
+    def run_forever(self, poll: float = 0.5, on_idle: Callable[[], None] | None = None) -> None:
+        while not self.stopping.is_set():
+            if not self.drain():
+                if on_idle:
+                    on_idle()
+                self.wake.wait(poll)
+                self.wake.clear()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()

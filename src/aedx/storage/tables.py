@@ -1,0 +1,214 @@
+"""The database schema: organisations and their tokens, submissions and their work queue,
+deliveries, the case index and the audit log.
+
+Codes of organisations (agency code, branch code) are stored as the files carry them, so the case
+index can be loaded in bulk without looking up keys row by row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER keys only
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps are stored and returned in UTC, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("timestamps must carry a time zone")
+        return value.astimezone(dt.UTC) if value is not None else None
+
+    def process_result_value(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(10))  # hq, branch, agency, partner
+    category: Mapped[str | None] = mapped_column(String(10))  # tax, nhi, fine, fee for agencies
+    abbreviation: Mapped[str | None] = mapped_column(String(10))  # a branch's, as in its case numbers
+    preferred_format: Mapped[str] = mapped_column(String(10), default="csv")
+    preferred_encoding: Mapped[str] = mapped_column(String(10), default="utf-8")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the token
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (
+        UniqueConstraint("sender_id", "kind", "sha256"),
+        UniqueConstraint("sender_id", "idempotency_key"),
+        Index("ix_submissions_sender_received", "sender_id", "received_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sender_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    format: Mapped[str] = mapped_column(String(10))
+    encoding: Mapped[str] = mapped_column(String(10))
+    filename: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    blob_key: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(15), index=True)
+    records: Mapped[int | None] = mapped_column(Integer)
+    error_rows: Mapped[int | None] = mapped_column(Integer)
+    warning_rows: Mapped[int | None] = mapped_column(Integer)
+    report_key: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str | None] = mapped_column(Text)  # the report's summary, JSON
+    validated_on: Mapped[dt.date | None] = mapped_column(Date)  # "today" of the date rules
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Job(Base):
+    """Work waiting for a worker: one row per submission not yet finished."""
+
+    __tablename__ = "jobs"
+
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    queued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Delivery(Base):
+    """One package per (submission, recipient); feedback packages to agencies are deliveries too."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "recipient_id"),
+        Index("ix_deliveries_recipient_state", "recipient_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    records: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(10))
+    encoding: Mapped[str] = mapped_column(String(10))
+    blob_key: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(15))  # routed, ready, acknowledged
+    downloads: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ready_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Case(Base):
+    """The case index: one row per referred case."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        # A case may be referred again once closed (execution certificate), never twice while open.
+        Index(
+            "uq_cases_open",
+            "agency_code",
+            "agency_case_no",
+            unique=True,
+            postgresql_where=text("is_open"),
+            sqlite_where=text("is_open"),
+        ),
+        Index("ix_cases_agency_case", "agency_code", "agency_case_no"),
+        Index("ix_cases_branch_case", "branch_code", "branch_case_no"),
+        Index("ix_cases_obligor", "obligor_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    agency_code: Mapped[str] = mapped_column(String(10))
+    agency_case_no: Mapped[str] = mapped_column(String(30))
+    branch_code: Mapped[str] = mapped_column(String(3))
+    branch_case_no: Mapped[str | None] = mapped_column(String(60))
+    obligor_key: Mapped[str] = mapped_column(String(32))  # keyed hash of the obligor's ID
+    obligor_type: Mapped[str] = mapped_column(String(1))
+    amount_due: Mapped[int] = mapped_column(BigInteger)
+    collected: Mapped[int] = mapped_column(BigInteger, default=0)
+    referral_date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    enforcement_deadline: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10))  # REFERRED, ASSIGNED, COLLECTED, PENDING, CLOSED
+    close_reason: Mapped[str | None] = mapped_column(String(12))
+    is_open: Mapped[bool] = mapped_column(Boolean)
+    last_event_date: Mapped[dt.date] = mapped_column(Date)
+    submission_id: Mapped[str] = mapped_column(String(32))  # the referral that opened it
+    last_submission_id: Mapped[str] = mapped_column(String(32))  # the last file that changed it
+
+
+class AuditEvent(Base):
+    """Who did what, when, to which object, with what outcome; append-only."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_organisation_at", "organisation_id", "at"),
+        Index("ix_audit_events_submission", "submission_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))  # token:12, worker:host:pid, cli:user
+    actor_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))  # whose object
+    action: Mapped[str] = mapped_column(String(50))
+    object_type: Mapped[str | None] = mapped_column(String(30))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    submission_id: Mapped[str | None] = mapped_column(String(32))
+    kind: Mapped[str | None] = mapped_column(String(30))
+    outcome: Mapped[str] = mapped_column(String(20))  # ok, denied, rejected, duplicate, failed
+    detail: Mapped[str | None] = mapped_column(Text)  # JSON
