@@ -85,9 +85,9 @@ def _rows(session: Session, caller: Caller, f: Filter) -> Iterator[dict[str, Any
     elif f.organisation:
         stmt = stmt.where(org.c.code == f.organisation)
     if f.since:
-        stmt = stmt.where(AuditEvent.at >= f.since)
+        stmt = stmt.where(AuditEvent.at >= _utc(f.since))
     if f.until:
-        stmt = stmt.where(AuditEvent.at < f.until)
+        stmt = stmt.where(AuditEvent.at < _utc(f.until))
     if f.kind:
         stmt = stmt.where(AuditEvent.kind == f.kind)
     if f.submission_id:
@@ -108,6 +108,11 @@ def _rows(session: Session, caller: Caller, f: Filter) -> Iterator[dict[str, Any
             "outcome": event.outcome,
             "detail": json.loads(event.detail) if event.detail else None,
         }
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    """A time without a zone is read as UTC."""
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t
 
 
 def export(session: Session, caller: Caller, f: Filter) -> Iterator[dict[str, Any]]:

@@ -43,23 +43,25 @@ class Package:
     size: int
 
 
+def recipients(session: Session, routed: pl.DataFrame) -> dict[str, Organisation]:
+    codes = routed[RECIPIENT].drop_nulls().unique().to_list()
+    return {o.code: o for o in session.scalars(select(Organisation).where(Organisation.code.in_(codes)))}
+
+
 def write_packages(
-    platform: Platform, session: Session, sub: Submission, kind: Kind, routed: pl.DataFrame
+    platform: Platform, to: dict[str, Organisation], sub: Submission, kind: Kind, routed: pl.DataFrame
 ) -> list[Package]:
     """Write each recipient's package to the blob store; keys are per submission and recipient,
     so a retry after a crash overwrites what an earlier attempt left."""
-    codes = sorted(routed[RECIPIENT].drop_nulls().unique().to_list())
-    recipients = {
-        o.code: o for o in session.scalars(select(Organisation).where(Organisation.code.in_(codes)))
-    }
     packages = []
-    for code, part in routed.sort(RECIPIENT).partition_by(RECIPIENT, as_dict=True).items():
-        org = recipients[str(code[0])]
+    routed = routed.select(*kind.names, RECIPIENT)
+    for (code,), part in routed.partition_by(RECIPIENT, as_dict=True, maintain_order=True).items():
+        org = to[str(code)]
         data, encoding = _encode(part, kind, org.preferred_format, org.preferred_encoding)
         key = f"deliveries/{sub.id}/{org.code}.{EXTENSIONS[org.preferred_format]}"
         sha, size = platform.blobs.put(key, [data])
         packages.append(Package(org.id, part.height, org.preferred_format, encoding, key, sha, size))
-    return packages
+    return sorted(packages, key=lambda p: p.blob_key)
 
 
 def _encode(part: pl.DataFrame, kind: Kind, fmt: str, encoding: str) -> tuple[bytes, str]:

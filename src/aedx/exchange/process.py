@@ -12,10 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from aedx import findings
 from aedx.exchange import delivery, registry, routing
@@ -128,18 +130,17 @@ def _decide(platform: Platform, sub: Submission, evaluation: Evaluation, actor: 
 
 
 def _route(platform: Platform, sub: Submission, kind: Kind, records: pl.DataFrame | None, actor: str) -> bool:
-    """Write the packages, then index and record them with the transition, all or nothing."""
+    """Index the records, write their packages and record them with the transition, all or
+    nothing. The index is written while the packages are, on the database's own core."""
     if records is None:
         raise ValueError("an unreadable file cannot be routed")
-    with platform.db.transaction() as session:
-        packages = delivery.write_packages(platform, session, sub, kind, records)
     effect = INDEX_EFFECTS.get(kind.name)
     try:
-        with platform.db.transaction() as session:
-            if effect == "open":
-                registry.open_cases(session, sub.id, records, platform.settings.index_key)
-            elif effect == "status":
-                registry.apply_status(session, sub.id, records)
+        with platform.db.transaction() as session, ThreadPoolExecutor(1) as pool:
+            to = delivery.recipients(session, records)
+            indexed = pool.submit(_index, platform, session, effect, sub.id, records)
+            packages = delivery.write_packages(platform, to, sub, kind, records)
+            indexed.result()
             delivery.record_packages(session, sub, packages)
             transition(
                 session,
@@ -151,3 +152,12 @@ def _route(platform: Platform, sub: Submission, kind: Kind, records: pl.DataFram
     except IntegrityError:
         return False
     return True
+
+
+def _index(
+    platform: Platform, session: Session, effect: str | None, submission_id: str, records: pl.DataFrame
+) -> None:
+    if effect == "open":
+        registry.open_cases(session, submission_id, records, platform.settings.index_key)
+    elif effect == "status":
+        registry.apply_status(session, submission_id, records)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import polars as pl
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -39,7 +40,7 @@ UPDATE_TYPES = {
 APPLY_STATUS = """
 UPDATE cases SET
     status = u.status,
-    is_open = (u.status <> 'CLOSED'),
+    is_open = CASE WHEN u.status = 'CLOSED' THEN NULL ELSE TRUE END,
     close_reason = u.close_reason,
     branch_case_no = COALESCE(u.branch_case_no, cases.branch_case_no),
     last_event_date = u.last_event_date,
@@ -54,7 +55,7 @@ def lookup(session: Session, records: pl.DataFrame) -> pl.DataFrame:
     the latest. Records without a case are absent from the result."""
     keys = records.select(pl.col(ROW).alias("row_no"), "agency_code", "agency_case_no").drop_nulls()
     bulk.stage(session, "case_keys", keys, KEY_TYPES)
-    found = bulk.select(session, LOOKUP, FOUND)
+    found = bulk.select(session, LOOKUP, FOUND).with_columns(pl.col("is_open").fill_null(False))
     return (
         found.sort(["row_no", "is_open", "case_id"], descending=[False, True, True])
         .unique("row_no", keep="first", maintain_order=True)
@@ -63,11 +64,10 @@ def lookup(session: Session, records: pl.DataFrame) -> pl.DataFrame:
 
 
 def obligor_keys(ids: pl.Series, key: bytes) -> pl.Series:
-    """Keyed BLAKE2b of each obligor ID: the same obligor matches across files, the ID stays out."""
-    return pl.Series(
-        [hashlib.blake2b(v.encode(), key=key, digest_size=16).hexdigest() for v in ids.to_list()],
-        dtype=pl.String,
-    )
+    """Keyed BLAKE2b of each obligor ID, 64 bits: the same obligor matches across files, the ID
+    stays out of the index."""
+    digests = b"".join(hashlib.blake2b(v.encode(), key=key, digest_size=8).digest() for v in ids.to_list())
+    return pl.Series(np.frombuffer(digests, dtype=">i8").astype(np.int64))
 
 
 def open_cases(session: Session, submission_id: str, routed: pl.DataFrame, key: bytes) -> int:
@@ -87,7 +87,6 @@ def open_cases(session: Session, submission_id: str, routed: pl.DataFrame, key: 
         pl.lit(True).alias("is_open"),
         pl.col("referral_date#date").alias("last_event_date"),
         pl.lit(submission_id).alias("submission_id"),
-        pl.lit(submission_id).alias("last_submission_id"),
     )
     bulk.insert(session, "cases", rows)
     return rows.height

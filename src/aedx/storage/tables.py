@@ -21,7 +21,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -157,18 +156,10 @@ class Case(Base):
 
     __tablename__ = "cases"
     __table_args__ = (
-        # A case may be referred again once closed (execution certificate), never twice while open.
-        Index(
-            "uq_cases_open",
-            "agency_code",
-            "agency_case_no",
-            unique=True,
-            postgresql_where=text("is_open"),
-            sqlite_where=text("is_open"),
-        ),
-        Index("ix_cases_agency_case", "agency_code", "agency_case_no"),
-        Index("ix_cases_branch_case", "branch_code", "branch_case_no"),
-        Index("ix_cases_obligor", "obligor_key"),
+        # is_open is TRUE or NULL: unique while open; a closed case may be referred again
+        # (execution certificate), and lookups of any case use the same index. Lookups by branch
+        # case number and by obligor come with the portals, each index with its measured cost.
+        UniqueConstraint("agency_code", "agency_case_no", "is_open", name="uq_cases_agency_case_open"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -176,7 +167,7 @@ class Case(Base):
     agency_case_no: Mapped[str] = mapped_column(String(30))
     branch_code: Mapped[str] = mapped_column(String(3))
     branch_case_no: Mapped[str | None] = mapped_column(String(60))
-    obligor_key: Mapped[str] = mapped_column(String(32))  # keyed hash of the obligor's ID
+    obligor_key: Mapped[int] = mapped_column(BigInteger)  # keyed hash of the obligor's ID
     obligor_type: Mapped[str] = mapped_column(String(1))
     amount_due: Mapped[int] = mapped_column(BigInteger)
     collected: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -185,10 +176,10 @@ class Case(Base):
     enforcement_deadline: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(10))  # REFERRED, ASSIGNED, COLLECTED, PENDING, CLOSED
     close_reason: Mapped[str | None] = mapped_column(String(12))
-    is_open: Mapped[bool] = mapped_column(Boolean)
+    is_open: Mapped[bool | None] = mapped_column(Boolean)  # TRUE while open, NULL once closed
     last_event_date: Mapped[dt.date] = mapped_column(Date)
     submission_id: Mapped[str] = mapped_column(String(32))  # the referral that opened it
-    last_submission_id: Mapped[str] = mapped_column(String(32))  # the last file that changed it
+    last_submission_id: Mapped[str | None] = mapped_column(String(32))  # the last feedback that moved it
 
 
 class AuditEvent(Base):

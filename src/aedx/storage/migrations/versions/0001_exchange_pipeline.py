@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("agency_case_no", sa.String(length=30), nullable=False),
         sa.Column("branch_code", sa.String(length=3), nullable=False),
         sa.Column("branch_case_no", sa.String(length=60), nullable=True),
-        sa.Column("obligor_key", sa.String(length=32), nullable=False),
+        sa.Column("obligor_key", sa.BigInteger(), nullable=False),
         sa.Column("obligor_type", sa.String(length=1), nullable=False),
         sa.Column("amount_due", sa.BigInteger(), nullable=False),
         sa.Column("collected", sa.BigInteger(), nullable=False),
@@ -34,22 +34,12 @@ def upgrade() -> None:
         sa.Column("enforcement_deadline", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("close_reason", sa.String(length=12), nullable=True),
-        sa.Column("is_open", sa.Boolean(), nullable=False),
+        sa.Column("is_open", sa.Boolean(), nullable=True),
         sa.Column("last_event_date", sa.Date(), nullable=False),
         sa.Column("submission_id", sa.String(length=32), nullable=False),
-        sa.Column("last_submission_id", sa.String(length=32), nullable=False),
+        sa.Column("last_submission_id", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
-    )
-    op.create_index("ix_cases_agency_case", "cases", ["agency_code", "agency_case_no"], unique=False)
-    op.create_index("ix_cases_branch_case", "cases", ["branch_code", "branch_case_no"], unique=False)
-    op.create_index("ix_cases_obligor", "cases", ["obligor_key"], unique=False)
-    op.create_index(
-        "uq_cases_open",
-        "cases",
-        ["agency_code", "agency_case_no"],
-        unique=True,
-        postgresql_where=sa.text("is_open"),
-        sqlite_where=sa.text("is_open"),
+        sa.UniqueConstraint("agency_code", "agency_case_no", "is_open", name="uq_cases_agency_case_open"),
     )
     op.create_table(
         "organisations",
@@ -203,13 +193,4 @@ def downgrade() -> None:
     op.drop_table("audit_events")
     op.drop_table("api_tokens")
     op.drop_table("organisations")
-    op.drop_index(
-        "uq_cases_open",
-        table_name="cases",
-        postgresql_where=sa.text("is_open"),
-        sqlite_where=sa.text("is_open"),
-    )
-    op.drop_index("ix_cases_obligor", table_name="cases")
-    op.drop_index("ix_cases_branch_case", table_name="cases")
-    op.drop_index("ix_cases_agency_case", table_name="cases")
     op.drop_table("cases")

@@ -1,0 +1,1 @@
+"""The web API: FastAPI routers over the exchange core, one per resource."""

@@ -1,0 +1,64 @@
+"""Deliveries and feedback packages: the inbox, downloads and acknowledgements."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+
+from aedx.api.deps import CallerDep, PlatformDep
+from aedx.api.schemas import ERRORS, DeliveryOut
+from aedx.exchange import delivery, submissions
+from aedx.storage.tables import Delivery
+
+router = APIRouter(prefix="/api/v1", tags=["deliveries"], responses=ERRORS)
+MEDIA = {"csv": "text/csv", "fixed": "text/plain", "jsonl": "application/jsonl"}
+
+
+def _out(session: Any, d: Delivery) -> dict[str, Any]:
+    return delivery.describe(
+        d, submissions.sender_code(session, session.get_one(submissions.Submission, d.submission_id))
+    )
+
+
+@router.get("/inbox", response_model=list[DeliveryOut], summary="待收檔案 Inbox")
+def inbox(
+    p: PlatformDep,
+    caller: CallerDep,
+    include_acknowledged: bool = False,
+    after: Annotated[str, Query(description="page on from this id")] = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Packages waiting for the caller, oldest first; they stay listed until acknowledged."""
+    with p.db.transaction() as session:
+        return delivery.inbox(
+            session, caller, include_acknowledged=include_acknowledged, after=after, limit=limit
+        )
+
+
+@router.get("/deliveries/{delivery_id}", response_model=DeliveryOut, summary="遞送檔 Delivery")
+def read(delivery_id: str, p: PlatformDep, caller: CallerDep) -> dict[str, Any]:
+    with p.db.transaction() as session:
+        return _out(session, delivery.get(session, caller, delivery_id))
+
+
+@router.get("/deliveries/{delivery_id}/content", response_class=FileResponse, summary="下載 Download")
+def content(delivery_id: str, p: PlatformDep, caller: CallerDep) -> FileResponse:
+    """The package as stored; its SHA-256 is in the ``ETag`` and ``Digest`` headers."""
+    with p.db.transaction() as session:
+        d, path = delivery.content(p, session, caller, delivery_id)
+    charset = "utf-8" if d.encoding == "utf-8" else "big5"
+    return FileResponse(
+        path,
+        media_type=f"{MEDIA[d.format]}; charset={charset}",
+        filename=path.name,
+        headers={"ETag": f'"{d.sha256}"', "X-Content-SHA256": d.sha256, "X-Records": str(d.records)},
+    )
+
+
+@router.post("/deliveries/{delivery_id}/ack", response_model=DeliveryOut, summary="確認收訖 Acknowledge")
+def acknowledge(delivery_id: str, p: PlatformDep, caller: CallerDep) -> dict[str, Any]:
+    """Acknowledging again changes nothing."""
+    with p.db.transaction() as session:
+        return _out(session, delivery.acknowledge(session, caller, delivery_id))

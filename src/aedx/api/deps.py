@@ -1,0 +1,45 @@
+"""What every route needs: the platform, and the caller authenticated from its bearer token."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from aedx.exchange import audit, orgs
+from aedx.exchange.errors import Unauthenticated
+from aedx.exchange.platform import Caller, Platform
+
+bearer = HTTPBearer(auto_error=False, description="The organisation's token from `aedx orgs token`")
+
+
+def platform(request: Request) -> Platform:
+    found: Platform = request.app.state.platform
+    return found
+
+
+def caller(
+    request: Request,
+    p: Annotated[Platform, Depends(platform)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    token = credentials.credentials if credentials else None
+    with p.db.transaction() as session:
+        try:
+            return orgs.authenticate(session, token)
+        except Unauthenticated:
+            pass
+    with p.db.transaction() as session:  # the denial is recorded even though the request fails
+        audit.record(
+            session,
+            actor=f"anonymous:{request.client.host if request.client else '-'}",
+            action="request.authenticate",
+            outcome="denied",
+            detail={"method": request.method, "path": request.url.path[:200]},
+        )
+    raise Unauthenticated("請提供有效之存取權杖", "a valid bearer token is required")
+
+
+PlatformDep = Annotated[Platform, Depends(platform)]
+CallerDep = Annotated[Caller, Depends(caller)]

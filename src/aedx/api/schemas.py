@@ -1,0 +1,89 @@
+"""Response bodies of the API, as the OpenAPI document shows them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["not_found"])
+    message_zh: str
+    message_en: str
+
+
+class Error(BaseModel):
+    """Every error of the API has this shape."""
+
+    error: ErrorBody
+
+
+class SubmissionOut(BaseModel):
+    id: str
+    sender: str
+    kind: str
+    format: str
+    encoding: str
+    filename: str | None
+    idempotency_key: str | None
+    sha256: str
+    size: int
+    state: str = Field(
+        description="received, validating, accepted, rejected, routed, delivered, acknowledged"
+    )
+    records: int | None
+    error_rows: int | None
+    warning_rows: int | None
+    received_at: str
+    updated_at: str
+
+
+class Accepted(BaseModel):
+    id: str
+    state: str
+    sha256: str
+    size: int
+    duplicate: bool = Field(description="true when the same file or idempotency key was sent before")
+    status_url: str
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    submission_id: str
+    sender: str
+    kind: str
+    records: int
+    format: str
+    encoding: str
+    sha256: str
+    size: int
+    state: str
+    downloads: int
+    ready_at: str | None
+    acknowledged_at: str | None
+
+
+class ReportOut(BaseModel):
+    summary: dict[str, Any]
+    findings: list[dict[str, Any]]
+    total_findings: int
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    at: str
+    actor: str
+    organisation: str | None
+    action: str
+    object_type: str | None
+    object_id: str | None
+    submission_id: str | None
+    kind: str | None
+    outcome: str
+    detail: dict[str, Any] | None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Error} for status in (400, 401, 403, 404, 409, 413, 422)
+}

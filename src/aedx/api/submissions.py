@@ -1,0 +1,143 @@
+"""Submissions: upload a file, follow its state, read its report."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
+
+import anyio.from_thread
+import anyio.to_thread
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import FileResponse
+
+from aedx.api.deps import CallerDep, PlatformDep
+from aedx.api.schemas import ERRORS, Accepted, ReportOut, SubmissionOut
+from aedx.exchange import intake, submissions
+from aedx.exchange.errors import TooLarge
+from aedx.exchange.platform import Platform
+from aedx.validation.export import FORMATS
+
+router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"], responses=ERRORS)
+MEDIA = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ods": "application/vnd.oasis.opendocument.spreadsheet",
+}
+
+
+def _wake_worker(p: Platform, request: Request) -> None:
+    wake = getattr(request.app.state, "wake_worker", None)
+    if wake is not None:
+        wake()
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Accepted,
+    summary="上傳交換檔 Upload an exchange file",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def create(
+    request: Request,
+    p: PlatformDep,
+    caller: CallerDep,
+    kind: Annotated[str, Query(description="case_referral, payment, status_feedback")],
+    format: Annotated[str, Query(description="csv, fixed or jsonl")] = "csv",
+    encoding: Annotated[str, Query(description="utf-8, cp950 or big5")] = "utf-8",
+    filename: Annotated[str | None, Query(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+    content_length: Annotated[int | None, Header()] = None,
+) -> dict[str, Any]:
+    """The file is the request body as sent. Answers 202 at once; follow ``status_url``. Sending
+    the same bytes, or the same ``Idempotency-Key``, again returns the first submission."""
+    limit = p.settings.max_upload_bytes
+    if content_length is not None and content_length > limit:
+        raise TooLarge(f"檔案超過上限 {limit >> 20} MB", f"the file exceeds the limit of {limit >> 20} MB")
+    upload = intake.Upload(kind, format, encoding, idempotency_key, filename)
+    chunks = request.stream().__aiter__()
+    received = await anyio.to_thread.run_sync(lambda: intake.submit(p, caller, upload, _blocking(chunks)))
+    if received.created:
+        _wake_worker(p, request)
+    sub = received.submission
+    return {
+        "id": sub.id,
+        "state": sub.state,
+        "sha256": sub.sha256,
+        "size": sub.size,
+        "duplicate": not received.created,
+        "status_url": str(request.url_for("submission", submission_id=sub.id)),
+    }
+
+
+def _blocking(chunks: AsyncIterator[bytes]) -> Iterator[bytes]:
+    """The request body, read from the event loop by the thread that stores it."""
+    while True:
+        try:
+            chunk = anyio.from_thread.run(chunks.__anext__)
+        except StopAsyncIteration:
+            return
+        if chunk:
+            yield chunk
+
+
+@router.get("", response_model=list[SubmissionOut], summary="上傳紀錄 List submissions")
+def listing(
+    p: PlatformDep,
+    caller: CallerDep,
+    state: str | None = None,
+    kind: str | None = None,
+    before: Annotated[str | None, Query(description="page on from this id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    with p.db.transaction() as session:
+        return submissions.listing(session, caller, state=state, kind=kind, before=before, limit=limit)
+
+
+@router.get(
+    "/{submission_id}", name="submission", response_model=SubmissionOut, summary="上傳檔狀態 Submission"
+)
+def read(submission_id: str, p: PlatformDep, caller: CallerDep) -> dict[str, Any]:
+    with p.db.transaction() as session:
+        sub = submissions.get(session, caller, submission_id)
+        return submissions.describe(sub, submissions.sender_code(session, sub))
+
+
+@router.get("/{submission_id}/report", response_model=ReportOut, summary="檢核報告 Validation report")
+def report(
+    submission_id: str,
+    p: PlatformDep,
+    caller: CallerDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+) -> dict[str, Any]:
+    """The summary and a page of findings; every finding is in the report files."""
+    with p.db.transaction() as session:
+        sub = submissions.get(session, caller, submission_id)
+    loaded = submissions.report(p, sub)
+    return {
+        "summary": loaded.summary(),
+        "findings": loaded.findings.slice(offset, limit).to_dicts(),
+        "total_findings": loaded.findings.height,
+    }
+
+
+@router.get(
+    "/{submission_id}/report/{fmt}",
+    response_class=FileResponse,
+    summary="下載檢核報告 Download the report (json, csv, xlsx, ods)",
+)
+def report_file(submission_id: str, fmt: str, p: PlatformDep, caller: CallerDep) -> FileResponse:
+    with p.db.transaction() as session:
+        sub = submissions.get(session, caller, submission_id)
+    path = submissions.report_file(p, sub, fmt)
+    return FileResponse(path, media_type=MEDIA.get(fmt), filename=f"report-{sub.id}.{fmt}")
+
+
+__all__ = ["FORMATS", "router"]

@@ -1,0 +1,115 @@
+"""Reading submissions and their reports, scoped to the caller: a sender sees its own, HQ all."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aedx.exchange import audit
+from aedx.exchange.errors import Invalid, NotFound, NotReady
+from aedx.exchange.platform import Caller, Platform
+from aedx.formats.source import ControlRecord
+from aedx.kinds import get_kind
+from aedx.storage.tables import Organisation, Submission
+from aedx.validation.export import FORMATS, write_report
+from aedx.validation.report import Report
+
+
+def get(session: Session, caller: Caller, submission_id: str) -> Submission:
+    sub = session.get(Submission, submission_id)
+    if sub is None or not (caller.is_hq or sub.sender_id == caller.organisation_id):
+        audit.by_caller(
+            session, caller, "submission.read", outcome="denied", object_type="submission",
+            object_id=submission_id[:64],
+        )  # fmt: skip
+        raise NotFound("查無此上傳檔", "no such submission")
+    return sub
+
+
+def describe(sub: Submission, sender: str) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "sender": sender,
+        "kind": sub.kind,
+        "format": sub.format,
+        "encoding": sub.encoding,
+        "filename": sub.filename,
+        "idempotency_key": sub.idempotency_key,
+        "sha256": sub.sha256,
+        "size": sub.size,
+        "state": sub.state,
+        "records": sub.records,
+        "error_rows": sub.error_rows,
+        "warning_rows": sub.warning_rows,
+        "received_at": sub.received_at.isoformat(),
+        "updated_at": sub.updated_at.isoformat(),
+    }
+
+
+def listing(
+    session: Session,
+    caller: Caller,
+    *,
+    state: str | None = None,
+    kind: str | None = None,
+    before: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Newest first; ``before`` pages on from the last id seen."""
+    stmt = (
+        select(Submission, Organisation.code)
+        .join(Organisation, Organisation.id == Submission.sender_id)
+        .order_by(Submission.id.desc())
+        .limit(limit)
+    )
+    if not caller.is_hq:
+        stmt = stmt.where(Submission.sender_id == caller.organisation_id)
+    if state:
+        stmt = stmt.where(Submission.state == state)
+    if kind:
+        stmt = stmt.where(Submission.kind == kind)
+    if before:
+        stmt = stmt.where(Submission.id < before)
+    return [describe(sub, code) for sub, code in session.execute(stmt)]
+
+
+def sender_code(session: Session, sub: Submission) -> str:
+    return session.get_one(Organisation, sub.sender_id).code
+
+
+def report(platform: Platform, sub: Submission) -> Report:
+    if sub.report_key is None or sub.summary is None:
+        raise NotReady("檢核尚未完成", "validation has not finished yet")
+    summary = json.loads(sub.summary)
+    control = summary.get("control")
+    return Report(
+        kind=get_kind(sub.kind),
+        source=summary["source"],
+        format=summary["format"],
+        encoding=summary["encoding"],
+        records=summary["rows"],
+        findings=pl.read_parquet(platform.blobs.path(sub.report_key)),
+        control=ControlRecord(control["records"], control["amount_total"]) if control else None,
+    )
+
+
+def report_file(platform: Platform, sub: Submission, fmt: str) -> Path:
+    """The report exported as JSON, CSV, XLSX or ODS; made once, then served from the blob store."""
+    if fmt not in FORMATS:
+        raise Invalid(f"不支援的報告格式 {fmt}", f"unknown report format {fmt}; use {', '.join(FORMATS)}")
+    key = f"reports/{sub.id}.{fmt}"
+    if not platform.blobs.exists(key):
+        scratch = platform.settings.data_dir / "tmp" / f"{sub.id}.{secrets.token_hex(4)}.{fmt}"
+        try:
+            write_report(report(platform, sub), scratch)
+            with scratch.open("rb") as f:
+                platform.blobs.put(key, iter(lambda: f.read(1 << 20), b""))
+        finally:
+            scratch.unlink(missing_ok=True)
+    return platform.blobs.path(key)
