@@ -5,6 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := .demo
+PORT   ?= 8000
 
 .PHONY: run test lint typecheck unit bench clean
 
@@ -14,16 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Until the exchange server lands, `make run` validates a generated day of referrals and
-# prints the report, so an officer sees what the platform would answer.
+# `make run` starts the embedded platform (SQLite, a local folder, an in-process worker), sends a
+# demonstration day through the API, and keeps serving; it prints the URL and the tokens.
 run: $(STAMP)
-	mkdir -p $(DEMO)
-	$(BIN)/aedx sim generate --kind case_referral --records 20000 --error-rate 0.01 \
-		--seed 7 --out $(DEMO)/case_referral.csv --truth $(DEMO)/truth.csv
-	@# exit 1 means "errors found", which is the point of the demonstration
-	$(BIN)/aedx validate --kind case_referral $(DEMO)/case_referral.csv --sender A383000000 \
-		--report $(DEMO)/report.xlsx || test $$? -eq 1
-	@echo "完整報告 full report: $(DEMO)/report.xlsx；答案檔 planted errors: $(DEMO)/truth.csv"
+	$(BIN)/aedx demo --serve --data-dir $(DEMO) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

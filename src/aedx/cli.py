@@ -1,4 +1,5 @@
-"""The ``aedx`` command: dry-run validation, exchange-kind specs and samples, synthetic data."""
+"""The ``aedx`` command: dry-run validation, exchange-kind specs and samples, synthetic data, and
+the platform's own commands (``aedx.cli_exchange``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from aedx.cli_exchange import register
 from aedx.findings import UnusableInput
 from aedx.formats import Format, Limits, guess_format
 from aedx.kinds import KINDS, UnknownKind, get_kind
@@ -26,6 +28,7 @@ kinds_app = typer.Typer(help="資料類別 Exchange kinds", no_args_is_help=True
 sim_app = typer.Typer(help="模擬資料 Synthetic data", no_args_is_help=True)
 app.add_typer(kinds_app, name="kinds")
 app.add_typer(sim_app, name="sim")
+register(app)
 
 out = Console()
 err = Console(stderr=True)

@@ -16,6 +16,19 @@ from aedx.exchange.platform import Caller
 from aedx.storage.tables import AuditEvent, Organisation, utcnow
 
 EXPORT_BATCH = 5000
+COLUMNS = (
+    "id",
+    "at",
+    "actor",
+    "organisation",
+    "action",
+    "object_type",
+    "object_id",
+    "submission_id",
+    "kind",
+    "outcome",
+    "detail",
+)
 
 
 def record(

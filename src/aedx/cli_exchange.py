@@ -1,0 +1,274 @@
+"""The operator's commands of the exchange: migrate, organisations and tokens, serve, worker,
+the audit export, and the demonstration."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import getpass
+import json
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from aedx.exchange import audit, orgs
+from aedx.exchange.errors import ExchangeError
+from aedx.exchange.platform import Caller, Platform, process_actor
+from aedx.settings import Settings
+from aedx.storage.tables import Organisation
+
+orgs_app = typer.Typer(help="機關與權杖 Organisations and tokens", no_args_is_help=True)
+audit_app = typer.Typer(help="稽核紀錄 Audit log", no_args_is_help=True)
+db_app = typer.Typer(help="資料庫 Database", no_args_is_help=True)
+err = Console(stderr=True)
+
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="資料夾 data folder (AEDX_DATA_DIR)")]
+DatabaseOption = Annotated[str | None, typer.Option("--database", help="資料庫 URL (AEDX_DATABASE_URL)")]
+
+
+def _platform(data_dir: Path | None, database: str | None, *, migrate: bool = True) -> Platform:
+    platform = Platform(Settings.from_env(data_dir, database))
+    if migrate:
+        platform.db.migrate()
+    return platform
+
+
+def _operator() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _hq(platform: Platform) -> Caller:
+    with platform.db.transaction() as session:
+        orgs.seed_reference(session, _operator())
+        hq = orgs.get(session, orgs.HQ_CODE)
+    return Caller(hq.id, hq.code, hq.role, _operator())
+
+
+def _fail(e: ExchangeError) -> typer.Exit:
+    err.print(f"[red]{e.message_zh}[/] / {e.message_en}", highlight=False)
+    return typer.Exit(1)
+
+
+@db_app.command("migrate")
+def db_migrate(data_dir: DataDirOption = None, database: DatabaseOption = None) -> None:
+    """更新資料庫結構 — bring the database schema up to date."""
+    _platform(data_dir, database)
+    err.print("資料庫已是最新結構 the database schema is up to date")
+
+
+@orgs_app.command("import")
+def orgs_import(
+    file: Annotated[
+        Path, typer.Argument(help="機關清單 CSV: code,name,role,category,preferred_format,preferred_encoding")
+    ],
+    data_dir: DataDirOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """匯入移送機關與合作機關清單 — load the agency list (new ones added, known ones updated)."""
+    platform = _platform(data_dir, database)
+    try:
+        rows = orgs.parse_csv(file.read_text(encoding="utf-8-sig"))
+        with platform.db.transaction() as session:
+            orgs.seed_reference(session, _operator())
+            added = orgs.upsert(session, rows, _operator())
+    except ExchangeError as e:
+        raise _fail(e) from None
+    err.print(
+        f"{len(rows):,} 個機關，新增 {added:,} / {len(rows):,} organisations, {added:,} new", highlight=False
+    )
+
+
+@orgs_app.command("token")
+def orgs_token(
+    code: Annotated[str, typer.Argument(help="機關代號 organisation code")],
+    label: Annotated[str, typer.Option(help="用途說明 what the token is for")] = "",
+    data_dir: DataDirOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """核發存取權杖（僅顯示一次）— issue a bearer token; it is shown once."""
+    platform = _platform(data_dir, database)
+    try:
+        with platform.db.transaction() as session:
+            orgs.seed_reference(session, _operator())
+            token = orgs.issue_token(session, code, _operator(), label)
+    except ExchangeError as e:
+        raise _fail(e) from None
+    typer.echo(token)
+
+
+@orgs_app.command("list")
+def orgs_list(data_dir: DataDirOption = None, database: DatabaseOption = None) -> None:
+    """列出機關 — list organisations."""
+    platform = _platform(data_dir, database)
+    table = Table("代號 code", "名稱 name", "角色 role", "類別 category", "格式 format", "編碼 encoding")
+    with platform.db.transaction() as session:
+        for o in session.scalars(select(Organisation).order_by(Organisation.role, Organisation.code)):
+            table.add_row(o.code, o.name, o.role, o.category or "", o.preferred_format, o.preferred_encoding)
+    Console().print(table)
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path | None, typer.Option("--out", help="輸出檔 .jsonl 或 .csv（預設輸出至螢幕）")] = None,
+    since: Annotated[dt.datetime | None, typer.Option(help="起 from (UTC)")] = None,
+    until: Annotated[dt.datetime | None, typer.Option(help="迄 until (UTC)")] = None,
+    kind: Annotated[str | None, typer.Option(help="資料類別 kind")] = None,
+    organisation: Annotated[str | None, typer.Option(help="機關代號 organisation code")] = None,
+    submission: Annotated[str | None, typer.Option(help="上傳檔 submission id")] = None,
+    data_dir: DataDirOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """匯出稽核紀錄 — export the audit log as JSON Lines or CSV."""
+    platform = _platform(data_dir, database)
+    caller = _hq(platform)
+    f = audit.Filter(since, until, kind, organisation, submission)
+    handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
+    n = 0
+    try:
+        with platform.db.transaction() as session:
+            if out is not None and out.suffix.lower() == ".csv":
+                writer = csv.DictWriter(handle, fieldnames=list(audit.COLUMNS))
+                writer.writeheader()
+                for event in audit.export(session, caller, f):
+                    writer.writerow(event | {"detail": json.dumps(event["detail"], ensure_ascii=False)})
+                    n += 1
+            else:
+                for event in audit.export(session, caller, f):
+                    handle.write(json.dumps(event, ensure_ascii=False) + "\n")
+                    n += 1
+            audit.by_caller(session, caller, "audit.export", detail={"events": n})
+    finally:
+        if out:
+            handle.close()
+    err.print(f"匯出 {n:,} 筆稽核紀錄 exported {n:,} audit events", highlight=False)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="位址 address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="埠 port")] = 8000,
+    worker: Annotated[
+        bool | None,
+        typer.Option("--worker/--no-worker", help="內建處理程序（SQLite 預設開啟）in-process worker"),
+    ] = None,
+    data_dir: DataDirOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """啟動平台 API — serve the API (with an in-process worker on the embedded database)."""
+    import uvicorn
+
+    from aedx.api.app import create_app
+
+    platform = _platform(data_dir, database)
+    inline = platform.db.is_sqlite if worker is None else worker
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(create_app(platform, inline_worker=inline), host=host, port=port, log_level="info")
+
+
+def worker(
+    once: Annotated[bool, typer.Option(help="處理完待辦即結束 stop when nothing is waiting")] = False,
+    data_dir: DataDirOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """處理上傳檔 — run a worker; N may run at once on PostgreSQL."""
+    from aedx.exchange.worker import Worker
+
+    platform = _platform(data_dir, database)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    w = Worker(platform, process_actor("worker"))
+    if once:
+        n = w.drain()
+        err.print(f"處理 {n:,} 件 ran {n:,} jobs", highlight=False)
+        return
+    try:
+        w.run_forever()
+    except KeyboardInterrupt:
+        w.stop()
+
+
+def demo(
+    days: Annotated[int, typer.Option(min=1, help="模擬日數 simulated days")] = 1,
+    scale: Annotated[
+        int, typer.Option(min=10, help="每機關每日移送件數中位數 median cases per agency a day")
+    ] = 400,
+    host: Annotated[str, typer.Option(help="位址 address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="埠 port")] = 8000,
+    keep_serving: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="結束後繼續服務 keep serving")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="亂數種子 random seed")] = 1,
+    data_dir: DataDirOption = None,
+    database: DatabaseOption = None,
+) -> None:
+    """示範：建立機關與權杖，透過 API 送出一日交換 — a demonstration day through the API."""
+    import uvicorn
+
+    from aedx.api.app import create_app
+    from aedx.sim.agencies import DEMO_AGENCIES_CSV
+    from aedx.sim.demo import Org, Traffic
+
+    platform = _platform(data_dir, database)
+    with platform.db.transaction() as session:
+        orgs.seed_reference(session, _operator())
+        orgs.upsert(session, orgs.parse_csv(DEMO_AGENCIES_CSV), _operator())
+    members = []
+    with platform.db.transaction() as session:
+        for o in session.scalars(select(Organisation).order_by(Organisation.id)):
+            token = orgs.issue_token(session, o.code, _operator(), "demo")
+            members.append(Org(o.code, o.role, token, o.preferred_format, o.preferred_encoding))
+    tokens_file = platform.settings.data_dir / "demo-tokens.json"
+    tokens_file.write_text(json.dumps({m.code: m.token for m in members}, indent=1))
+    tokens_file.chmod(0o600)
+
+    config = uvicorn.Config(
+        create_app(platform, inline_worker=True), host=host, port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise typer.Exit(1)
+        time.sleep(0.05)
+    url = f"http://{host}:{port}"
+    traffic = Traffic(url, members, seed=seed, scale=scale, say=lambda s: err.print(f"• {s}"))
+    for day in range(days):
+        err.print(f"[bold]第 {day + 1} 日 day {day + 1}[/]")
+        tally = traffic.day()
+    err.print(
+        f"上傳 {tally.submitted} 件（接受 {tally.accepted}、退件 {tally.rejected}），{tally.records:,} 筆；"
+        f"下載 {tally.downloaded} 件，其中回饋 {tally.feedback} 件 / submitted {tally.submitted} "
+        f"(accepted {tally.accepted}, rejected {tally.rejected}), {tally.records:,} records; "
+        f"downloaded {tally.downloaded}, feedback {tally.feedback}",
+        highlight=False,
+    )
+    if not keep_serving:
+        server.should_exit = True
+        thread.join()
+        return
+    by_code = {m.code: m for m in members}
+    err.print(f"\n[bold]平台已啟動 the platform is up:[/] {url}  （API 文件 docs: {url}/docs）")
+    for code in [orgs.HQ_CODE, "sly", "A383000000"]:
+        err.print(f"  {code:<11} Authorization: Bearer {by_code[code].token}", highlight=False)
+    err.print(f"  所有權杖 every token: {tokens_file}\n  按 Ctrl-C 結束 press Ctrl-C to stop")
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        server.should_exit = True
+        thread.join()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(orgs_app, name="orgs")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(db_app, name="db")
+    app.command()(serve)
+    app.command()(worker)
+    app.command()(demo)

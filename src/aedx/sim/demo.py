@@ -1,0 +1,264 @@
+"""A realistic day's traffic through the API, as the agencies and branches would send it.
+
+Agencies refer cases (some files with mistakes, which are rejected with their reports) and send
+payments for cases referred earlier; each branch pulls its inbox, acknowledges what it stored,
+assigns the new cases branch case numbers and sends status back; agencies then pull their
+feedback packages. Everything goes over HTTP with the organisations' own tokens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+import polars as pl
+
+from aedx import refdata
+from aedx.formats import Format, read_batches
+from aedx.formats.writers import encode_records
+from aedx.kinds import get_kind
+from aedx.sim import people
+from aedx.sim.generate import Request, generate
+from aedx.sim.records import MAKERS, Setting
+
+FINISHED = {"rejected", "delivered", "acknowledged"}
+CLOSE_REASONS = ["PAID_IN_FULL", "CERTIFICATE", "WITHDRAWN", "EXPIRED"]
+
+
+@dataclass
+class Org:
+    code: str
+    role: str
+    token: str
+    format: str = "csv"
+    encoding: str = "utf-8"
+    referred: list[str] = field(default_factory=list)  # agencies: their open case numbers
+    next_case: int = 1
+
+
+@dataclass(frozen=True)
+class Pending:
+    url: str
+    org: Org
+    cases: tuple[str, ...] = ()  # the case numbers a referral file carries
+
+
+@dataclass
+class Tally:
+    submitted: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    records: int = 0
+    downloaded: int = 0
+    feedback: int = 0
+
+
+class Traffic:
+    def __init__(
+        self,
+        base_url: str,
+        orgs: list[Org],
+        *,
+        seed: int = 1,
+        scale: int = 400,
+        today: dt.date | None = None,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=600)
+        self.agencies = [o for o in orgs if o.role == "agency"]
+        self.branches = {o.code: o for o in orgs if o.role == "branch"}
+        self.rng = np.random.default_rng(seed)
+        self.scale = scale
+        self.today = today or dt.date.today()
+        self.say = say
+        self.tally = Tally()
+        self.assigned: dict[str, list[tuple[str, str, str]]] = {b: [] for b in self.branches}
+        self.run = dt.datetime.now().strftime("%y%m%d%H%M%S")  # case numbers differ from run to run
+
+    def day(self) -> Tally:
+        self.say("移送機關上傳移送案件 agencies refer cases")
+        self._wait([self._referral(a) for a in self.agencies])
+        self.say("分署收案並回饋分案 branches take deliveries and report assignment")
+        self._wait([s for b in self.branches.values() if (s := self._branch_round(b))])
+        self.say("移送機關上傳繳款資料 agencies send payments")
+        self._wait([s for a in self.agencies if (s := self._payments(a))])
+        self.say("分署收取繳款並回饋狀態 branches take payments and report collections and closings")
+        self._wait([s for b in self.branches.values() if (s := self._branch_round(b))])
+        self.say("移送機關下載回饋 agencies download feedback")
+        for a in self.agencies:
+            self._pull(a)
+        return self.tally
+
+    # -- agencies ----------------------------------------------------------------------------
+
+    def _referral(self, a: Org) -> Pending:
+        kind = get_kind("case_referral")
+        n = int(max(20, self.rng.lognormal(np.log(self.scale), 0.8)))
+        if self.rng.random() < 0.15:  # now and then a file with mistakes, rejected with its report
+            request = Request(
+                kind,
+                n,
+                a.format,
+                a.encoding,
+                error_rate=0.02,
+                seed=int(self.rng.integers(1 << 30)),
+                today=self.today,
+                sender=a.code,
+            )
+            return self._submit(
+                a, kind.name, b"".join(p.data for p in generate(request)), a.format, a.encoding
+            )
+        setting = Setting(self.today, a.code, big5_only=a.encoding == "cp950")
+        frame = MAKERS[kind.name](kind, self.rng, a.next_case, n, setting)
+        frame = frame.with_columns(  # case numbers unique to this agency, across days
+            (
+                pl.lit(self.run)
+                + pl.col("agency_case_no").str.slice(0, 3)
+                + pl.col("agency_case_no").str.slice(-9)
+            ).alias("agency_case_no")
+        )
+        a.next_case += n
+        data = encode_records(frame, kind, a.format, a.encoding)
+        return self._submit(a, kind.name, data, a.format, a.encoding, tuple(frame["agency_case_no"]))
+
+    def _payments(self, a: Org) -> Pending | None:
+        if not a.referred:
+            return None
+        kind = get_kind("payment")
+        n = max(1, len(a.referred) // 10)
+        picked = self.rng.choice(len(a.referred), n, replace=False)
+        frame = MAKERS[kind.name](kind, self.rng, 1, n, Setting(self.today, a.code, big5_only=True))
+        cases = [a.referred[i] for i in picked]
+        frame = frame.with_columns(pl.Series("agency_case_no", cases, dtype=pl.String))
+        return self._submit(a, kind.name, encode_records(frame, kind, "csv", "utf-8"), "csv", "utf-8")
+
+    def _pull(self, org: Org) -> list[pl.DataFrame]:
+        """Download every waiting package, keep it, then acknowledge it."""
+        frames = []
+        auth = {"Authorization": f"Bearer {org.token}"}
+        inbox = self._ok(self.http.get("/api/v1/inbox", headers=auth, params={"limit": 1000})).json()
+        for d in inbox:
+            body = self._ok(self.http.get(f"/api/v1/deliveries/{d['id']}/content", headers=auth)).content
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "package"
+                path.write_bytes(body)
+                stream = read_batches(path, get_kind(d["kind"]), Format(d["format"]), d["encoding"])
+                frames.extend(b.frame.with_columns(pl.lit(d["kind"]).alias("#kind")) for b in stream)
+            self._ok(self.http.post(f"/api/v1/deliveries/{d['id']}/ack", headers=auth))
+            self.tally.downloaded += 1
+            if d["kind"] == "status_feedback":
+                self.tally.feedback += 1
+        return frames
+
+    # -- branches ----------------------------------------------------------------------------
+
+    def _branch_round(self, b: Org) -> Pending | None:
+        frames = self._pull(b)
+        branch = next(x for x in refdata.branches() if x.code == b.code)
+        rows: list[dict[str, str | None]] = []
+        event_date = people.roc(np.array([people.epoch_days(self.today)]))[0]
+        for frame in frames:
+            kind = frame["#kind"][0]
+            for agency, case in frame.select("agency_code", "agency_case_no").iter_rows():
+                if kind == "case_referral":
+                    no = self._branch_case_no(branch.abbreviation)
+                    self.assigned[b.code].append((agency, case, no))
+                    rows.append(self._status(b, no, agency, case, "ASSIGNED", event_date))
+        for agency, case, no in list(self.assigned[b.code]):
+            roll = self.rng.random()
+            if roll < 0.08:
+                amount = str(int(self.rng.integers(500, 20000)))
+                rows.append(self._status(b, no, agency, case, "COLLECTED", event_date, amount))
+            elif roll < 0.12:
+                reason = str(self.rng.choice(CLOSE_REASONS))
+                rows.append(self._status(b, no, agency, case, "CLOSED", event_date, close_reason=reason))
+                self.assigned[b.code].remove((agency, case, no))
+                self._forget(agency, case)
+        if not rows:
+            return None
+        kind = get_kind("status_feedback")
+        frame = pl.DataFrame(rows, schema={n: pl.String for n in kind.names})
+        frame = frame.unique(subset=list(kind.unique_key), keep="first", maintain_order=True)
+        return self._submit(b, kind.name, encode_records(frame, kind, "csv", "utf-8"), "csv", "utf-8")
+
+    def _branch_case_no(self, abbreviation: str) -> str:
+        section = str(self.rng.choice(list("甲乙丙丁戊己庚辛壬癸")))
+        serial = int(self.rng.integers(1, 10**8))
+        return f"{abbreviation}執{section}{self.today.year - 1911}年稅執專字第{serial:08d}號"
+
+    @staticmethod
+    def _status(
+        b: Org,
+        no: str,
+        agency: str,
+        case: str,
+        event: str,
+        day: str,
+        amount: str | None = None,
+        close_reason: str | None = None,
+    ) -> dict[str, str | None]:
+        return {
+            "branch_code": b.code,
+            "branch_case_no": no,
+            "agency_code": agency,
+            "agency_case_no": case,
+            "event": event,
+            "event_date": day,
+            "amount": amount,
+            "close_reason": close_reason,
+            "officer": None,
+        }
+
+    def _forget(self, agency: str, case: str) -> None:
+        for a in self.agencies:
+            if a.code == agency and case in a.referred:
+                a.referred.remove(case)
+
+    # -- the API -----------------------------------------------------------------------------
+
+    def _submit(
+        self, org: Org, kind: str, data: bytes, fmt: str, encoding: str, cases: tuple[str, ...] = ()
+    ) -> Pending:
+        response = self._ok(
+            self.http.post(
+                "/api/v1/submissions",
+                params={
+                    "kind": kind,
+                    "format": fmt,
+                    "encoding": encoding,
+                    "filename": f"{org.code}-{kind}.{fmt}",
+                },
+                headers={"Authorization": f"Bearer {org.token}", "Content-Type": "application/octet-stream"},
+                content=data,
+            )
+        )
+        self.tally.submitted += 1
+        return Pending(str(response.json()["status_url"]), org, cases)
+
+    def _wait(self, submitted: list[Pending], timeout: float = 600) -> None:
+        """Poll each submission until the platform has finished with it."""
+        deadline = time.monotonic() + timeout
+        for item in submitted:
+            auth = {"Authorization": f"Bearer {item.org.token}"}
+            while (state := self._ok(self.http.get(item.url, headers=auth)).json())["state"] not in FINISHED:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{item.url} still {state['state']}")
+                time.sleep(0.1)
+            if state["state"] == "rejected":
+                self.tally.rejected += 1
+                continue
+            self.tally.accepted += 1
+            self.tally.records += state["records"] or 0
+            item.org.referred.extend(item.cases)  # the agency keeps what it referred, to pay later
+
+    @staticmethod
+    def _ok(response: httpx.Response) -> httpx.Response:
+        if response.status_code >= 400:
+            raise RuntimeError(f"{response.request.method} {response.request.url}: {response.text[:300]}")
+        return response
