@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ class Settings:
     database_url: str
     max_upload_bytes: int
     index_key: bytes
+    today: dt.date | None = None  # the day the date rules check against; None: today in Taipei
 
     @classmethod
     def from_env(cls, data_dir: Path | None = None, database_url: str | None = None) -> Settings:

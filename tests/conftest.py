@@ -1,0 +1,55 @@
+"""Shared fixtures: a throwaway PostgreSQL server for the session, and a platform on each database.
+
+Under CI (``AEDX_REQUIRE_POSTGRES=1``, set by ``.ci/run``) a PostgreSQL that cannot start fails
+the run; elsewhere its tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from aedx.storage.db import Database
+from aedx.storage.localpg import LocalPostgres, PostgresUnavailable
+from aedx.storage.tables import Base
+
+DATABASES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[LocalPostgres]:
+    server = LocalPostgres()
+    try:
+        server.start()
+    except PostgresUnavailable as e:
+        server.stop()
+        if os.environ.get("AEDX_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL could not start: {e}", pytrace=False)
+        pytest.skip(f"PostgreSQL could not start: {e}")
+    Database(server.url).migrate()
+    yield server
+    server.stop()
+
+
+def _empty(url: str) -> None:
+    db = Database(url)
+    tables = ", ".join(t.name for t in reversed(Base.metadata.sorted_tables))
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    db.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test that asks runs once on SQLite and once on PostgreSQL, on an empty schema."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'aedx.db'}"
+        Database(url).migrate()
+        return url
+    server: LocalPostgres = request.getfixturevalue("postgres")
+    _empty(server.url)
+    return server.url

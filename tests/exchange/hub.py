@@ -1,0 +1,111 @@
+"""A platform on a test database, with organisations, their tokens and an API client; the worker
+is run by the test, so each step is deterministic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from aedx import refdata
+from aedx.api.app import create_app
+from aedx.exchange import orgs
+from aedx.exchange.platform import Platform
+from aedx.exchange.worker import Worker
+from aedx.formats import Format, read_batches
+from aedx.formats.writers import encode_records
+from aedx.kinds import get_kind
+from aedx.settings import Settings
+from aedx.storage.tables import Case
+from tests.builders import TODAY
+
+AGENCIES = [
+    orgs.OrgRow("A383000000", "財政部臺北國稅局", "agency", "tax"),
+    orgs.OrgRow("A397000000", "衛生福利部中央健康保險署", "agency", "nhi"),
+]
+
+
+class Hub:
+    def __init__(self, database_url: str, folder: Path, *, max_upload_bytes: int = 1 << 30) -> None:
+        settings = Settings(folder, database_url, max_upload_bytes, b"k" * 32, today=TODAY)
+        self.platform = Platform(settings)
+        self.platform.db.migrate()
+        with self.platform.db.transaction() as session:
+            orgs.seed_reference(session, "test")
+            orgs.upsert(session, AGENCIES, "test")
+            codes = [orgs.HQ_CODE, *(b.code for b in refdata.branches()), *(a.code for a in AGENCIES)]
+            self.tokens = {code: orgs.issue_token(session, code, "test") for code in codes}
+        self.client = TestClient(create_app(self.platform))
+        self.worker = Worker(self.platform, "worker:test")
+
+    def close(self) -> None:
+        self.client.close()
+        self.platform.close()
+
+    def auth(self, org: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[org]}"}
+
+    def get(self, org: str, path: str, **kw: Any) -> Any:
+        return self.client.get(path, headers=self.auth(org), **kw)
+
+    def post(self, org: str, path: str, **kw: Any) -> Any:
+        return self.client.post(path, headers=self.auth(org), **kw)
+
+    def upload(
+        self,
+        org: str,
+        kind: str,
+        body: bytes,
+        *,
+        fmt: str = "csv",
+        encoding: str = "utf-8",
+        key: str | None = None,
+    ) -> Any:
+        headers = self.auth(org) | ({"Idempotency-Key": key} if key else {})
+        params = {"kind": kind, "format": fmt, "encoding": encoding}
+        return self.client.post("/api/v1/submissions", params=params, headers=headers, content=body)
+
+    def send(self, org: str, kind: str, frame: pl.DataFrame, **kw: Any) -> dict[str, Any]:
+        """Upload the records, let the worker run, and return the submission as the sender sees it."""
+        response = self.upload(org, kind, encode_records(frame, get_kind(kind), "csv", "utf-8"), **kw)
+        assert response.status_code == 202, response.text
+        self.worker.drain()
+        status = self.get(org, f"/api/v1/submissions/{response.json()['id']}")
+        assert status.status_code == 200, status.text
+        result: dict[str, Any] = status.json()
+        return result
+
+    def codes(self, org: str, submission_id: str) -> list[str]:
+        report = self.get(org, f"/api/v1/submissions/{submission_id}/report", params={"limit": 10000}).json()
+        return [f["code"] for f in report["findings"]]
+
+    def inbox(self, org: str, **params: Any) -> list[dict[str, Any]]:
+        response = self.get(org, "/api/v1/inbox", params=params)
+        assert response.status_code == 200, response.text
+        found: list[dict[str, Any]] = response.json()
+        return found
+
+    def download(self, org: str, delivery: dict[str, Any]) -> pl.DataFrame:
+        response = self.get(org, f"/api/v1/deliveries/{delivery['id']}/content")
+        assert response.status_code == 200, response.text
+        path = self.platform.settings.data_dir / f"download-{delivery['id']}"
+        path.write_bytes(response.content)
+        stream = read_batches(
+            path, get_kind(delivery["kind"]), Format(delivery["format"]), delivery["encoding"]
+        )
+        return pl.concat([b.frame.drop("__row") for b in stream])
+
+    def cases(self) -> pl.DataFrame:
+        with self.platform.db.transaction() as session:
+            rows = session.scalars(select(Case).order_by(Case.id)).all()
+            return pl.DataFrame(
+                [{c.name: getattr(r, c.name) for c in Case.__table__.columns} for r in rows],
+                infer_schema_length=None,
+            )
+
+    def count(self, table: Any) -> int:
+        with self.platform.db.transaction() as session:
+            return int(session.scalar(select(func.count()).select_from(table)) or 0)
