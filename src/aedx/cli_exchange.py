@@ -8,6 +8,7 @@ import datetime as dt
 import getpass
 import json
 import logging
+import signal
 import sys
 import threading
 import time
@@ -106,12 +107,22 @@ def orgs_token(
 
 @orgs_app.command("list")
 def orgs_list(data_dir: DataDirOption = None, database: DatabaseOption = None) -> None:
-    """列出機關 — list organisations."""
+    """列出機關 — list organisations (CSV when the output is not a terminal)."""
     platform = _platform(data_dir, database)
-    table = Table("代號 code", "名稱 name", "角色 role", "類別 category", "格式 format", "編碼 encoding")
+    heads = ("代號 code", "名稱 name", "角色 role", "類別 category", "格式 format", "編碼 encoding")
     with platform.db.transaction() as session:
-        for o in session.scalars(select(Organisation).order_by(Organisation.role, Organisation.code)):
-            table.add_row(o.code, o.name, o.role, o.category or "", o.preferred_format, o.preferred_encoding)
+        rows = [
+            (o.code, o.name, o.role, o.category or "", o.preferred_format, o.preferred_encoding)
+            for o in session.scalars(select(Organisation).order_by(Organisation.role, Organisation.code))
+        ]
+    if not sys.stdout.isatty():
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["code", "name", "role", "category", "preferred_format", "preferred_encoding"])
+        writer.writerows(rows)
+        return
+    table = Table(*heads)
+    for row in rows:
+        table.add_row(*row)
     Console().print(table)
 
 
@@ -258,11 +269,14 @@ def demo(
     for code in [orgs.HQ_CODE, "sly", "A383000000"]:
         err.print(f"  {code:<11} Authorization: Bearer {by_code[code].token}", highlight=False)
     err.print(f"  所有權杖 every token: {tokens_file}\n  按 Ctrl-C 結束 press Ctrl-C to stop")
-    try:
-        thread.join()
-    except KeyboardInterrupt:
+
+    def stop(signum: int, frame: object) -> None:
         server.should_exit = True
-        thread.join()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while thread.is_alive():
+        thread.join(0.5)
 
 
 def register(app: typer.Typer) -> None:

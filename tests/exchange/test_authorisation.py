@@ -1,0 +1,143 @@
+"""Every endpoint, tried with another organisation's objects: an agency never sees another
+agency's submissions, reports, inbox or feedback; a branch never sees another branch's deliveries.
+The test fails when an endpoint is added without being tried here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.builders import records
+from tests.exchange.hub import Hub
+from tests.exchange.test_pipeline import referrals
+
+OWNER, OTHER_AGENCY = "A383000000", "A397000000"
+BRANCH, OTHER_BRANCH = "sly", "tpy"
+
+
+@pytest.fixture
+def world(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, dict[str, str]]]:
+    hub = Hub(database_url, tmp_path)
+    sub = hub.send(OWNER, "case_referral", referrals("sly", "tpy"))
+    (delivery,) = hub.inbox(BRANCH)
+    status = records("status_feedback", {"agency_case_no": "C00000"})
+    hub.send(BRANCH, "status_feedback", status)
+    (feedback,) = hub.inbox(OWNER)
+    yield hub, {"submission": sub["id"], "delivery": delivery["id"], "feedback": feedback["id"]}
+    hub.close()
+
+
+ENDPOINTS = {  # (method, path) → the object of OWNER or BRANCH that others must not reach
+    ("POST", "/api/v1/submissions"): None,
+    ("GET", "/api/v1/submissions"): None,
+    ("GET", "/api/v1/submissions/{submission_id}"): "submission",
+    ("GET", "/api/v1/submissions/{submission_id}/report"): "submission",
+    ("GET", "/api/v1/submissions/{submission_id}/report/{fmt}"): "submission",
+    ("GET", "/api/v1/inbox"): None,
+    ("GET", "/api/v1/deliveries/{delivery_id}"): "delivery",
+    ("GET", "/api/v1/deliveries/{delivery_id}/content"): "delivery",
+    ("POST", "/api/v1/deliveries/{delivery_id}/ack"): "delivery",
+    ("GET", "/api/v1/audit"): None,
+}
+
+
+def test_every_endpoint_is_in_the_matrix(world: tuple[Hub, dict[str, str]]) -> None:
+    hub, _ = world
+    paths = hub.client.get("/openapi.json").json()["paths"]
+    routes = {
+        (method.upper(), path) for path, ops in paths.items() if path.startswith("/api/") for method in ops
+    }
+    assert routes == set(ENDPOINTS)
+
+
+def _path(template: str, objects: dict[str, str], which: str) -> str:
+    return template.format(submission_id=objects["submission"], delivery_id=objects[which], fmt="csv")
+
+
+@pytest.mark.parametrize(("method", "template"), [k for k, v in ENDPOINTS.items() if v])
+def test_objects_of_others_are_not_found(
+    world: tuple[Hub, dict[str, str]], method: str, template: str
+) -> None:
+    hub, objects = world
+    owner_object = {"submission": (OWNER, "delivery"), "delivery": (BRANCH, "delivery")}[
+        ENDPOINTS[(method, template)] or ""
+    ]
+    owner, which = owner_object
+    outsiders = [OTHER_AGENCY, OTHER_BRANCH] + ([BRANCH] if owner == OWNER else [OWNER, "aea"])
+    for org in outsiders:
+        response = hub.client.request(method, _path(template, objects, which), headers=hub.auth(org))
+        assert response.status_code == 404, (org, template, response.text)
+        assert set(response.json()["error"]) == {"code", "message_zh", "message_en"}
+    mine = hub.client.request(method, _path(template, objects, which), headers=hub.auth(owner))
+    assert mine.status_code == 200, mine.text
+    # Feedback packages are deliveries to the agency: the branch that sent them cannot read them.
+    if "delivery" in template:
+        for org in (BRANCH, OTHER_AGENCY, OTHER_BRANCH):
+            response = hub.client.request(method, _path(template, objects, "feedback"), headers=hub.auth(org))
+            assert response.status_code == 404
+
+
+def test_lists_hold_only_the_callers_own(world: tuple[Hub, dict[str, str]]) -> None:
+    hub, objects = world
+    assert [s["id"] for s in hub.get(OTHER_AGENCY, "/api/v1/submissions").json()] == []
+    assert objects["submission"] in [s["id"] for s in hub.get(OWNER, "/api/v1/submissions").json()]
+    assert objects["submission"] in [s["id"] for s in hub.get("aea", "/api/v1/submissions").json()]
+    assert hub.inbox(OTHER_AGENCY) == []
+    assert objects["delivery"] not in [d["id"] for d in hub.inbox(OTHER_BRANCH, include_acknowledged=True)]
+    assert objects["feedback"] not in [d["id"] for d in hub.inbox(BRANCH, include_acknowledged=True)]
+
+
+def test_the_audit_log_shows_others_nothing(world: tuple[Hub, dict[str, str]]) -> None:
+    hub, objects = world
+    for org in (OTHER_AGENCY, OTHER_BRANCH):
+        for params in ({}, {"organisation": OWNER}, {"submission_id": objects["submission"]}):
+            events = hub.get(org, "/api/v1/audit", params=params | {"limit": 1000}).json()
+            assert {e["organisation"] for e in events} <= {org}, (org, params)
+    own = hub.get(OWNER, "/api/v1/audit", params={"submission_id": objects["submission"]}).json()
+    assert [e["action"] for e in own][:4] == [
+        "submission.received",
+        "submission.validating",
+        "submission.accepted",
+        "submission.routed",
+    ]
+    everyone = hub.get("aea", "/api/v1/audit", params={"organisation": BRANCH, "limit": 1000}).json()
+    assert {e["organisation"] for e in everyone} == {BRANCH}
+    assert "delivery.ready" in {e["action"] for e in everyone}
+
+
+def test_a_sender_cannot_send_in_another_agencys_name(world: tuple[Hub, dict[str, str]]) -> None:
+    hub, _ = world
+    forged = referrals("sly", prefix="F")
+    sub = hub.send(OTHER_AGENCY, "case_referral", forged)
+    assert sub["state"] == "rejected"
+    assert "sender.mismatch" in hub.codes(OTHER_AGENCY, sub["id"])
+    status = records(
+        "status_feedback", {"agency_case_no": "C00000", "branch_code": BRANCH, "event": "PENDING"}
+    )
+    sub = hub.send(OTHER_BRANCH, "status_feedback", status)
+    assert sub["state"] == "rejected"
+
+
+def test_every_endpoint_needs_a_valid_token(world: tuple[Hub, dict[str, str]]) -> None:
+    hub, objects = world
+    for (method, template), which in ENDPOINTS.items():
+        path = _path(template, objects, "delivery") if which else template
+        for headers in ({}, {"Authorization": "Bearer aedx_not-a-token"}, {"Authorization": "Basic eDp5"}):
+            response = hub.client.request(method, path, headers=headers)
+            assert response.status_code == 401, (method, path, response.text)
+            assert response.json()["error"]["code"] == "auth.required"
+    denied = hub.get("aea", "/api/v1/audit", params={"action": "request.authenticate", "limit": 1000}).json()
+    assert len(denied) == 3 * len(ENDPOINTS) and {e["outcome"] for e in denied} == {"denied"}
+
+
+def test_revoked_tokens_stop_working(world: tuple[Hub, dict[str, str]]) -> None:
+    hub, _ = world
+    from aedx.exchange import orgs
+
+    with hub.platform.db.transaction() as session:
+        orgs.revoke_tokens(session, OTHER_AGENCY, "test")
+    assert hub.get(OTHER_AGENCY, "/api/v1/inbox").status_code == 401
+    assert pl.DataFrame(hub.inbox(OWNER)).height == 1

@@ -1,0 +1,172 @@
+"""The operator's commands on a real database: organisations and tokens, the worker, the audit
+export, the demonstration, and migrations that match the models."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from aedx.storage.db import Database
+from aedx.storage.tables import Base
+from tests.builders import records
+from tests.exchange.hub import Hub
+
+AEDX = [sys.executable, "-m", "aedx"]
+
+
+def aedx(*args: str, database_url: str, data: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"AEDX_DATABASE_URL": database_url, "AEDX_DATA_DIR": str(data)}
+    return subprocess.run(
+        [*AEDX, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    db = Database(database_url)
+    db.migrate()  # again: a no-op
+    with db.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    db.dispose()
+
+
+def test_orgs_import_token_and_list(database_url: str, tmp_path: Path) -> None:
+    agencies = tmp_path / "agencies.csv"
+    agencies.write_text(
+        "\ufeffcode,name,role,category,preferred_format,preferred_encoding\n"
+        "A383000000,財政部臺北國稅局,agency,tax,csv,utf-8\n"
+        "A397000000,衛生福利部中央健康保險署,agency,nhi,fixed,big5\n",
+        encoding="utf-8",
+    )
+    done = aedx("orgs", "import", str(agencies), database_url=database_url, data=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "2 個機關，新增 2" in done.stderr
+    again = aedx("orgs", "import", str(agencies), database_url=database_url, data=tmp_path)
+    assert "新增 0" in again.stderr
+    listed = aedx("orgs", "list", database_url=database_url, data=tmp_path).stdout
+    assert "衛生福利部中央健康保險署" in listed and "cp950" in listed and "士林分署" in listed
+
+    token = aedx("orgs", "token", "A397000000", database_url=database_url, data=tmp_path)
+    assert token.returncode == 0 and token.stdout.startswith("aedx_")
+    assert aedx("orgs", "token", "NOPE", database_url=database_url, data=tmp_path).returncode == 1
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,category\nlower,名稱,tax\nA1,名稱,money\n", encoding="utf-8")
+    refused = aedx("orgs", "import", str(bad), database_url=database_url, data=tmp_path)
+    assert refused.returncode == 1
+    assert "line 2" in refused.stderr and "line 3" in refused.stderr
+
+
+def test_audit_export_and_worker_once(database_url: str, tmp_path: Path) -> None:
+    hub = Hub(database_url, tmp_path)
+    body = records("case_referral", {"agency_case_no": "X1"}).write_csv().encode()
+    sub = hub.upload("A383000000", "case_referral", body).json()
+    done = aedx("worker", "--once", database_url=database_url, data=tmp_path)
+    assert done.returncode == 0 and "ran 1 jobs" in done.stderr, done.stderr
+    hub.close()
+    out = tmp_path / "audit.jsonl"
+    exported = aedx(
+        "audit",
+        "export",
+        "--out",
+        str(out),
+        "--submission",
+        sub["id"],
+        database_url=database_url,
+        data=tmp_path,
+    )
+    assert exported.returncode == 0, exported.stderr
+    events = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    actions = [e["action"] for e in events]
+    assert actions[:5] == [
+        "submission.received",
+        "submission.validating",
+        "submission.accepted",
+        "submission.routed",
+        "delivery.ready",
+    ]
+    assert actions[-1] == "submission.delivered"
+    assert all(e["at"].endswith("+00:00") for e in events)
+    as_csv = tmp_path / "audit.csv"
+    aedx(
+        "audit",
+        "export",
+        "--out",
+        str(as_csv),
+        "--kind",
+        "case_referral",
+        database_url=database_url,
+        data=tmp_path,
+    )
+    assert as_csv.read_text(encoding="utf-8").startswith("id,at,actor,organisation,action")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_the_demo_day_runs_on_the_embedded_default_and_keeps_serving(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AEDX_")}
+    proc = subprocess.Popen(
+        [*AEDX, "demo", "--scale", "40", "--serve", "--port", str(port), "--data-dir", str(tmp_path)],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        lines = []
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            if "Ctrl-C" in line or not line:
+                break
+        text = "".join(lines)
+        assert f"http://127.0.0.1:{port}" in text, text
+        tokens = json.loads((tmp_path / "demo-tokens.json").read_text())
+        auth = {"Authorization": f"Bearer {tokens['aea']}"}
+        subs = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/submissions", headers=auth, params={"limit": 1000}
+        ).json()
+        states = {s["state"] for s in subs}
+        assert {"acknowledged"} <= states and states <= {"acknowledged", "delivered", "rejected"}
+        kinds = {s["kind"] for s in subs if s["state"] != "rejected"}
+        assert kinds == {"case_referral", "payment", "status_feedback"}
+        assert (tmp_path / "aedx.db").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+
+
+@pytest.mark.parametrize("path", ["/health", "/ready"])
+def test_health(database_url: str, tmp_path: Path, path: str) -> None:
+    hub = Hub(database_url, tmp_path)
+    assert hub.client.get(path).status_code == 200
+    hub.close()
+
+
+def test_openapi_is_3_1_and_errors_share_one_shape(database_url: str, tmp_path: Path) -> None:
+    hub = Hub(database_url, tmp_path)
+    spec = hub.client.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    for path, operations in spec["paths"].items():
+        if path.startswith("/api/"):
+            for op in operations.values():
+                assert op["responses"]["404"]["content"]["application/json"]["schema"]["$ref"].endswith(
+                    "/Error"
+                )
+    bad = hub.get("A383000000", "/api/v1/inbox", params={"limit": "many"})
+    assert bad.status_code == 422 and set(bad.json()["error"]) == {"code", "message_zh", "message_en"}
+    hub.close()
