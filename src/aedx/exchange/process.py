@@ -32,6 +32,7 @@ from aedx.validation.engine import Options, Validator
 from aedx.validation.report import Report
 
 TAIPEI = dt.timezone(dt.timedelta(hours=8))
+MAX_ROUTE_CONFLICTS = 3
 INDEX_EFFECTS = {"case_referral": "open", "status_feedback": "status"}  # payments only read the index
 
 
@@ -44,6 +45,7 @@ class Evaluation:
 def run(platform: Platform, submission_id: str, actor: str) -> State:
     """Carry the submission as far as it goes; returns the state it reached."""
     evaluation: Evaluation | None = None
+    conflicts = 0
     while True:
         with platform.db.transaction() as session:
             sub = session.get_one(Submission, submission_id)
@@ -67,7 +69,10 @@ def run(platform: Platform, submission_id: str, actor: str) -> State:
         if state is State.VALIDATING or evaluation.report.has_errors:
             _decide(platform, sub, evaluation, actor)
         elif not _route(platform, sub, kind, evaluation.records, actor):
-            evaluation = None  # a concurrent file opened the same cases: look again
+            conflicts += 1  # a concurrent file opened the same cases: look again
+            if conflicts > MAX_ROUTE_CONFLICTS:
+                raise RuntimeError(f"{sub.id} keeps conflicting with the case index")
+            evaluation = None
 
 
 def evaluate(platform: Platform, sub: Submission, kind: Kind, sender: Organisation) -> Evaluation:
