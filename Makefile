@@ -7,7 +7,9 @@ STAMP  := $(VENV)/.installed
 DEMO   := .demo
 PORT   ?= 8000
 
-.PHONY: run test lint typecheck unit bench clean
+SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+
+.PHONY: run test lint typecheck unit bench clean postgres-binaries
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +29,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# The database tests run on SQLite and on a throwaway PostgreSQL that the tests start on loopback
+# from the machine's server binaries; these are installed here when missing.
+postgres-binaries:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+		echo "installing the PostgreSQL server binaries"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+unit: $(STAMP) postgres-binaries
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -35,6 +45,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

@@ -60,12 +60,12 @@ def referral_file(records: int, run: int) -> Path:
     return path
 
 
-def payment_file(referrals: list[Path], records: int, run: int) -> Path:
-    """Payments for cases the referral runs opened, each with its own receipt number."""
+def payment_file(referral: Path, records: int, run: int) -> Path:
+    """Payments for cases a referral run opened, each with its own receipt number."""
     path = OUT / f"ingest-payment-{records}-{run}.csv"
     if not path.exists():
         kind = get_kind("payment")
-        cases = pl.concat([pl.read_csv(p, columns=["agency_case_no"]) for p in referrals])["agency_case_no"]
+        cases = pl.read_csv(referral, columns=["agency_case_no"])["agency_case_no"]
         rng = np.random.default_rng(1000 + run)
         picked = cases.gather(rng.integers(0, cases.len(), records))
         frame = MAKERS[kind.name](kind, rng, run * records + 1, records, Setting(TODAY, AGENCY, True))
@@ -157,7 +157,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     print(f"preparing {args.runs} referral and payment files of {args.records:,} records…", flush=True)
     referrals = [referral_file(args.records, run) for run in range(args.runs)]
-    payments = [payment_file(referrals, args.records, run) for run in range(args.runs)]
+    payments = [payment_file(referrals[run], args.records, run) for run in range(args.runs)]
 
     with LocalPostgres(durable=True, settings=PG_SETTINGS) as pg:
         db = Database(pg.url)
@@ -176,7 +176,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        worker = subprocess.Popen([*aedx, "worker"], env=env, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen([*aedx, "worker"], env=env, stderr=(OUT / "worker.log").open("w"))
         client = httpx.Client(base_url=f"http://127.0.0.1:{args.port}", timeout=3600)
         for _ in range(200):
             try:

@@ -12,7 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import polars as pl
@@ -31,9 +35,17 @@ from aedx.storage.tables import Organisation, Submission
 from aedx.validation.engine import Options, Validator
 from aedx.validation.report import Report
 
+log = logging.getLogger(__name__)
 TAIPEI = dt.timezone(dt.timedelta(hours=8))
 MAX_ROUTE_CONFLICTS = 3
 INDEX_EFFECTS = {"case_referral": "open", "status_feedback": "status"}  # payments only read the index
+
+
+@contextmanager
+def timed(submission_id: str, step: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    log.info("submission %s: %s took %.2f s", submission_id, step, time.perf_counter() - start)
 
 
 @dataclass
@@ -65,7 +77,7 @@ def run(platform: Platform, submission_id: str, actor: str) -> State:
                 transition(session, sub.id, State.DELIVERED, actor=actor, detail={"deliveries": n})
             continue
         if evaluation is None:
-            evaluation = evaluate(platform, sub, kind, sender)
+            evaluation = evaluate(platform, sub, kind, sender, recheck=conflicts > 0)
         if state is State.VALIDATING or evaluation.report.has_errors:
             _decide(platform, sub, evaluation, actor)
         elif not _route(platform, sub, kind, evaluation.records, actor):
@@ -75,8 +87,10 @@ def run(platform: Platform, submission_id: str, actor: str) -> State:
             evaluation = None
 
 
-def evaluate(platform: Platform, sub: Submission, kind: Kind, sender: Organisation) -> Evaluation:
-    """Validate the stored file and route its records against the case index."""
+def evaluate(
+    platform: Platform, sub: Submission, kind: Kind, sender: Organisation, *, recheck: bool
+) -> Evaluation:
+    """Validate the stored file and route its records (see ``routing.route`` for ``recheck``)."""
     options = Options(sender=sender.code, today=sub.validated_on, keep=True)
     name = sub.filename or sub.id
     try:
@@ -84,7 +98,8 @@ def evaluate(platform: Platform, sub: Submission, kind: Kind, sender: Organisati
             platform.blobs.path(sub.blob_key), kind, Format(sub.format), sub.encoding, options.limits
         )
         validator = Validator(kind, stream, options)
-        report = validator.run(source=name)
+        with timed(sub.id, "validation"):
+            report = validator.run(source=name)
     except UnusableInput as e:
         unusable = findings.empty().vstack(
             pl.DataFrame(
@@ -97,8 +112,10 @@ def evaluate(platform: Platform, sub: Submission, kind: Kind, sender: Organisati
     records = pl.concat(validator.kept) if validator.kept else pl.DataFrame()
     if records.height == 0:
         return Evaluation(report, records)
-    with platform.db.transaction() as session:
-        routed = routing.route(session, kind, sub.id, routing.Sender(sender.code, sender.role), records)
+    with platform.db.transaction() as session, timed(sub.id, "routing"):
+        routed = routing.route(
+            session, kind, sub.id, routing.Sender(sender.code, sender.role), records, recheck=recheck
+        )
     report = Report(
         kind,
         name,
@@ -144,8 +161,10 @@ def _route(platform: Platform, sub: Submission, kind: Kind, records: pl.DataFram
         with platform.db.transaction() as session, ThreadPoolExecutor(1) as pool:
             to = delivery.recipients(session, records)
             indexed = pool.submit(_index, platform, session, effect, sub.id, records)
-            packages = delivery.write_packages(platform, to, sub, kind, records)
-            indexed.result()
+            with timed(sub.id, "packages"):
+                packages = delivery.write_packages(platform, to, sub, kind, records)
+            with timed(sub.id, "waiting for the index"):
+                indexed.result()
             delivery.record_packages(session, sub, packages)
             transition(
                 session,
@@ -162,7 +181,8 @@ def _route(platform: Platform, sub: Submission, kind: Kind, records: pl.DataFram
 def _index(
     platform: Platform, session: Session, effect: str | None, submission_id: str, records: pl.DataFrame
 ) -> None:
-    if effect == "open":
-        registry.open_cases(session, submission_id, records, platform.settings.index_key)
-    elif effect == "status":
-        registry.apply_status(session, submission_id, records)
+    with timed(submission_id, f"index ({effect})"):
+        if effect == "open":
+            registry.open_cases(session, submission_id, records, platform.settings.index_key)
+        elif effect == "status":
+            registry.apply_status(session, submission_id, records)

@@ -36,9 +36,14 @@ class Routed:
     findings: pl.DataFrame
 
 
-def route(session: Session, kind: Kind, submission_id: str, sender: Sender, records: pl.DataFrame) -> Routed:
+def route(
+    session: Session, kind: Kind, submission_id: str, sender: Sender, records: pl.DataFrame, *, recheck: bool
+) -> Routed:
+    """``recheck``: look for already-open cases before writing new ones. The first time, the unique
+    index finds them as the cases are written, at no extra cost; a conflict there brings the
+    submission back here to name the records."""
     if kind.routing is Routing.TERRITORY:
-        routed = _by_territory(session, kind, submission_id, records)
+        routed = _by_territory(session, kind, submission_id, records, recheck)
     elif kind.routing is Routing.CASE:
         routed = _by_case(session, kind, sender, records)
     else:
@@ -56,8 +61,12 @@ def territory_expr(field: str) -> pl.Expr:
     return pl.coalesce(by_district, by_county).cast(pl.String)
 
 
-def _by_territory(session: Session, kind: Kind, submission_id: str, records: pl.DataFrame) -> Routed:
+def _by_territory(
+    session: Session, kind: Kind, submission_id: str, records: pl.DataFrame, recheck: bool
+) -> Routed:
     records = records.with_columns(territory_expr(str(kind.route_field)).alias(RECIPIENT))
+    if not recheck:
+        return Routed(records, findings.empty())
     found = registry.lookup(session, records)
     conflicts = found.filter(pl.col("is_open") & (pl.col("opened_by") != submission_id))
     return Routed(records, _case_findings(records, conflicts[ROW], codes.ALREADY_OPEN, kind))

@@ -101,7 +101,7 @@ class Worker:
             n += 1
         return n
 
-    def run_forever(self, poll: float = 0.5, on_idle: Callable[[], None] | None = None) -> None:
+    def run_forever(self, poll: float = 0.2, on_idle: Callable[[], None] | None = None) -> None:
         while not self.stopping.is_set():
             if not self.drain():
                 if on_idle:

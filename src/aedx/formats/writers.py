@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import polars as pl
@@ -25,6 +26,10 @@ def encode_records(
     """The records as bytes of the file format; ``header`` for a file's first chunk."""
     encoding = canonical_encoding(encoding)
     frame = frame.select(kind.names)
+    if fmt == "csv" and encoding == "utf-8":  # straight to bytes, no text in between
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=header, null_value="", line_terminator=CRLF)
+        return buffer.getvalue()
     if fmt == "csv":
         text = frame.write_csv(include_header=header, null_value="", line_terminator=CRLF)
     elif fmt == "fixed":

@@ -5,11 +5,14 @@ always travel as data."""
 from __future__ import annotations
 
 import io
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
+import psycopg
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 COPY_CHUNK_ROWS = 200_000
@@ -24,9 +27,17 @@ def is_postgres(session: Session) -> bool:
 
 
 def insert(session: Session, table: str, frame: pl.DataFrame) -> None:
-    """Append the frame's rows to ``table``; the frame's column names are the table's."""
+    """Append the frame's rows to ``table``; the frame's column names are the table's. A broken
+    constraint raises SQLAlchemy's ``IntegrityError``, as an ORM insert would."""
     if frame.height == 0:
         return
+    try:
+        _insert(session, table, frame)
+    except (sqlite3.IntegrityError, psycopg.IntegrityError) as e:
+        raise IntegrityError(f"bulk insert into {table}", None, e) from e
+
+
+def _insert(session: Session, table: str, frame: pl.DataFrame) -> None:
     columns = ", ".join(frame.columns)
     raw = _raw(session)
     if is_postgres(session):
