@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +30,7 @@ from aedx.exchange.states import FINISHED, State, transition
 from aedx.findings import UnusableInput
 from aedx.formats import Format, read_batches
 from aedx.kinds import get_kind
-from aedx.schema import Kind, Severity
+from aedx.schema import Kind, Routing, Severity
 from aedx.storage.tables import Organisation, Submission
 from aedx.validation.engine import Options, Validator
 from aedx.validation.report import Report
@@ -76,6 +76,9 @@ def run(platform: Platform, submission_id: str, actor: str) -> State:
                 n = delivery.release(session, sub, actor)
                 transition(session, sub.id, State.DELIVERED, actor=actor, detail={"deliveries": n})
             continue
+        if state is State.VALIDATING and conflicts == 0 and _streams(platform, kind):
+            conflicts += not _validate_while_indexing(platform, sub, kind, sender, actor)
+            continue
         if evaluation is None:
             evaluation = evaluate(platform, sub, kind, sender, recheck=conflicts > 0)
         if state is State.VALIDATING or evaluation.report.has_errors:
@@ -88,7 +91,13 @@ def run(platform: Platform, submission_id: str, actor: str) -> State:
 
 
 def evaluate(
-    platform: Platform, sub: Submission, kind: Kind, sender: Organisation, *, recheck: bool
+    platform: Platform,
+    sub: Submission,
+    kind: Kind,
+    sender: Organisation,
+    *,
+    recheck: bool,
+    on_kept: Callable[[pl.DataFrame], None] | None = None,
 ) -> Evaluation:
     """Validate the stored file and route its records (see ``routing.route`` for ``recheck``)."""
     options = Options(sender=sender.code, today=sub.validated_on, keep=True)
@@ -99,7 +108,7 @@ def evaluate(
         )
         validator = Validator(kind, stream, options)
         with timed(sub.id, "validation"):
-            report = validator.run(source=name)
+            report = validator.run(source=name, on_kept=on_kept)
     except UnusableInput as e:
         unusable = findings.empty().vstack(
             pl.DataFrame(
@@ -161,21 +170,90 @@ def _route(platform: Platform, sub: Submission, kind: Kind, records: pl.DataFram
         with platform.db.transaction() as session, ThreadPoolExecutor(1) as pool:
             to = delivery.recipients(session, records)
             indexed = pool.submit(_index, platform, session, effect, sub.id, records)
-            with timed(sub.id, "packages"):
-                packages = delivery.write_packages(platform, to, sub, kind, records)
-            with timed(sub.id, "waiting for the index"):
-                indexed.result()
-            delivery.record_packages(session, sub, packages)
-            transition(
-                session,
-                sub.id,
-                State.ROUTED,
-                actor=actor,
-                detail={"deliveries": len(packages), "index": effect},
-            )
+            _package(platform, session, sub, kind, records, to, actor, wait=indexed.result)
     except IntegrityError:
         return False
     return True
+
+
+def _package(
+    platform: Platform,
+    session: Session,
+    sub: Submission,
+    kind: Kind,
+    records: pl.DataFrame,
+    to: dict[str, Organisation],
+    actor: str,
+    wait: Callable[[], object],
+) -> None:
+    """Write the packages, then (once ``wait`` says the index is written) record them with the
+    transition to routed."""
+    with timed(sub.id, "packages"):
+        packages = delivery.write_packages(platform, to, sub, kind, records)
+    with timed(sub.id, "waiting for the index"):
+        wait()
+    _record(session, sub, kind, packages, actor)
+
+
+def _record(
+    session: Session, sub: Submission, kind: Kind, packages: list[delivery.Package], actor: str
+) -> None:
+    delivery.record_packages(session, sub, packages)
+    detail = {"deliveries": len(packages), "index": INDEX_EFFECTS.get(kind.name)}
+    transition(session, sub.id, State.ROUTED, actor=actor, detail=detail)
+
+
+def _recipients(platform: Platform, records: pl.DataFrame) -> dict[str, Organisation]:
+    with platform.db.transaction() as session:
+        return delivery.recipients(session, records)
+
+
+def _streams(platform: Platform, kind: Kind) -> bool:
+    """Whether the file's new cases can be written while it is validated (PostgreSQL only: the
+    embedded database has one writer at a time)."""
+    return (
+        not platform.db.is_sqlite
+        and INDEX_EFFECTS.get(kind.name) == "open"
+        and kind.routing is Routing.TERRITORY
+    )
+
+
+class _Abandon(Exception):
+    """Leave the indexing transaction, rolling it back."""
+
+
+def _validate_while_indexing(
+    platform: Platform, sub: Submission, kind: Kind, sender: Organisation, actor: str
+) -> bool:
+    """Validate a referral file while its cases are written to the index in a second transaction;
+    the decision (accepted or rejected) commits on its own, then the second transaction records
+    the packages and the transition to routed, or is rolled back. False when the index refused a
+    case (already open, or twice in the file): the file is then examined again."""
+    indexed = True
+    try:
+        with platform.db.transaction() as session:
+            recipient = routing.territory_expr(str(kind.route_field))
+            stream = registry.CaseStream(session, sub.id, platform.settings.index_key, recipient)
+            try:
+                evaluation = evaluate(platform, sub, kind, sender, recheck=False, on_kept=stream.put)
+                _decide(platform, sub, evaluation, actor)
+                records = evaluation.records
+                if evaluation.report.has_errors or records is None:
+                    raise _Abandon
+                # The packages are written while the index takes in its last batches.
+                with timed(sub.id, "packages"):
+                    packages = delivery.write_packages(
+                        platform, _recipients(platform, records), sub, kind, records
+                    )
+            finally:
+                with timed(sub.id, "waiting for the index"):
+                    indexed = stream.close()
+            if not indexed:
+                raise _Abandon
+            _record(session, sub, kind, packages, actor)
+    except _Abandon:
+        pass
+    return indexed
 
 
 def _index(

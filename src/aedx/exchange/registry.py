@@ -1,21 +1,28 @@
 """The case index: one row per referred case, written in bulk and looked up in bulk.
 
 Referrals open cases; status feedback moves them (assigned, collected, pending, closed); payments
-only read them. Obligors are kept as a keyed hash of their ID, never in clear.
+only read them. Obligors are kept as a keyed hash of their ID (``obligors``), never in clear.
 """
 
 from __future__ import annotations
 
-import hashlib
+import queue
+import threading
 
-import numpy as np
 import polars as pl
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from aedx.exchange import obligors
 from aedx.formats import ROW
 from aedx.storage import bulk
 
+CASE_COLUMNS = (
+    "agency_code", "agency_case_no", "branch_code", "obligor_key", "obligor_type", "amount_due",
+    "collected", "referral_date", "due_date", "enforcement_deadline", "status", "is_open",
+    "last_event_date", "submission_id",
+)  # fmt: skip
 KEY_TYPES = {"row_no": "BIGINT", "agency_code": "VARCHAR(10)", "agency_case_no": "VARCHAR(30)"}
 FOUND = {
     "row_no": pl.Int64(),
@@ -63,20 +70,14 @@ def lookup(session: Session, records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def obligor_keys(ids: pl.Series, key: bytes) -> pl.Series:
-    """Keyed BLAKE2b of each obligor ID, 64 bits: the same obligor matches across files, the ID
-    stays out of the index."""
-    digests = b"".join(hashlib.blake2b(v.encode(), key=key, digest_size=8).digest() for v in ids.to_list())
-    return pl.Series(np.frombuffer(digests, dtype=">i8").astype(np.int64))
-
-
-def open_cases(session: Session, submission_id: str, routed: pl.DataFrame, key: bytes) -> int:
-    """Index every referred case of an accepted referral file."""
-    rows = routed.select(
+def case_rows(submission_id: str, routed: pl.DataFrame, key: bytes) -> pl.DataFrame:
+    """The index rows of referred cases; records missing a part the index needs are left out
+    (they carry error findings, so their file is rejected)."""
+    return routed.select(
         "agency_code",
         "agency_case_no",
         pl.col("#recipient").alias("branch_code"),
-        obligor_keys(routed["obligor_id"], key).alias("obligor_key"),
+        obligors.obligor_keys(routed["obligor_id"], key).alias("obligor_key"),
         "obligor_type",
         pl.col("amount_due#n").alias("amount_due"),
         pl.lit(0, pl.Int64).alias("collected"),
@@ -87,9 +88,57 @@ def open_cases(session: Session, submission_id: str, routed: pl.DataFrame, key: 
         pl.lit(True).alias("is_open"),
         pl.col("referral_date#date").alias("last_event_date"),
         pl.lit(submission_id).alias("submission_id"),
-    )
+    ).drop_nulls()
+
+
+def open_cases(session: Session, submission_id: str, routed: pl.DataFrame, key: bytes) -> int:
+    """Index every referred case of an accepted referral file."""
+    rows = case_rows(submission_id, routed, key)
     bulk.insert(session, "cases", rows)
     return rows.height
+
+
+class CaseStream:
+    """Referred cases written while their file is still being validated: batches go to one COPY
+    on a thread of its own, in the caller's transaction, which commits them only if the file is
+    accepted. A case already open stops the stream and is reported by ``close``."""
+
+    def __init__(self, session: Session, submission_id: str, key: bytes, recipient: pl.Expr) -> None:
+        self.session = session
+        self.submission_id = submission_id
+        self.key = key
+        self.recipient = recipient
+        self.queue: queue.Queue[pl.DataFrame | None] = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="aedx-case-stream", daemon=True)
+        self.thread.start()
+
+    def put(self, batch: pl.DataFrame) -> None:
+        if self.error is None:
+            self.queue.put(batch)
+
+    def _run(self) -> None:
+        ended = False
+        try:
+            with bulk.copy_in(self.session, "cases", CASE_COLUMNS) as write:
+                while (batch := self.queue.get()) is not None:
+                    routed = batch.with_columns(self.recipient.alias("#recipient"))
+                    write(case_rows(self.submission_id, routed, self.key))
+                ended = True
+        except BaseException as e:  # handed to the caller by close()
+            self.error = e
+            while not ended and self.queue.get() is not None:  # let the producer finish
+                pass
+
+    def close(self) -> bool:
+        """Wait for the stream; False when a case was already open (or repeated in the file)."""
+        self.queue.put(None)
+        self.thread.join()
+        if isinstance(self.error, IntegrityError):
+            return False
+        if self.error is not None:
+            raise self.error
+        return True
 
 
 def apply_status(session: Session, submission_id: str, routed: pl.DataFrame) -> int:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import io
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
@@ -53,6 +54,28 @@ def _insert(session: Session, table: str, frame: pl.DataFrame) -> None:
         for part in frame.iter_slices(COPY_CHUNK_ROWS):
             cur.executemany(sql, part.iter_rows())
         cur.close()
+
+
+@contextmanager
+def copy_in(session: Session, table: str, columns: Sequence[str]) -> Iterator[Callable[[pl.DataFrame], None]]:
+    """One COPY into ``table`` (PostgreSQL) fed a frame at a time, for rows that arrive in batches."""
+    raw = _raw(session)
+    try:
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy,
+        ):
+
+            def write(frame: pl.DataFrame) -> None:
+                buffer = io.BytesIO()
+                frame.select(columns).write_csv(
+                    buffer, include_header=False, null_value="", quote_style="necessary"
+                )
+                copy.write(buffer.getvalue())
+
+            yield write
+    except psycopg.IntegrityError as e:
+        raise IntegrityError(f"bulk insert into {table}", None, e) from e
 
 
 def stage(session: Session, name: str, frame: pl.DataFrame, types: dict[str, str]) -> None:

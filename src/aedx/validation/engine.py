@@ -9,6 +9,7 @@ the end on the few columns they need.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,8 +53,11 @@ class Validator:
         self.severity = kind.severity | options.severity
         self._plans: dict[bool, tuple[list[Test], list[pl.Expr]]] = {}
         self.kept: list[pl.DataFrame] = []
+        self.on_kept: Callable[[pl.DataFrame], None] | None = None
 
-    def run(self, *, source: str) -> Report:
+    def run(self, *, source: str, on_kept: Callable[[pl.DataFrame], None] | None = None) -> Report:
+        """``on_kept`` sees each batch of kept records as soon as it is checked."""
+        self.on_kept = on_kept
         parts: list[pl.DataFrame] = []
         keys: list[pl.DataFrame] = []
         amount_total = 0
@@ -115,6 +119,8 @@ class Validator:
             queries.append(prepared.select(pl.exclude("^.*#head$")))
         failing, keys, totals, *kept = pl.collect_all(queries)
         self.kept.extend(kept)
+        if kept and self.on_kept is not None:
+            self.on_kept(kept[0])
         return _Checked(self._expand(tests, failing), keys, int(totals.item() or 0))
 
     def _expand(self, tests: list[Test], failing: pl.DataFrame) -> pl.DataFrame:
