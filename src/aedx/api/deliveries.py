@@ -6,19 +6,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
 
 from aedx.api.deps import CallerDep, PlatformDep
 from aedx.api.schemas import ERRORS, DeliveryOut
 from aedx.exchange import delivery, submissions
-from aedx.storage.tables import Delivery
+from aedx.storage.tables import Delivery, Submission
 
 router = APIRouter(prefix="/api/v1", tags=["deliveries"], responses=ERRORS)
 MEDIA = {"csv": "text/csv", "fixed": "text/plain", "jsonl": "application/jsonl"}
 
 
-def _out(session: Any, d: Delivery) -> dict[str, Any]:
+def _out(session: Session, d: Delivery) -> dict[str, Any]:
     return delivery.describe(
-        d, submissions.sender_code(session, session.get_one(submissions.Submission, d.submission_id))
+        d, submissions.sender_code(session, session.get_one(Submission, d.submission_id))
     )
 
 

@@ -78,9 +78,13 @@ async def create(
 
 def _blocking(chunks: AsyncIterator[bytes]) -> Iterator[bytes]:
     """The request body, read from the event loop by the thread that stores it."""
+
+    async def next_chunk() -> bytes:
+        return await chunks.__anext__()
+
     while True:
         try:
-            chunk = anyio.from_thread.run(chunks.__anext__)
+            chunk = anyio.from_thread.run(next_chunk)
         except StopAsyncIteration:
             return
         if chunk:

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from aedx.exchange import audit
@@ -134,7 +134,7 @@ def _limited(body: Iterable[bytes], limit: int) -> Iterable[bytes]:
 
 def _existing(platform: Platform, caller: Caller, kind: str, sha: str, key: str | None) -> Received | None:
     with platform.db.transaction() as session:
-        same = [(Submission.kind == kind) & (Submission.sha256 == sha)]
+        same: list[ColumnElement[bool]] = [(Submission.kind == kind) & (Submission.sha256 == sha)]
         if key is not None:
             same.append(Submission.idempotency_key == key)
         found = session.scalars(

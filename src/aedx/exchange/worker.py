@@ -58,7 +58,7 @@ class Worker:
         return True
 
     def _run(self, submission_id: str, claim: Connection | None) -> None:
-        params = {"id": submission_id}
+        params: dict[str, object] = {"id": submission_id}
         try:
             state = process.run(self.platform, submission_id, self.actor)
         except Exception:

@@ -140,7 +140,7 @@ class Traffic:
 
     def _pull(self, org: Org) -> list[pl.DataFrame]:
         """Download every waiting package, keep it, then acknowledge it."""
-        frames = []
+        frames: list[pl.DataFrame] = []
         auth = {"Authorization": f"Bearer {org.token}"}
         inbox = self._ok(self.http.get("/api/v1/inbox", headers=auth, params={"limit": 1000})).json()
         for d in inbox:
