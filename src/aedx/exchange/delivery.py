@@ -169,15 +169,7 @@ def get(session: Session, caller: Caller, delivery_id: str) -> Delivery:
 def content(platform: Platform, session: Session, caller: Caller, delivery_id: str) -> tuple[Delivery, Path]:
     d = get(session, caller, delivery_id)
     session.execute(update(Delivery).where(Delivery.id == d.id).values(downloads=Delivery.downloads + 1))
-    audit.by_caller(
-        session,
-        caller,
-        "delivery.download",
-        object_type="delivery",
-        object_id=d.id,
-        submission_id=d.submission_id,
-        kind=d.kind,
-    )
+    _audit(session, caller, "delivery.download", d)
     return d, platform.blobs.path(d.blob_key)
 
 
@@ -188,15 +180,7 @@ def acknowledge(session: Session, caller: Caller, delivery_id: str) -> Delivery:
         return d
     d.state = "acknowledged"
     d.acknowledged_at = utcnow()
-    audit.by_caller(
-        session,
-        caller,
-        "delivery.acknowledge",
-        object_type="delivery",
-        object_id=d.id,
-        submission_id=d.submission_id,
-        kind=d.kind,
-    )
+    _audit(session, caller, "delivery.acknowledge", d)
     session.flush()
     session.get(Submission, d.submission_id, with_for_update=True)  # one acknowledger at a time
     waiting = session.scalar(
@@ -207,3 +191,15 @@ def acknowledge(session: Session, caller: Caller, delivery_id: str) -> Delivery:
     if waiting == 0:
         transition(session, d.submission_id, State.ACKNOWLEDGED, actor=caller.actor)
     return d
+
+
+def _audit(session: Session, caller: Caller, action: str, d: Delivery) -> None:
+    audit.by_caller(
+        session,
+        caller,
+        action,
+        object_type="delivery",
+        object_id=d.id,
+        submission_id=d.submission_id,
+        kind=d.kind,
+    )

@@ -46,15 +46,7 @@ def submit(platform: Platform, caller: Caller, upload: Upload, body: Iterable[by
     try:
         sha, size = platform.blobs.put(incoming, _limited(body, platform.settings.max_upload_bytes))
     except TooLarge:
-        with platform.db.transaction() as session:
-            audit.by_caller(
-                session,
-                caller,
-                "submission.create",
-                outcome="denied",
-                kind=kind,
-                detail={"reason": "too_large"},
-            )
+        _refused(platform, caller, kind, reason="too_large")
         raise
     key = f"received/{caller.code}/{sha}"
     platform.blobs.rename(incoming, key)
@@ -101,15 +93,7 @@ def _check(platform: Platform, caller: Caller, upload: Upload) -> tuple[str, str
     if kind is None or kind.routing is None:
         raise Invalid(f"不支援的交換類別 {upload.kind}", f"unknown exchange kind {upload.kind}")
     if caller.role != kind.sender_role:
-        with platform.db.transaction() as session:
-            audit.by_caller(
-                session,
-                caller,
-                "submission.create",
-                outcome="denied",
-                kind=kind.name,
-                detail={"reason": "role", "role": caller.role},
-            )
+        _refused(platform, caller, kind.name, reason="role", role=caller.role)
         raise Denied(
             f"{caller.code} 無權傳送「{kind.label_zh}」", f"{caller.code} may not send {kind.label_en}"
         )
@@ -119,6 +103,12 @@ def _check(platform: Platform, caller: Caller, upload: Upload) -> tuple[str, str
         return kind.name, Format.parse(upload.format).value, canonical_encoding(upload.encoding)
     except UnusableInput as e:
         raise Invalid(e.message_zh, e.message_en, code=e.code) from None
+
+
+def _refused(platform: Platform, caller: Caller, kind: str, **detail: str) -> None:
+    """The refusal is recorded even though the upload fails."""
+    with platform.db.transaction() as session:
+        audit.by_caller(session, caller, "submission.create", outcome="denied", kind=kind, detail=detail)
 
 
 def _limited(body: Iterable[bytes], limit: int) -> Iterable[bytes]:
