@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # `make run` starts the embedded platform (SQLite, a local folder, an in-process worker), sends a
-# demonstration day through the API, and keeps serving; it prints the URL and the tokens.
+# demonstration day through the API, and keeps serving with another day every ten minutes; it
+# prints the URL and the tokens.
 run: $(STAMP)
-	$(BIN)/aedx demo --serve --data-dir $(DEMO) --port $(PORT)
+	$(BIN)/aedx demo --serve --every 600 --data-dir $(DEMO) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -214,6 +215,12 @@ def demo(
     keep_serving: Annotated[
         bool, typer.Option("--serve/--no-serve", help="結束後繼續服務 keep serving")
     ] = False,
+    every: Annotated[
+        int,
+        typer.Option(
+            min=0, help="服務期間每隔幾秒再送一日交換（0 不送）while serving, another day every N seconds"
+        ),
+    ] = 0,
     seed: Annotated[int, typer.Option(help="亂數種子 random seed")] = 1,
     data_dir: DataDirOption = None,
     database: DatabaseOption = None,
@@ -268,6 +275,8 @@ def demo(
     err.print(f"\n[bold]平台已啟動 the platform is up:[/] {url}  （API 文件 docs: {url}/docs）")
     for code in [orgs.HQ_CODE, "sly", "A383000000"]:
         err.print(f"  {code:<11} Authorization: Bearer {by_code[code].token}", highlight=False)
+    if every:
+        err.print(f"  每 {every} 秒再送一日交換 another day's traffic every {every} s")
     err.print(f"  所有權杖 every token: {tokens_file}\n  按 Ctrl-C 結束 press Ctrl-C to stop")
 
     def stop(signum: int, frame: object) -> None:
@@ -275,8 +284,21 @@ def demo(
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    next_day = time.monotonic() + every
     while thread.is_alive():
         thread.join(0.5)
+        if every and time.monotonic() >= next_day and not server.should_exit:
+            try:
+                tally = traffic.day()
+            except (RuntimeError, TimeoutError, httpx.TransportError):
+                if server.should_exit:  # stopped in the middle of a day
+                    break
+                raise
+            err.print(
+                f"又一日：上傳 {tally.submitted} 件 another day: {tally.submitted} files so far",
+                highlight=False,
+            )
+            next_day = time.monotonic() + every
 
 
 def register(app: typer.Typer) -> None:
