@@ -30,7 +30,7 @@ from aedx.storage.tables import Organisation
 orgs_app = typer.Typer(help="機關與權杖 Organisations and tokens", no_args_is_help=True)
 audit_app = typer.Typer(help="稽核紀錄 Audit log", no_args_is_help=True)
 db_app = typer.Typer(help="資料庫 Database", no_args_is_help=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # tokens and URLs stay on one line, for copying
 
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="資料夾 data folder (AEDX_DATA_DIR)")]
 DatabaseOption = Annotated[str | None, typer.Option("--database", help="資料庫 URL (AEDX_DATABASE_URL)")]
