@@ -141,3 +141,23 @@ def test_revoked_tokens_stop_working(world: tuple[Hub, dict[str, str]]) -> None:
         orgs.revoke_tokens(session, OTHER_AGENCY, "test")
     assert hub.get(OTHER_AGENCY, "/api/v1/inbox").status_code == 401
     assert pl.DataFrame(hub.inbox(OWNER)).height == 1
+
+
+def test_hq_filters_the_audit_log_by_time_kind_and_organisation(world: tuple[Hub, dict[str, str]]) -> None:
+    hub, objects = world
+    everything = hub.get("aea", "/api/v1/audit", params={"limit": 1000}).json()
+    assert {e["kind"] for e in everything} >= {"case_referral", "status_feedback"}
+    status = hub.get("aea", "/api/v1/audit", params={"kind": "status_feedback", "limit": 1000}).json()
+    assert status and {e["kind"] for e in status} == {"status_feedback"}
+    middle = everything[len(everything) // 2]["at"]
+    later = hub.get("aea", "/api/v1/audit", params={"since": middle, "limit": 1000}).json()
+    earlier = hub.get("aea", "/api/v1/audit", params={"until": middle, "limit": 1000}).json()
+    assert len(later) + len(earlier) == len(everything) and all(e["at"] >= middle for e in later)
+    paged = hub.get("aea", "/api/v1/audit", params={"after": everything[9]["id"], "limit": 5}).json()
+    assert [e["id"] for e in paged] == [e["id"] for e in everything[10:15]]
+    agency = hub.get(
+        "aea", "/api/v1/audit", params={"organisation": OWNER, "submission_id": objects["submission"]}
+    ).json()
+    assert agency and {(e["organisation"], e["submission_id"]) for e in agency} == {
+        (OWNER, objects["submission"])
+    }
