@@ -154,3 +154,13 @@ def test_deliveries_come_in_the_recipients_format_and_encoding(hub: Hub) -> None
     content = hub.get("sly", f"/api/v1/deliveries/{first['id']}/content").content
     assert content.decode("cp950").count("\r\n") == 2  # the record and its control trailer
     assert encode_records(sent.slice(0, 1), get_kind("case_referral"), "fixed", "cp950") in content
+
+
+def test_a_payment_for_a_closed_case_is_delivered_with_a_warning(hub: Hub) -> None:
+    hub.send("A383000000", "case_referral", referrals("ksy"))
+    hub.send("ksy", "status_feedback", status({"agency_case_no": "C00000", "branch_code": "ksy", "event": "CLOSED",
+                                               "close_reason": "PAID_IN_FULL", "branch_case_no": "雄執甲113年稅執專字第00000001號"}))  # fmt: skip
+    sub = hub.send("A383000000", "payment", records("payment", {"agency_case_no": "C00000"}))
+    assert (sub["state"], sub["warning_rows"]) == ("delivered", 1)
+    assert hub.codes("A383000000", sub["id"]) == ["case.closed"]
+    assert [d["kind"] for d in hub.inbox("ksy")] == ["case_referral", "payment"]

@@ -151,3 +151,19 @@ def test_the_sender_must_be_allowed_to_send_the_kind(hub: Hub) -> None:
     assert unknown.status_code == 400
     events = hub.get("sly", "/api/v1/audit", params={"action": "submission.create"}).json()
     assert [e["outcome"] for e in events] == ["denied"]
+
+
+def test_identical_uploads_at_the_same_moment_make_one_submission(hub: Hub) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aedx.exchange import intake, orgs
+
+    body = hub_bytes(referrals("sly", "tpy"))
+    with hub.platform.db.transaction() as session:
+        caller = orgs.authenticate(session, hub.tokens["A383000000"])
+    upload = intake.Upload("case_referral", "csv", "utf-8")
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: intake.submit(hub.platform, caller, upload, [body]), range(8)))
+    assert len({r.submission.id for r in results}) == 1
+    assert sum(r.created for r in results) == 1
+    assert hub.count(Submission) == 1 and hub.count(Job) == 1
