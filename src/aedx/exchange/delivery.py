@@ -4,8 +4,6 @@ status feedback. Downloading is read-only, so downloading twice is safe."""
 
 from __future__ import annotations
 
-import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +20,9 @@ from aedx.exchange.states import State, transition
 from aedx.formats.source import ControlRecord
 from aedx.formats.writers import amount_total, control_line, encode_records
 from aedx.schema import Kind
-from aedx.storage.tables import Delivery, Organisation, Submission, utcnow
+from aedx.storage.tables import Delivery, Organisation, Submission, new_id, utcnow
 
 EXTENSIONS = {"csv": "csv", "fixed": "txt", "jsonl": "jsonl"}
-
-
-def new_id() -> str:
-    """Sortable by creation time: milliseconds, then randomness."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from aedx.exchange import audit
-from aedx.exchange.delivery import new_id
 from aedx.exchange.errors import Conflict, Denied, Invalid, TooLarge
 from aedx.exchange.platform import Caller, Platform
 from aedx.exchange.states import State
@@ -20,7 +19,7 @@ from aedx.findings import UnusableInput
 from aedx.formats import Format
 from aedx.formats.source import canonical_encoding
 from aedx.kinds import KINDS
-from aedx.storage.tables import Job, Submission
+from aedx.storage.tables import Job, Submission, new_id
 
 MAX_KEY = 100
 

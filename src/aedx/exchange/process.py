@@ -170,29 +170,20 @@ def _route(platform: Platform, sub: Submission, kind: Kind, records: pl.DataFram
         with platform.db.transaction() as session, ThreadPoolExecutor(1) as pool:
             to = delivery.recipients(session, records)
             indexed = pool.submit(_index, platform, session, effect, sub.id, records)
-            _package(platform, session, sub, kind, records, to, actor, wait=indexed.result)
+            packages = _write(platform, to, sub, kind, records)
+            with timed(sub.id, "waiting for the index"):
+                indexed.result()
+            _record(session, sub, kind, packages, actor)
     except IntegrityError:
         return False
     return True
 
 
-def _package(
-    platform: Platform,
-    session: Session,
-    sub: Submission,
-    kind: Kind,
-    records: pl.DataFrame,
-    to: dict[str, Organisation],
-    actor: str,
-    wait: Callable[[], object],
-) -> None:
-    """Write the packages, then (once ``wait`` says the index is written) record them with the
-    transition to routed."""
+def _write(
+    platform: Platform, to: dict[str, Organisation], sub: Submission, kind: Kind, records: pl.DataFrame
+) -> list[delivery.Package]:
     with timed(sub.id, "packages"):
-        packages = delivery.write_packages(platform, to, sub, kind, records)
-    with timed(sub.id, "waiting for the index"):
-        wait()
-    _record(session, sub, kind, packages, actor)
+        return delivery.write_packages(platform, to, sub, kind, records)
 
 
 def _record(
@@ -241,10 +232,7 @@ def _validate_while_indexing(
                 if evaluation.report.has_errors or records is None:
                     raise _Abandon
                 # The packages are written while the index takes in its last batches.
-                with timed(sub.id, "packages"):
-                    packages = delivery.write_packages(
-                        platform, _recipients(platform, records), sub, kind, records
-                    )
+                packages = _write(platform, _recipients(platform, records), sub, kind, records)
             finally:
                 with timed(sub.id, "waiting for the index"):
                     indexed = stream.close()

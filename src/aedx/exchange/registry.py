@@ -18,6 +18,8 @@ from aedx.exchange import obligors
 from aedx.formats import ROW
 from aedx.storage import bulk
 
+RECIPIENT = "#recipient"  # the column routing adds: who receives the record
+CASE_ID = "#case_id"  # and, for case routing, the case in the index
 CASE_COLUMNS = (
     "agency_code", "agency_case_no", "branch_code", "obligor_key", "obligor_type", "amount_due",
     "collected", "referral_date", "due_date", "enforcement_deadline", "status", "is_open",
@@ -76,7 +78,7 @@ def case_rows(submission_id: str, routed: pl.DataFrame, key: bytes) -> pl.DataFr
     return routed.select(
         "agency_code",
         "agency_case_no",
-        pl.col("#recipient").alias("branch_code"),
+        pl.col(RECIPIENT).alias("branch_code"),
         obligors.obligor_keys(routed["obligor_id"], key).alias("obligor_key"),
         "obligor_type",
         pl.col("amount_due#n").alias("amount_due"),
@@ -122,7 +124,7 @@ class CaseStream:
         try:
             with bulk.copy_in(self.session, "cases", CASE_COLUMNS) as write:
                 while (batch := self.queue.get()) is not None:
-                    routed = batch.with_columns(self.recipient.alias("#recipient"))
+                    routed = batch.with_columns(self.recipient.alias(RECIPIENT))
                     write(case_rows(self.submission_id, routed, self.key))
                 ended = True
         except BaseException as e:  # handed to the caller by close()
@@ -146,7 +148,7 @@ def apply_status(session: Session, submission_id: str, routed: pl.DataFrame) -> 
     collected = pl.when(pl.col("event") == "COLLECTED").then(pl.col("amount#n")).otherwise(0)
     updates = (
         routed.sort("event_date#date", ROW)
-        .group_by("#case_id", maintain_order=True)
+        .group_by(CASE_ID, maintain_order=True)
         .agg(
             pl.col("event").last().alias("status"),
             pl.col("close_reason").last(),
@@ -154,7 +156,7 @@ def apply_status(session: Session, submission_id: str, routed: pl.DataFrame) -> 
             pl.col("event_date#date").last().alias("last_event_date"),
             collected.fill_null(0).sum().alias("collected_add"),
         )
-        .rename({"#case_id": "case_id"})
+        .rename({CASE_ID: "case_id"})
     )
     bulk.stage(session, "status_updates", updates, UPDATE_TYPES)
     session.execute(text(APPLY_STATUS), {"submission": submission_id})

@@ -20,8 +20,7 @@ from aedx.formats import ROW
 from aedx.schema import Kind, Routing
 from aedx.storage.tables import Organisation
 
-RECIPIENT = "#recipient"
-CASE_ID = "#case_id"
+RECIPIENT, CASE_ID = registry.RECIPIENT, registry.CASE_ID
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ index can be loaded in bulk without looking up keys row by row.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+import time
 
 from sqlalchemy import (
     BigInteger,
@@ -54,6 +56,12 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def new_id() -> str:
+    """Identifiers of submissions and deliveries, sortable by creation time: milliseconds, then
+    80 random bits."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 class Base(DeclarativeBase):
