@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aedx.cli_exchange import register
+from aedx.cli_trust import register as register_trust
 from aedx.findings import UnusableInput
 from aedx.formats import Format, Limits, guess_format
 from aedx.kinds import KINDS, UnknownKind, get_kind
@@ -29,6 +30,7 @@ sim_app = typer.Typer(help="模擬資料 Synthetic data", no_args_is_help=True)
 app.add_typer(kinds_app, name="kinds")
 app.add_typer(sim_app, name="sim")
 register(app)
+register_trust(app)
 
 out = Console()
 err = Console(stderr=True)

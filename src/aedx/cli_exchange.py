@@ -36,22 +36,22 @@ DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="資料�
 DatabaseOption = Annotated[str | None, typer.Option("--database", help="資料庫 URL (AEDX_DATABASE_URL)")]
 
 
-def _platform(data_dir: Path | None, database: str | None, *, migrate: bool = True) -> Platform:
+def open_platform(data_dir: Path | None, database: str | None, *, migrate: bool = True) -> Platform:
     platform = Platform(Settings.from_env(data_dir, database))
     if migrate:
         platform.db.migrate()
     return platform
 
 
-def _operator() -> str:
+def cli_actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
 def _hq(platform: Platform) -> Caller:
     with platform.db.transaction() as session:
-        orgs.seed_reference(session, _operator())
+        orgs.seed_reference(session, cli_actor())
         hq = orgs.get(session, orgs.HQ_CODE)
-    return Caller(hq.id, hq.code, hq.role, _operator())
+    return Caller(hq.id, hq.code, hq.role, cli_actor())
 
 
 def _fail(e: ExchangeError) -> typer.Exit:
@@ -62,7 +62,7 @@ def _fail(e: ExchangeError) -> typer.Exit:
 @db_app.command("migrate")
 def db_migrate(data_dir: DataDirOption = None, database: DatabaseOption = None) -> None:
     """更新資料庫結構 — bring the database schema up to date."""
-    _platform(data_dir, database)
+    open_platform(data_dir, database)
     err.print("資料庫已是最新結構 the database schema is up to date")
 
 
@@ -75,12 +75,12 @@ def orgs_import(
     database: DatabaseOption = None,
 ) -> None:
     """匯入移送機關與合作機關清單 — load the agency list (new ones added, known ones updated)."""
-    platform = _platform(data_dir, database)
+    platform = open_platform(data_dir, database)
     try:
         rows = orgs.parse_csv(file.read_text(encoding="utf-8-sig"))
         with platform.db.transaction() as session:
-            orgs.seed_reference(session, _operator())
-            added = orgs.upsert(session, rows, _operator())
+            orgs.seed_reference(session, cli_actor())
+            added = orgs.upsert(session, rows, cli_actor())
     except ExchangeError as e:
         raise _fail(e) from None
     err.print(
@@ -96,11 +96,11 @@ def orgs_token(
     database: DatabaseOption = None,
 ) -> None:
     """核發存取權杖（僅顯示一次）— issue a bearer token; it is shown once."""
-    platform = _platform(data_dir, database)
+    platform = open_platform(data_dir, database)
     try:
         with platform.db.transaction() as session:
-            orgs.seed_reference(session, _operator())
-            token = orgs.issue_token(session, code, _operator(), label)
+            orgs.seed_reference(session, cli_actor())
+            token = orgs.issue_token(session, code, cli_actor(), label)
     except ExchangeError as e:
         raise _fail(e) from None
     typer.echo(token)
@@ -109,7 +109,7 @@ def orgs_token(
 @orgs_app.command("list")
 def orgs_list(data_dir: DataDirOption = None, database: DatabaseOption = None) -> None:
     """列出機關 — list organisations (CSV when the output is not a terminal)."""
-    platform = _platform(data_dir, database)
+    platform = open_platform(data_dir, database)
     heads = ("代號 code", "名稱 name", "角色 role", "類別 category", "格式 format", "編碼 encoding")
     with platform.db.transaction() as session:
         rows = [
@@ -139,7 +139,7 @@ def audit_export(
     database: DatabaseOption = None,
 ) -> None:
     """匯出稽核紀錄 — export the audit log as JSON Lines or CSV."""
-    platform = _platform(data_dir, database)
+    platform = open_platform(data_dir, database)
     caller = _hq(platform)
     f = audit.Filter(since, until, kind, organisation, submission)
     handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
@@ -178,7 +178,7 @@ def serve(
 
     from aedx.api.app import create_app
 
-    platform = _platform(data_dir, database)
+    platform = open_platform(data_dir, database)
     inline = platform.db.is_sqlite if worker is None else worker
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(create_app(platform, inline_worker=inline), host=host, port=port, log_level="info")
@@ -192,7 +192,7 @@ def worker(
     """處理上傳檔 — run a worker; N may run at once on PostgreSQL."""
     from aedx.exchange.worker import Worker
 
-    platform = _platform(data_dir, database)
+    platform = open_platform(data_dir, database)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     w = Worker(platform, process_actor("worker"))
     if once:
@@ -232,14 +232,14 @@ def demo(
     from aedx.sim.agencies import DEMO_AGENCIES_CSV
     from aedx.sim.demo import Org, Traffic
 
-    platform = _platform(data_dir, database)
+    platform = open_platform(data_dir, database)
     with platform.db.transaction() as session:
-        orgs.seed_reference(session, _operator())
-        orgs.upsert(session, orgs.parse_csv(DEMO_AGENCIES_CSV), _operator())
+        orgs.seed_reference(session, cli_actor())
+        orgs.upsert(session, orgs.parse_csv(DEMO_AGENCIES_CSV), cli_actor())
     members = []
     with platform.db.transaction() as session:
         for o in session.scalars(select(Organisation).order_by(Organisation.id)):
-            token = orgs.issue_token(session, o.code, _operator(), "demo")
+            token = orgs.issue_token(session, o.code, cli_actor(), "demo")
             members.append(Org(o.code, o.role, token, o.preferred_format, o.preferred_encoding))
     tokens_file = platform.settings.data_dir / "demo-tokens.json"
     tokens_file.write_text(json.dumps({m.code: m.token for m in members}, indent=1))

@@ -190,6 +190,28 @@ class Case(Base):
     last_submission_id: Mapped[str | None] = mapped_column(String(32))  # the last feedback that moved it
 
 
+class Certificate(Base):
+    """Certificates the platform issued or imported: organisations' signing and encryption keys."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (Index("ix_certificates_organisation_usage", "organisation_id", "usage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    usage: Mapped[str] = mapped_column(String(12))  # signing, encryption
+    serial: Mapped[str] = mapped_column(String(64))  # hex
+    issuer: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the DER
+    not_before: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    pem: Mapped[str] = mapped_column(Text)
+    external: Mapped[bool] = mapped_column(Boolean, default=False)  # issued by another CA
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revocation_reason: Mapped[str | None] = mapped_column(String(30))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class AuditEvent(Base):
     """Who did what, when, to which object, with what outcome; append-only."""
 
