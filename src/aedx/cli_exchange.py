@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import httpx
 import typer
@@ -54,7 +54,13 @@ def _hq(platform: Platform) -> Caller:
     return Caller(hq.id, hq.code, hq.role, cli_actor())
 
 
-def _fail(e: ExchangeError) -> typer.Exit:
+class Refusal(Protocol):
+    message_zh: str
+    message_en: str
+
+
+def fail(e: Refusal) -> typer.Exit:
+    """A refused request, in both languages, and exit code 1."""
     err.print(f"[red]{e.message_zh}[/] / {e.message_en}", highlight=False)
     return typer.Exit(1)
 
@@ -82,7 +88,7 @@ def orgs_import(
             orgs.seed_reference(session, cli_actor())
             added = orgs.upsert(session, rows, cli_actor())
     except ExchangeError as e:
-        raise _fail(e) from None
+        raise fail(e) from None
     err.print(
         f"{len(rows):,} 個機關，新增 {added:,} / {len(rows):,} organisations, {added:,} new", highlight=False
     )
@@ -102,7 +108,7 @@ def orgs_token(
             orgs.seed_reference(session, cli_actor())
             token = orgs.issue_token(session, code, cli_actor(), label)
     except ExchangeError as e:
-        raise _fail(e) from None
+        raise fail(e) from None
     typer.echo(token)
 
 

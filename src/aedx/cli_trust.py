@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aedx.accounts import certificates
-from aedx.cli_exchange import DatabaseOption, DataDirOption, cli_actor, err, open_platform
+from aedx.cli_exchange import DatabaseOption, DataDirOption, cli_actor, err, fail, open_platform
 from aedx.exchange import orgs
 from aedx.exchange.errors import ExchangeError
 from aedx.exchange.platform import Platform
@@ -25,11 +25,6 @@ def _authority(platform: Platform) -> Authority:
     return Authority(platform.settings.data_dir / "pki")
 
 
-def _fail(e: PkiError | ExchangeError) -> typer.Exit:
-    err.print(f"[red]{e.message_zh}[/] / {e.message_en}", highlight=False)
-    return typer.Exit(1)
-
-
 @pki_app.command("init")
 def pki_init(data_dir: DataDirOption = None, database: DatabaseOption = None) -> None:
     """建立平台根憑證與發證中心 — create the platform's root and issuing CA."""
@@ -37,7 +32,7 @@ def pki_init(data_dir: DataDirOption = None, database: DatabaseOption = None) ->
     try:
         authority = Authority.create(_authority(platform).folder)
     except PkiError as e:
-        raise _fail(e) from None
+        raise fail(e) from None
     err.print(f"根憑證 root: {authority.folder / 'root.pem'}")
     err.print(f"發證中心 issuing CA: {authority.folder / 'issuing.pem'}")
 
@@ -60,7 +55,7 @@ def pki_issue(
                 session, _authority(platform), code, usage, cli_actor(), csr.read_bytes() if csr else None
             )
     except (PkiError, ExchangeError) as e:
-        raise _fail(e) from None
+        raise fail(e) from None
     out.mkdir(parents=True, exist_ok=True)
     cert_file = out / f"{code}-{usage.value}.pem"
     cert_file.write_text(issued.certificate.pem)
@@ -85,7 +80,7 @@ def pki_renew(
         with platform.db.transaction() as session:
             cert = certificates.renew(session, _authority(platform), serial, cli_actor())
     except PkiError as e:
-        raise _fail(e) from None
+        raise fail(e) from None
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{cert.serial}.pem").write_text(cert.pem)
     err.print(f"新憑證 new certificate: {out / f'{cert.serial}.pem'}")
@@ -104,7 +99,7 @@ def pki_revoke(
         with platform.db.transaction() as session:
             certificates.revoke(session, serial, reason, cli_actor())
     except PkiError as e:
-        raise _fail(e) from None
+        raise fail(e) from None
     err.print(f"已撤銷 revoked {serial}")
 
 
@@ -120,7 +115,7 @@ def pki_crl(
         with platform.db.transaction() as session:
             crl = certificates.crl(session, _authority(platform))
     except PkiError as e:
-        raise _fail(e) from None
+        raise fail(e) from None
     if out:
         out.write_bytes(crl)
     else:
@@ -138,7 +133,7 @@ def pki_trust(
     try:
         cert = certificates.trust(_authority(platform).folder / "anchors", root.read_bytes())
     except PkiError as e:
-        raise _fail(e) from None
+        raise fail(e) from None
     err.print(f"已信任 trusted: {cert.subject.rfc4514_string()}", highlight=False)
 
 
@@ -165,7 +160,7 @@ def pki_import(
                 cli_actor(),
             )
     except (PkiError, ExchangeError) as e:
-        raise _fail(e) from None
+        raise fail(e) from None
     err.print(f"已匯入 imported {row.subject}（序號 serial {row.serial}）", highlight=False)
 
 

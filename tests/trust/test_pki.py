@@ -24,6 +24,13 @@ def openssl(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedP
     return subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True, cwd=cwd, check=False)
 
 
+def request(cwd: Path, key: str, csr: str, subject: str) -> subprocess.CompletedProcess[str]:
+    """A new RSA key and its certificate request, made as an agency makes them."""
+    return openssl(
+        "req", "-new", "-newkey", "rsa:3072", "-nodes", "-keyout", key, "-out", csr, "-subj", subject, cwd=cwd
+    )
+
+
 def verify(folder: Path, cert: Path, *extra: str | Path) -> subprocess.CompletedProcess[str]:
     return openssl(
         "verify", "-CAfile", folder / "root.pem", "-untrusted", folder / "issuing.pem", *extra, cert
@@ -77,20 +84,7 @@ def test_issue_from_a_csr_renew_revoke_and_publish_the_crl(database_url: str, tm
     assert aedx("pki", "init", url=database_url, data=tmp_path).returncode == 1
     ca = tmp_path / "pki"
     # The agency makes its key and request itself; the key never leaves it.
-    made = openssl(
-        "req",
-        "-new",
-        "-newkey",
-        "rsa:3072",
-        "-nodes",
-        "-keyout",
-        "agency.key",
-        "-out",
-        "agency.csr",
-        "-subj",
-        "/CN=A383000000 signing",
-        cwd=tmp_path,
-    )
+    made = request(tmp_path, "agency.key", "agency.csr", "/CN=A383000000 signing")
     assert made.returncode == 0, made.stderr
     issued = aedx(
         "pki",
@@ -184,20 +178,7 @@ def _outside_ca(tmp_path: Path) -> tuple[Path, Path]:
         "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n"
         "extendedKeyUsage=emailProtection\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
     )
-    made = openssl(
-        "req",
-        "-new",
-        "-newkey",
-        "rsa:3072",
-        "-nodes",
-        "-keyout",
-        "ee.key",
-        "-out",
-        "ee.csr",
-        "-subj",
-        "/C=TW/O=A383000000/CN=Agency signing",
-        cwd=tmp_path,
-    )
+    made = request(tmp_path, "ee.key", "ee.csr", "/C=TW/O=A383000000/CN=Agency signing")
     assert made.returncode == 0, made.stderr
     signed = openssl(
         "x509",

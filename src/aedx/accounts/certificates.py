@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes as PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -83,12 +83,7 @@ def issue(
         key_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-    if not isinstance(public_key, rsa.RSAPublicKey):
-        raise PkiError("金鑰須為 RSA 金鑰", "the key must be an RSA key")
-    cert = authority.issue(
-        public_key, f"{org.name} {'簽章' if usage is Usage.SIGNING else '加密'}", org.code, usage
-    )
-    return Issued(_record(session, org, usage, cert, actor, external=False), key_pem)
+    return Issued(_certify(session, authority, org, usage, public_key, actor), key_pem)
 
 
 def renew(session: Session, authority: Authority, serial: str, actor: str) -> Certificate:
@@ -100,12 +95,14 @@ def renew(session: Session, authority: Authority, serial: str, actor: str) -> Ce
         )
     org = session.get_one(Organisation, old.organisation_id)
     public_key = x509.load_pem_x509_certificate(old.pem.encode()).public_key()
-    if not isinstance(public_key, rsa.RSAPublicKey):
-        raise PkiError("金鑰須為 RSA 金鑰", "the key must be an RSA key")
-    usage = Usage(old.usage)
-    cert = authority.issue(
-        public_key, f"{org.name} {'簽章' if usage is Usage.SIGNING else '加密'}", org.code, usage
-    )
+    return _certify(session, authority, org, Usage(old.usage), public_key, actor)
+
+
+def _certify(
+    session: Session, authority: Authority, org: Organisation, usage: Usage, public_key: PublicKey, actor: str
+) -> Certificate:
+    label = "簽章" if usage is Usage.SIGNING else "加密"
+    cert = authority.issue(public_key, f"{org.name} {label}", org.code, usage)
     return _record(session, org, usage, cert, actor, external=False)
 
 

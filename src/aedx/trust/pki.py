@@ -19,6 +19,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
@@ -162,7 +163,12 @@ class Authority:
         return cls(folder)
 
     def issue(
-        self, public_key: rsa.RSAPublicKey, common_name: str, organisation: str, usage: Usage, days: int = 730
+        self,
+        public_key: CertificatePublicKeyTypes,
+        common_name: str,
+        organisation: str,
+        usage: Usage,
+        days: int = 730,
     ) -> x509.Certificate:
         """A certificate for an organisation's signing or encryption key."""
         if not isinstance(public_key, rsa.RSAPublicKey) or public_key.key_size < 2048:
