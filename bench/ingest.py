@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 import pyarrow.csv as pacsv
 
-from aedx.exchange import orgs
+from aedx.accounts import organisations as orgs
 from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
 from aedx.sim.records import MAKERS, Setting

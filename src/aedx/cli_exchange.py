@@ -21,11 +21,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from aedx.exchange import audit, orgs
-from aedx.exchange.errors import ExchangeError
-from aedx.exchange.platform import Caller, Platform, process_actor
+from aedx.accounts import organisations as orgs
+from aedx.errors import DomainError
+from aedx.exchange.platform import Platform, process_actor
 from aedx.settings import Settings
 from aedx.storage.tables import Organisation
+from aedx.trust import audit
+from aedx.trust.caller import Caller
 
 orgs_app = typer.Typer(help="機關與權杖 Organisations and tokens", no_args_is_help=True)
 audit_app = typer.Typer(help="稽核紀錄 Audit log", no_args_is_help=True)
@@ -87,7 +89,7 @@ def orgs_import(
         with platform.db.transaction() as session:
             orgs.seed_reference(session, cli_actor())
             added = orgs.upsert(session, rows, cli_actor())
-    except ExchangeError as e:
+    except DomainError as e:
         raise fail(e) from None
     err.print(
         f"{len(rows):,} 個機關，新增 {added:,} / {len(rows):,} organisations, {added:,} new", highlight=False
@@ -107,7 +109,7 @@ def orgs_token(
         with platform.db.transaction() as session:
             orgs.seed_reference(session, cli_actor())
             token = orgs.issue_token(session, code, cli_actor(), label)
-    except ExchangeError as e:
+    except DomainError as e:
         raise fail(e) from None
     typer.echo(token)
 

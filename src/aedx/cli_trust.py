@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from aedx.accounts import certificates
+from aedx.accounts import organisations as orgs
 from aedx.cli_exchange import DatabaseOption, DataDirOption, cli_actor, err, fail, open_platform
-from aedx.exchange import orgs
-from aedx.exchange.errors import ExchangeError
+from aedx.errors import DomainError
 from aedx.exchange.platform import Platform
 from aedx.trust.pki import Authority, PkiError, Usage
 
@@ -54,7 +54,7 @@ def pki_issue(
             issued = certificates.issue(
                 session, _authority(platform), code, usage, cli_actor(), csr.read_bytes() if csr else None
             )
-    except (PkiError, ExchangeError) as e:
+    except DomainError as e:
         raise fail(e) from None
     out.mkdir(parents=True, exist_ok=True)
     cert_file = out / f"{code}-{usage.value}.pem"
@@ -159,7 +159,7 @@ def pki_import(
                 chain.read_bytes() if chain else b"",
                 cli_actor(),
             )
-    except (PkiError, ExchangeError) as e:
+    except DomainError as e:
         raise fail(e) from None
     err.print(f"已匯入 imported {row.subject}（序號 serial {row.serial}）", highlight=False)
 

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from aedx import refdata
+from aedx.accounts import organisations as orgs
 from aedx.api.app import create_app
-from aedx.exchange import orgs
 from aedx.exchange.platform import Platform
 from aedx.exchange.worker import Worker
 from aedx.formats import Format, read_batches

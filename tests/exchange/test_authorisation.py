@@ -135,7 +135,7 @@ def test_every_endpoint_needs_a_valid_token(world: tuple[Hub, dict[str, str]]) -
 
 def test_revoked_tokens_stop_working(world: tuple[Hub, dict[str, str]]) -> None:
     hub, _ = world
-    from aedx.exchange import orgs
+    from aedx.accounts import organisations as orgs
 
     with hub.platform.db.transaction() as session:
         orgs.revoke_tokens(session, OTHER_AGENCY, "test")

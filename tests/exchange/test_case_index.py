@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from aedx.exchange import orgs
+from aedx.accounts import organisations as orgs
 from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
 from tests.builders import records

@@ -156,7 +156,8 @@ def test_the_sender_must_be_allowed_to_send_the_kind(hub: Hub) -> None:
 def test_identical_uploads_at_the_same_moment_make_one_submission(hub: Hub) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from aedx.exchange import intake, orgs
+    from aedx.accounts import organisations as orgs
+    from aedx.exchange import intake
 
     body = hub_bytes(referrals("sly", "tpy"))
     with hub.platform.db.transaction() as session:

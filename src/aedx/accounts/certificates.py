@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aedx.exchange import audit, orgs
+from aedx.accounts import organisations as orgs
 from aedx.storage.tables import Certificate, Organisation, utcnow
+from aedx.trust import audit
 from aedx.trust.pki import Authority, PkiError, Usage, new_key, pem, verify_chain
 
 CRL_DAYS = 7

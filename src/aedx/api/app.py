@@ -15,9 +15,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
 
-from aedx import __version__
+from aedx import __version__, errors
 from aedx.api import audit, deliveries, submissions
-from aedx.exchange import errors
 from aedx.exchange.platform import Platform, process_actor
 from aedx.exchange.worker import Worker
 
@@ -67,8 +66,8 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
     for router in (submissions.router, deliveries.router, audit.router):
         app.include_router(router)
 
-    @app.exception_handler(errors.ExchangeError)
-    async def exchange_error(request: Request, exc: errors.ExchangeError) -> JSONResponse:
+    @app.exception_handler(errors.DomainError)
+    async def exchange_error(request: Request, exc: errors.DomainError) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return error(status, exc.code, exc.message_zh, exc.message_en, headers)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from aedx.api.deps import CallerDep, PlatformDep
 from aedx.api.schemas import ERRORS, AuditEventOut
-from aedx.exchange import audit
+from aedx.trust import audit
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=ERRORS)
 

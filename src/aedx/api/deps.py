@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from aedx.exchange import audit, orgs
-from aedx.exchange.errors import Unauthenticated
-from aedx.exchange.platform import Caller, Platform
+from aedx.accounts import organisations as orgs
+from aedx.errors import Unauthenticated
+from aedx.exchange.platform import Platform
+from aedx.trust import audit
+from aedx.trust.caller import Caller
 
 bearer = HTTPBearer(auto_error=False, description="The organisation's token from `aedx orgs token`")
 

@@ -12,8 +12,8 @@ from fastapi.responses import FileResponse
 
 from aedx.api.deps import CallerDep, PlatformDep
 from aedx.api.schemas import ERRORS, Accepted, ReportOut, SubmissionOut
+from aedx.errors import TooLarge
 from aedx.exchange import intake, submissions
-from aedx.exchange.errors import TooLarge
 from aedx.exchange.platform import Platform
 from aedx.validation.export import FORMATS
 

@@ -12,15 +12,16 @@ import polars as pl
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from aedx.exchange import audit
-from aedx.exchange.errors import NotFound
-from aedx.exchange.platform import Caller, Platform
+from aedx.errors import NotFound
+from aedx.exchange.platform import Platform
 from aedx.exchange.routing import RECIPIENT
 from aedx.exchange.states import State, transition
 from aedx.formats.source import ControlRecord
 from aedx.formats.writers import amount_total, control_line, encode_records
 from aedx.schema import Kind
 from aedx.storage.tables import Delivery, Organisation, Submission, new_id, utcnow
+from aedx.trust import audit
+from aedx.trust.caller import Caller
 
 EXTENSIONS = {"csv": "csv", "fixed": "txt", "jsonl": "jsonl"}
 

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from aedx.exchange import audit
-from aedx.exchange.errors import Conflict, Denied, Invalid, TooLarge
-from aedx.exchange.platform import Caller, Platform
+from aedx.errors import Conflict, Denied, Invalid, TooLarge
+from aedx.exchange.platform import Platform
 from aedx.exchange.states import State
 from aedx.findings import UnusableInput
 from aedx.formats import Format
 from aedx.formats.source import canonical_encoding
 from aedx.kinds import KINDS
 from aedx.storage.tables import Job, Submission, new_id
+from aedx.trust import audit
+from aedx.trust.caller import Caller
 
 MAX_KEY = 100
 

@@ -1,5 +1,4 @@
-"""What every exchange operation works with: the database, the blob store, the settings, and who
-is asking."""
+"""What every exchange operation works with: the database, the blob store and the settings."""
 
 from __future__ import annotations
 
@@ -28,20 +27,6 @@ class Platform:
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
-
-
-@dataclass(frozen=True)
-class Caller:
-    """An authenticated organisation; every query is scoped to it."""
-
-    organisation_id: int
-    code: str
-    role: str  # hq, branch, agency, partner
-    actor: str  # token:<id>, or the operator's command
-
-    @property
-    def is_hq(self) -> bool:
-        return self.role == "hq"
 
 
 def process_actor(what: str) -> str:

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from aedx.exchange import audit
 from aedx.storage.tables import Submission, utcnow
+from aedx.trust import audit
 
 
 class State(StrEnum):

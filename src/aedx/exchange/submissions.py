@@ -11,12 +11,13 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aedx.exchange import audit
-from aedx.exchange.errors import Invalid, NotFound, NotReady
-from aedx.exchange.platform import Caller, Platform
+from aedx.errors import Invalid, NotFound, NotReady
+from aedx.exchange.platform import Platform
 from aedx.formats.source import ControlRecord
 from aedx.kinds import get_kind
 from aedx.storage.tables import Organisation, Submission
+from aedx.trust import audit
+from aedx.trust.caller import Caller
 from aedx.validation.export import FORMATS, write_report
 from aedx.validation.report import Report
 

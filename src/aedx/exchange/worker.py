@@ -16,9 +16,10 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, text
 
-from aedx.exchange import audit, process
+from aedx.exchange import process
 from aedx.exchange.platform import Platform
 from aedx.storage.tables import utcnow
+from aedx.trust import audit
 
 log = logging.getLogger(__name__)
 

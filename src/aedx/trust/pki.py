@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
+from aedx.errors import DomainError
+
 KEY_BITS = 3072
 ROOT_YEARS, ISSUING_YEARS = 20, 10
 COUNTRY = "TW"
@@ -34,11 +36,8 @@ class Usage(StrEnum):
     ENCRYPTION = "encryption"
 
 
-class PkiError(Exception):
-    def __init__(self, message_zh: str, message_en: str) -> None:
-        super().__init__(message_en)
-        self.message_zh = message_zh
-        self.message_en = message_en
+class PkiError(DomainError):
+    code = "pki.refused"
 
 
 def new_key() -> rsa.RSAPrivateKey:

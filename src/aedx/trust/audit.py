@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aedx.exchange.platform import Caller
 from aedx.storage.tables import AuditEvent, Organisation, utcnow
+from aedx.trust.caller import Caller
 
 EXPORT_BATCH = 5000
 COLUMNS = (

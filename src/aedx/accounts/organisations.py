@@ -15,13 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aedx import refdata
-from aedx.exchange import audit
-from aedx.exchange.errors import Invalid, Unauthenticated
-from aedx.exchange.platform import Caller
+from aedx.errors import Invalid, Unauthenticated
 from aedx.formats import Format
 from aedx.formats.source import canonical_encoding
 from aedx.kinds.fields import AGENCY_CODE_PATTERN
 from aedx.storage.tables import ApiToken, Organisation, utcnow
+from aedx.trust import audit
+from aedx.trust.caller import Caller
 
 HQ_CODE = "aea"
 HQ_NAME = "法務部行政執行署"

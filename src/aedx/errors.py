@@ -1,9 +1,9 @@
-"""Domain errors of the exchange; the API edge maps each to one HTTP status."""
+"""Domain errors; the API edge maps each to one HTTP status, the commands print them."""
 
 from __future__ import annotations
 
 
-class ExchangeError(Exception):
+class DomainError(Exception):
     code = "exchange.error"
 
     def __init__(self, message_zh: str, message_en: str, *, code: str | None = None) -> None:
@@ -14,29 +14,29 @@ class ExchangeError(Exception):
             self.code = code
 
 
-class Invalid(ExchangeError):
+class Invalid(DomainError):
     code = "request.invalid"
 
 
-class Unauthenticated(ExchangeError):
+class Unauthenticated(DomainError):
     code = "auth.required"
 
 
-class Denied(ExchangeError):
+class Denied(DomainError):
     code = "auth.denied"
 
 
-class NotFound(ExchangeError):
+class NotFound(DomainError):
     code = "not_found"
 
 
-class Conflict(ExchangeError):
+class Conflict(DomainError):
     code = "conflict"
 
 
-class TooLarge(ExchangeError):
+class TooLarge(DomainError):
     code = "upload.too_large"
 
 
-class NotReady(ExchangeError):
+class NotReady(DomainError):
     code = "not_ready"
