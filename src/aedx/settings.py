@@ -24,6 +24,11 @@ class Settings:
     index_key: bytes
     today: dt.date | None = None  # the day the date rules check against; None: today in Taipei
 
+    @property
+    def embedded(self) -> bool:
+        """The single-process default on SQLite, which sets itself up (its CA included)."""
+        return self.database_url.startswith("sqlite")
+
     @classmethod
     def from_env(cls, data_dir: Path | None = None, database_url: str | None = None) -> Settings:
         folder = Path(data_dir or os.environ.get("AEDX_DATA_DIR", ".aedx")).resolve()

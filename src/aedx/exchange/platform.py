@@ -10,6 +10,7 @@ from functools import cached_property
 from aedx.settings import Settings
 from aedx.storage.blobs import BlobStore
 from aedx.storage.db import Database
+from aedx.trust.pki import Authority
 
 
 @dataclass
@@ -23,6 +24,12 @@ class Platform:
     @cached_property
     def blobs(self) -> BlobStore:
         return BlobStore(self.settings.data_dir / "blobs")
+
+    @cached_property
+    def authority(self) -> Authority:
+        """The platform's CA; the embedded platform makes its own on first use, a production one
+        is made by ``aedx pki init``."""
+        return Authority.open(self.settings.data_dir / "pki", create=self.settings.embedded)
 
     def close(self) -> None:
         if "db" in self.__dict__:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import ExtensionPolicy, PolicyBuilder, Store, VerificationError
@@ -107,6 +107,19 @@ def pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """A private key with its certificate and the issuing CA's certificate above it."""
+
+    key: rsa.RSAPrivateKey
+    certificate: x509.Certificate
+    issuer: x509.Certificate
+
+    def sign(self, data: bytes) -> bytes:
+        """RSASSA-PKCS1-v1_5 with SHA-256, as ``openssl dgst -sha256 -verify`` checks it."""
+        return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
 @dataclass
 class Authority:
     """The root and issuing CAs kept under ``folder``."""
@@ -160,6 +173,34 @@ class Authority:
         (folder / "root.pem").write_bytes(pem(root))
         (folder / "issuing.pem").write_bytes(pem(issuing))
         return cls(folder)
+
+    @classmethod
+    def open(cls, folder: Path, *, create: bool = False) -> Authority:
+        """The authority in ``folder``; made there first when ``create`` and there is none."""
+        if create and not (folder / "root.pem").exists():
+            return cls.create(folder)
+        return cls(folder)
+
+    def identity(self, usage: Usage) -> Identity:
+        """The platform's own signing or encryption key and certificate, issued by this authority
+        the first time they are asked for."""
+        key_file, cert_file = (
+            self.folder / f"platform-{usage.value}.key",
+            self.folder / f"platform-{usage.value}.pem",
+        )
+        if not cert_file.exists():
+            key = new_key()
+            cert = self.issue(
+                key.public_key(), "行政執行資料交換平台 aedx platform", PLATFORM, usage, days=3650
+            )
+            _write_key(key_file, key)
+            tmp = cert_file.with_suffix(".tmp")
+            tmp.write_bytes(pem(cert))
+            tmp.replace(cert_file)
+        loaded = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+        if not isinstance(loaded, rsa.RSAPrivateKey):
+            raise PkiError("平台金鑰格式不符", "the platform's key is not an RSA key")
+        return Identity(loaded, x509.load_pem_x509_certificate(cert_file.read_bytes()), self.issuing)
 
     def issue(
         self,
