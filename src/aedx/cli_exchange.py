@@ -28,6 +28,7 @@ from aedx.settings import Settings
 from aedx.storage.tables import Organisation
 from aedx.trust import audit
 from aedx.trust.caller import Caller
+from aedx.trust.pki import Usage
 
 orgs_app = typer.Typer(help="機關與權杖 Organisations and tokens", no_args_is_help=True)
 audit_app = typer.Typer(help="稽核紀錄 Audit log", no_args_is_help=True)
@@ -237,6 +238,7 @@ def demo(
     import uvicorn
 
     from aedx.api.app import create_app
+    from aedx.sim import keys
     from aedx.sim.agencies import DEMO_AGENCIES_CSV
     from aedx.sim.demo import Org, Traffic
 
@@ -248,7 +250,13 @@ def demo(
     with platform.db.transaction() as session:
         for o in session.scalars(select(Organisation).order_by(Organisation.id)):
             token = orgs.issue_token(session, o.code, cli_actor(), "demo")
-            members.append(Org(o.code, o.role, token, o.preferred_format, o.preferred_encoding))
+            signer, decrypter = (
+                keys.identity(session, platform.authority, o, usage, platform.settings.data_dir / "demo-keys")
+                for usage in (Usage.SIGNING, Usage.ENCRYPTION)
+            )
+            members.append(
+                Org(o.code, o.role, token, signer, decrypter, o.preferred_format, o.preferred_encoding)
+            )
     tokens_file = platform.settings.data_dir / "demo-tokens.json"
     tokens_file.write_text(json.dumps({m.code: m.token for m in members}, indent=1))
     tokens_file.chmod(0o600)

@@ -3,6 +3,9 @@
 ``AEDX_DATABASE_URL``  SQLAlchemy URL (default SQLite in the data folder; PostgreSQL in production)
 ``AEDX_DATA_DIR``      the data folder: blobs, the embedded database and the index key
 ``AEDX_MAX_UPLOAD_MB`` the largest file an upload may carry (default 2048)
+``AEDX_PLAIN_EXCHANGE`` ``1`` accepts unsigned, unencrypted uploads and writes packages in the
+                       clear: for measuring the protection's cost and for local trials, never
+                       in service (default: every file signed and enveloped, both hops)
 ``AEDX_INDEX_KEY``     hex key for the obligor key in the case index (default: made once, kept in
                        the data folder)
 """
@@ -23,6 +26,7 @@ class Settings:
     max_upload_bytes: int
     index_key: bytes
     today: dt.date | None = None  # the day the date rules check against; None: today in Taipei
+    plain_exchange: bool = False  # files travel unsigned and in the clear (measurement only)
 
     @property
     def embedded(self) -> bool:
@@ -38,6 +42,7 @@ class Settings:
             database_url=url,
             max_upload_bytes=int(os.environ.get("AEDX_MAX_UPLOAD_MB", "2048")) << 20,
             index_key=_index_key(folder),
+            plain_exchange=os.environ.get("AEDX_PLAIN_EXCHANGE") == "1",
         )
 
 

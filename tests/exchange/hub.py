@@ -1,16 +1,25 @@
-"""A platform on a test database, with organisations, their tokens and an API client; the worker
-is run by the test, so each step is deterministic."""
+"""A platform on a test database, with organisations, their tokens, their signing and encryption
+certificates, and an API client; the worker is run by the test, so each step is deterministic.
+Uploads are signed and enveloped as an agency's server does it, downloads opened likewise."""
 
 from __future__ import annotations
 
+import functools
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from aedx import refdata
+from aedx.accounts import certificates
 from aedx.accounts import organisations as orgs
 from aedx.api.app import create_app
 from aedx.exchange.platform import Platform
@@ -20,6 +29,8 @@ from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
 from aedx.settings import Settings
 from aedx.storage.tables import Case
+from aedx.trust import cms
+from aedx.trust.pki import Authority, Identity, Usage
 from tests.builders import TODAY
 
 AGENCIES = [
@@ -28,18 +39,71 @@ AGENCIES = [
 ]
 
 
+_KEYS: dict[tuple[str, Usage], rsa.RSAPrivateKey] = {}
+
+
+def key_of(code: str, usage: Usage) -> rsa.RSAPrivateKey:
+    """Organisations' keys, made once per test session (key generation is slow)."""
+    if (code, usage) not in _KEYS:
+        _KEYS[code, usage] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return _KEYS[code, usage]
+
+
+@functools.cache
+def _authority_template() -> Path:
+    """The platform's CA and its own keys, made once and copied into each hub."""
+    folder = Path(tempfile.mkdtemp(prefix="aedx-ca-")) / "pki"
+    authority = Authority.create(folder)
+    for usage in Usage:
+        authority.identity(usage)
+    return folder
+
+
+def csr(code: str, usage: Usage) -> bytes:
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{code} {usage.value}")]))
+        .sign(key_of(code, usage), hashes.SHA256())
+    )
+    return request.public_bytes(serialization.Encoding.PEM)
+
+
 class Hub:
     def __init__(self, database_url: str, folder: Path, *, max_upload_bytes: int = 1 << 30) -> None:
         settings = Settings(folder, database_url, max_upload_bytes, b"k" * 32, today=TODAY)
+        shutil.copytree(_authority_template(), folder / "pki")
         self.platform = Platform(settings)
         self.platform.db.migrate()
+        self.tokens: dict[str, str] = {}
+        self.identities: dict[tuple[str, Usage], Identity] = {}
         with self.platform.db.transaction() as session:
             orgs.seed_reference(session, "test")
             orgs.upsert(session, AGENCIES, "test")
-            codes = [orgs.HQ_CODE, *(b.code for b in refdata.branches()), *(a.code for a in AGENCIES)]
-            self.tokens = {code: orgs.issue_token(session, code, "test") for code in codes}
+        for code in [orgs.HQ_CODE, *(b.code for b in refdata.branches()), *(a.code for a in AGENCIES)]:
+            self.enrol(code)
         self.client = TestClient(create_app(self.platform))
         self.worker = Worker(self.platform, "worker:test")
+
+    def enrol(self, code: str) -> None:
+        """A token, and signing and encryption certificates, for a registered organisation."""
+        authority = self.platform.authority
+        with self.platform.db.transaction() as session:
+            self.tokens[code] = orgs.issue_token(session, code, "test")
+            for usage in Usage:
+                issued = certificates.issue(session, authority, code, usage, "test", csr(code, usage))
+                cert = x509.load_pem_x509_certificate(issued.certificate.pem.encode())
+                self.identities[code, usage] = Identity(key_of(code, usage), cert, authority.issuing)
+
+    def seal(self, org: str, body: bytes) -> bytes:
+        """Signed by the organisation, enveloped to the platform."""
+        signer = self.identities[org, Usage.SIGNING]
+        return b"".join(cms.seal(body, signer, self.platform.decrypter.certificate))
+
+    def open(self, org: str, package: bytes) -> bytes:
+        """A package opened by its recipient, after checking the platform signed it."""
+        signed = cms.unwrap(package, self.identities[org, Usage.ENCRYPTION])
+        assert signed.signer == self.platform.signer.certificate
+        return bytes(signed.content)
 
     def close(self) -> None:
         self.client.close()
@@ -63,10 +127,12 @@ class Hub:
         fmt: str = "csv",
         encoding: str = "utf-8",
         key: str | None = None,
+        sealed: bool = True,
     ) -> Any:
         headers = self.auth(org) | ({"Idempotency-Key": key} if key else {})
         params = {"kind": kind, "format": fmt, "encoding": encoding}
-        return self.client.post("/api/v1/submissions", params=params, headers=headers, content=body)
+        content = self.seal(org, body) if sealed else body
+        return self.client.post("/api/v1/submissions", params=params, headers=headers, content=content)
 
     def send(self, org: str, kind: str, frame: pl.DataFrame, **kw: Any) -> dict[str, Any]:
         """Upload the records, let the worker run, and return the submission as the sender sees it."""
@@ -92,7 +158,7 @@ class Hub:
         response = self.get(org, f"/api/v1/deliveries/{delivery['id']}/content")
         assert response.status_code == 200, response.text
         path = self.platform.settings.data_dir / f"download-{delivery['id']}"
-        path.write_bytes(response.content)
+        path.write_bytes(self.open(org, response.content))
         stream = read_batches(
             path, get_kind(delivery["kind"]), Format(delivery["format"]), delivery["encoding"]
         )

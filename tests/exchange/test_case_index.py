@@ -126,7 +126,7 @@ def test_a_branch_reports_only_on_cases_it_holds(hub: Hub) -> None:
 def test_a_recipient_no_longer_on_the_platform_is_a_finding(hub: Hub) -> None:
     with hub.platform.db.transaction() as session:
         orgs.upsert(session, [orgs.OrgRow("A100000000", "某機關", "agency", "fee")], "test")
-        hub.tokens["A100000000"] = orgs.issue_token(session, "A100000000", "test")
+    hub.enrol("A100000000")
     sent = referrals("sly").with_columns(pl.lit("A100000000").alias("agency_code"))
     assert hub.send("A100000000", "case_referral", sent)["state"] == "delivered"
     with hub.platform.db.transaction() as session:
@@ -151,7 +151,7 @@ def test_deliveries_come_in_the_recipients_format_and_encoding(hub: Hub) -> None
     assert (second["format"], second["encoding"]) == ("fixed", "utf-8")  # nothing lost
     assert hub.download("sly", first)["obligor_name"].to_list() == ["陳大文"]
     assert hub.download("sly", second)["obligor_name"].to_list() == ["林堃"]
-    content = hub.get("sly", f"/api/v1/deliveries/{first['id']}/content").content
+    content = hub.open("sly", hub.get("sly", f"/api/v1/deliveries/{first['id']}/content").content)
     assert content.decode("cp950").count("\r\n") == 2  # the record and its control trailer
     assert encode_records(sent.slice(0, 1), get_kind("case_referral"), "fixed", "cp950") in content
 

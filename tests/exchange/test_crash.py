@@ -24,7 +24,7 @@ from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
 from aedx.sim.records import MAKERS, Setting
 from aedx.storage.localpg import LocalPostgres
-from aedx.storage.tables import AuditEvent, Case, Delivery, Job, Submission
+from aedx.storage.tables import AuditEvent, Case, Delivery, Job, Organisation, Submission
 from tests.conftest import _empty
 from tests.exchange.hub import Hub
 
@@ -79,6 +79,7 @@ def _check_exactly_once(hub: Hub, expected: dict[str, pl.DataFrame]) -> None:
     with hub.platform.db.transaction() as session:
         subs = {s.id: s for s in session.scalars(select(Submission))}
         deliveries = session.scalars(select(Delivery)).all()
+        codes = {o.id: o.code for o in session.scalars(select(Organisation))}
         events = session.execute(select(AuditEvent.submission_id, AuditEvent.action)).all()
     for sub_id, sent in expected.items():
         sub = subs[sub_id]
@@ -91,7 +92,8 @@ def _check_exactly_once(hub: Hub, expected: dict[str, pl.DataFrame]) -> None:
         for d in mine:
             blob = hub.platform.blobs.path(d.blob_key).read_bytes()
             assert hashlib.sha256(blob).hexdigest() == d.sha256 and len(blob) == d.size
-            delivered += [line.split(b",")[column].decode() for line in blob.splitlines()[1:-1]]
+            package = hub.open(codes[d.recipient_id], blob)
+            delivered += [line.split(b",")[column].decode() for line in package.splitlines()[1:-1]]
         assert sorted(delivered) == sorted(sent["agency_case_no"].to_list())
         for action in (
             "submission.validating",

@@ -159,7 +159,7 @@ def test_identical_uploads_at_the_same_moment_make_one_submission(hub: Hub) -> N
     from aedx.accounts import organisations as orgs
     from aedx.exchange import intake
 
-    body = hub_bytes(referrals("sly", "tpy"))
+    body = hub.seal("A383000000", hub_bytes(referrals("sly", "tpy")))
     with hub.platform.db.transaction() as session:
         caller = orgs.authenticate(session, hub.tokens["A383000000"])
     upload = intake.Upload("case_referral", "csv", "utf-8")

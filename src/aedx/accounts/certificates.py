@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from aedx.accounts import organisations as orgs
 from aedx.storage.tables import Certificate, Organisation, utcnow
 from aedx.trust import audit
+from aedx.trust.cms import CmsRefused, Signed
 from aedx.trust.pki import Authority, PkiError, Usage, new_key, pem, verify_chain
 
 CRL_DAYS = 7
@@ -181,6 +182,47 @@ def import_external(
             "憑證之金鑰用途不含此用途", f"the certificate's key usage does not allow {usage.value}"
         )
     return _record(session, org, usage, cert, actor, external=True)
+
+
+def check_signer(
+    session: Session, authority: Authority, organisation_id: int, signed: Signed, now: dt.datetime
+) -> Certificate:
+    """The sender's signing certificate, when the file's signer is one: registered to the
+    organisation for signing, not revoked, valid now, and up a chain to the platform's root or an
+    outside anchor. Any other signer is refused with the one uniform answer."""
+    fingerprint = signed.signer.fingerprint(hashes.SHA256()).hex()
+    row = session.scalar(select(Certificate).where(Certificate.fingerprint == fingerprint))
+    if row is None:
+        raise CmsRefused("the signer's certificate is not registered")
+    if row.organisation_id != organisation_id or row.usage != Usage.SIGNING.value:
+        raise CmsRefused("the signer's certificate is another organisation's or not for signing")
+    if row.revoked_at is not None:
+        raise CmsRefused("the signer's certificate is revoked")
+    if not row.not_before <= now <= row.not_after:
+        raise CmsRefused("the signer's certificate is not valid now")
+    roots = [authority.root, *anchors(authority.folder / "anchors")]
+    try:
+        verify_chain(signed.signer, roots, [*signed.certificates, authority.issuing], now)
+    except PkiError:
+        raise CmsRefused("the signer's certificate does not chain to a trusted root") from None
+    return row
+
+
+def encryption_certificates(session: Session, organisation_ids: list[int]) -> dict[int, x509.Certificate]:
+    """Each organisation's newest encryption certificate that is valid now and not revoked."""
+    now = utcnow()
+    rows = session.scalars(
+        select(Certificate)
+        .where(
+            Certificate.organisation_id.in_(organisation_ids),
+            Certificate.usage == Usage.ENCRYPTION.value,
+            Certificate.revoked_at.is_(None),
+            Certificate.not_before <= now,
+            Certificate.not_after > now,
+        )
+        .order_by(Certificate.not_after)
+    ).all()
+    return {r.organisation_id: x509.load_pem_x509_certificate(r.pem.encode()) for r in rows}
 
 
 def _get(session: Session, serial: str) -> Certificate:

@@ -13,6 +13,7 @@ from aedx.api.schemas import ERRORS, DeliveryOut
 from aedx.exchange import delivery, submissions
 from aedx.storage.tables import Delivery, Submission
 
+SEALED_MEDIA = "application/pkcs7-mime; smime-type=authEnveloped-data"
 router = APIRouter(prefix="/api/v1", tags=["deliveries"], responses=ERRORS)
 MEDIA = {"csv": "text/csv", "fixed": "text/plain", "jsonl": "application/jsonl"}
 
@@ -46,13 +47,15 @@ def read(delivery_id: str, p: PlatformDep, caller: CallerDep) -> dict[str, Any]:
 
 @router.get("/deliveries/{delivery_id}/content", response_class=FileResponse, summary="下載 Download")
 def content(delivery_id: str, p: PlatformDep, caller: CallerDep) -> FileResponse:
-    """The package as stored; its SHA-256 is in the ``ETag`` and ``Digest`` headers."""
+    """The package as stored: CMS signed by the platform and enveloped to the recipient
+    (``application/pkcs7-mime``); its SHA-256 is in the ``ETag`` header."""
     with p.db.transaction() as session:
         d, path = delivery.content(p, session, caller, delivery_id)
     charset = "utf-8" if d.encoding == "utf-8" else "big5"
+    sealed = path.name.endswith(delivery.SEALED)
     return FileResponse(
         path,
-        media_type=f"{MEDIA[d.format]}; charset={charset}",
+        media_type=SEALED_MEDIA if sealed else f"{MEDIA[d.format]}; charset={charset}",
         filename=path.name,
         headers={"ETag": f'"{d.sha256}"', "X-Content-SHA256": d.sha256, "X-Records": str(d.records)},
     )

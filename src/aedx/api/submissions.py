@@ -40,7 +40,10 @@ def _wake_worker(p: Platform, request: Request) -> None:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                media: {"schema": {"type": "string", "format": "binary"}}
+                for media in ("application/pkcs7-mime", "application/octet-stream")
+            },
         }
     },
 )
@@ -55,8 +58,12 @@ async def create(
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
     content_length: Annotated[int | None, Header()] = None,
 ) -> dict[str, Any]:
-    """The file is the request body as sent. Answers 202 at once; follow ``status_url``. Sending
-    the same bytes, or the same ``Idempotency-Key``, again returns the first submission."""
+    """The file is the request body: CMS, signed with the organisation's signing certificate and
+    enveloped to the platform's encryption certificate (``/api/v1/trust/certificates/
+    platform-encryption``). It is checked before anything is kept; any failure of the signature,
+    the signer or the encryption gets one answer, ``cms.refused``. Answers 202; follow
+    ``status_url``. Sending the same content, or the same ``Idempotency-Key``, again returns the
+    first submission."""
     limit = p.settings.max_upload_bytes
     if content_length is not None and content_length > limit:
         raise TooLarge(f"檔案超過上限 {limit >> 20} MB", f"the file exceeds the limit of {limit >> 20} MB")
@@ -130,6 +137,24 @@ def report(
         "findings": loaded.findings.slice(offset, limit).to_dicts(),
         "total_findings": loaded.findings.height,
     }
+
+
+@router.get(
+    "/{submission_id}/receipt",
+    response_class=FileResponse,
+    summary="簽署收據 The platform's signed receipt",
+)
+def receipt(submission_id: str, p: PlatformDep, caller: CallerDep) -> FileResponse:
+    """What the platform received and decided (JSON), signed by it: CMS SignedData, DER. Check it
+    with ``openssl cms -verify -inform DER -in receipt.p7s -CAfile root.pem``. Ready once the
+    file is accepted or rejected."""
+    with p.db.transaction() as session:
+        sub = submissions.get(session, caller, submission_id)
+    return FileResponse(
+        submissions.receipt(p, sub),
+        media_type="application/pkcs7-mime; smime-type=signed-data",
+        filename=f"receipt-{sub.id}.p7s",
+    )
 
 
 @router.get(

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from cryptography import x509
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from aedx.errors import NotFound
+from aedx.accounts import certificates
+from aedx.errors import NotFound, NotReady
 from aedx.exchange.platform import Platform
 from aedx.exchange.routing import RECIPIENT
 from aedx.exchange.states import State, transition
@@ -20,10 +22,12 @@ from aedx.formats.source import ControlRecord
 from aedx.formats.writers import amount_total, control_line, encode_records
 from aedx.schema import Kind
 from aedx.storage.tables import Delivery, Organisation, Submission, new_id, utcnow
-from aedx.trust import audit
+from aedx.trust import audit, cms
 from aedx.trust.caller import Caller
 
 EXTENSIONS = {"csv": "csv", "fixed": "txt", "jsonl": "jsonl"}
+Sealing = dict[int, x509.Certificate] | None  # organisation id → its encryption certificate
+SEALED = ".p7m"  # signed by the platform, enveloped to the recipient (CMS, DER)
 
 
 @dataclass(frozen=True)
@@ -43,19 +47,43 @@ def recipients(session: Session, routed: pl.DataFrame) -> dict[str, Organisation
 
 
 def write_packages(
-    platform: Platform, to: dict[str, Organisation], sub: Submission, kind: Kind, routed: pl.DataFrame
+    platform: Platform,
+    to: dict[str, Organisation],
+    sealed_for: Sealing,
+    sub: Submission,
+    kind: Kind,
+    routed: pl.DataFrame,
 ) -> list[Package]:
-    """Write each recipient's package to the blob store; keys are per submission and recipient,
-    so a retry after a crash overwrites what an earlier attempt left."""
+    """Write each recipient's package to the blob store, signed by the platform and enveloped to
+    the recipient's encryption certificate; keys are per submission and recipient, so a retry after
+    a crash overwrites what an earlier attempt left."""
     packages = []
     routed = routed.select(*kind.names, RECIPIENT)
     for (code,), part in routed.partition_by(RECIPIENT, as_dict=True, maintain_order=True).items():
         org = to[str(code)]
         data, encoding = _encode(part, kind, org.preferred_format, org.preferred_encoding)
         key = f"deliveries/{sub.id}/{org.code}.{EXTENSIONS[org.preferred_format]}"
-        sha, size = platform.blobs.put(key, [data])
+        if sealed_for is None:
+            sha, size = platform.blobs.put(key, [data])
+        else:
+            key += SEALED
+            sha, size = platform.blobs.put(key, cms.seal(data, platform.signer, sealed_for[org.id]))
         packages.append(Package(org.id, part.height, org.preferred_format, encoding, key, sha, size))
     return sorted(packages, key=lambda p: p.blob_key)
+
+
+def sealing(session: Session, platform: Platform, to: dict[str, Organisation]) -> Sealing:
+    """Each recipient's encryption certificate (None when the exchange runs in the clear)."""
+    if platform.settings.plain_exchange:
+        return None
+    found = certificates.encryption_certificates(session, [o.id for o in to.values()])
+    missing = sorted(o.code for o in to.values() if o.id not in found)
+    if missing:  # the job is retried with back-off until HQ issues the certificate
+        raise NotReady(
+            f"收件機關 {', '.join(missing)} 尚無有效之加密憑證",
+            f"no valid encryption certificate for {', '.join(missing)}",
+        )
+    return found
 
 
 def _encode(part: pl.DataFrame, kind: Kind, fmt: str, encoding: str) -> tuple[bytes, str]:

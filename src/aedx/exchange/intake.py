@@ -1,9 +1,13 @@
-"""Intake: a file arrives, its bytes are stored as received with their SHA-256, and a submission
-is queued for the workers. The same sender sending the same bytes, or the same idempotency key,
-gets the same submission back; nothing is processed twice."""
+"""Intake: a file arrives as CMS, signed by its sender and enveloped to the platform. It is
+decrypted and its signature and signer checked before anything is kept; a refusal keeps nothing but
+its audit event. The bytes are then stored as received, and a submission is queued for the workers.
+The same sender sending the same content (however enveloped), or the same idempotency key, gets the
+same submission back; nothing is processed twice."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from aedx.accounts import certificates
 from aedx.errors import Conflict, Denied, Invalid, TooLarge
 from aedx.exchange.platform import Platform
 from aedx.exchange.states import State
@@ -18,11 +23,14 @@ from aedx.findings import UnusableInput
 from aedx.formats import Format
 from aedx.formats.source import canonical_encoding
 from aedx.kinds import KINDS
-from aedx.storage.tables import Job, Submission, new_id
-from aedx.trust import audit
+from aedx.storage.tables import Job, Submission, new_id, utcnow
+from aedx.trust import audit, cms
 from aedx.trust.caller import Caller
+from aedx.trust.cms import CmsRefused
 
 MAX_KEY = 100
+MAX_SIGNATURE_AGE = dt.timedelta(days=7)  # an older signed file is refused as a replay
+CLOCK_SKEW = dt.timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -48,12 +56,24 @@ def submit(platform: Platform, caller: Caller, upload: Upload, body: Iterable[by
     except TooLarge:
         _refused(platform, caller, kind, reason="too_large")
         raise
-    key = f"received/{caller.code}/{sha}"
-    platform.blobs.rename(incoming, key)
+    try:
+        opened = None if platform.settings.plain_exchange else _open(platform, caller, incoming)
+    except CmsRefused as e:
+        platform.blobs.delete(incoming)
+        _refused(platform, caller, kind, reason=e.reason)
+        raise
+    content_sha = opened.sha256 if opened else sha
+    key = f"received/{caller.code}/{sha}" + (".p7m" if opened else "")
+    stored = incoming
     for _ in range(3):  # a concurrent identical upload may win the insert; then we find it
-        existing = _existing(platform, caller, kind, sha, upload.idempotency_key)
+        existing = _existing(platform, caller, kind, content_sha, upload.idempotency_key)
         if existing is not None:
+            if stored != existing.submission.blob_key:
+                platform.blobs.delete(stored)
             return existing
+        if stored != key:
+            platform.blobs.rename(incoming, key)
+            stored = key
         try:
             with platform.db.transaction() as session:
                 sub = Submission(
@@ -64,14 +84,19 @@ def submit(platform: Platform, caller: Caller, upload: Upload, body: Iterable[by
                     encoding=encoding,
                     filename=upload.filename,
                     idempotency_key=upload.idempotency_key,
-                    sha256=sha,
+                    sha256=content_sha,
                     size=size,
                     blob_key=key,
+                    envelope_sha256=sha if opened else None,
+                    signer_serial=opened.signer_serial if opened else None,
                     state=State.RECEIVED.value,
                 )
                 session.add(sub)
                 session.flush()
                 session.add(Job(submission_id=sub.id))
+                detail = {"sha256": content_sha, "size": size, "format": fmt, "encoding": encoding}
+                if opened:
+                    detail |= {"envelope_sha256": sha, "signer": opened.signer_serial}
                 audit.by_caller(
                     session,
                     caller,
@@ -80,12 +105,32 @@ def submit(platform: Platform, caller: Caller, upload: Upload, body: Iterable[by
                     object_id=sub.id,
                     submission_id=sub.id,
                     kind=kind,
-                    detail={"sha256": sha, "size": size, "format": fmt, "encoding": encoding},
+                    detail=detail,
                 )
             return Received(sub, True)
         except IntegrityError:
             continue
     raise Conflict("同時上傳之檔案衝突，請重試", "a concurrent upload conflicted; try again")
+
+
+@dataclass(frozen=True)
+class _Opened:
+    sha256: str  # of the signed content
+    signer_serial: str
+
+
+def _open(platform: Platform, caller: Caller, key: str) -> _Opened:
+    """Decrypt the upload and check its signature and signer; raises ``CmsRefused``."""
+    signed = cms.unwrap(platform.blobs.path(key).read_bytes(), platform.decrypter)
+    now = utcnow()
+    if signed.signing_time is None:
+        raise CmsRefused("no signing time")
+    if not now - MAX_SIGNATURE_AGE <= signed.signing_time <= now + CLOCK_SKEW:
+        raise CmsRefused("signed too long ago or in the future")
+    with platform.db.transaction() as session:
+        cert = certificates.check_signer(session, platform.authority, caller.organisation_id, signed, now)
+    sha256 = signed.digest if signed.digest_algorithm == "sha256" else hashlib.sha256(signed.content).digest()
+    return _Opened(sha256.hex(), cert.serial)
 
 
 def _check(platform: Platform, caller: Caller, upload: Upload) -> tuple[str, str, str]:

@@ -10,7 +10,7 @@ from functools import cached_property
 from aedx.settings import Settings
 from aedx.storage.blobs import BlobStore
 from aedx.storage.db import Database
-from aedx.trust.pki import Authority
+from aedx.trust.pki import Authority, Identity, Usage
 
 
 @dataclass
@@ -30,6 +30,16 @@ class Platform:
         """The platform's CA; the embedded platform makes its own on first use, a production one
         is made by ``aedx pki init``."""
         return Authority.open(self.settings.data_dir / "pki", create=self.settings.embedded)
+
+    @cached_property
+    def signer(self) -> Identity:
+        """What the platform signs packages, receipts and audit checkpoints with."""
+        return self.authority.identity(Usage.SIGNING)
+
+    @cached_property
+    def decrypter(self) -> Identity:
+        """What uploads are enveloped to."""
+        return self.authority.identity(Usage.ENCRYPTION)
 
     def close(self) -> None:
         if "db" in self.__dict__:

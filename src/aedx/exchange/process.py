@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +32,8 @@ from aedx.findings import UnusableInput
 from aedx.formats import Format, read_batches
 from aedx.kinds import get_kind
 from aedx.schema import Kind, Routing, Severity
-from aedx.storage.tables import Organisation, Submission
+from aedx.storage.tables import Organisation, Submission, utcnow
+from aedx.trust import cms, receipts
 from aedx.validation.engine import Options, Validator
 from aedx.validation.report import Report
 
@@ -82,7 +84,7 @@ def run(platform: Platform, submission_id: str, actor: str) -> State:
         if evaluation is None:
             evaluation = evaluate(platform, sub, kind, sender, recheck=conflicts > 0)
         if state is State.VALIDATING or evaluation.report.has_errors:
-            _decide(platform, sub, evaluation, actor)
+            _decide(platform, sub, sender, evaluation, actor)
         elif not _route(platform, sub, kind, evaluation.records, actor):
             conflicts += 1  # a concurrent file opened the same cases: look again
             if conflicts > MAX_ROUTE_CONFLICTS:
@@ -103,9 +105,7 @@ def evaluate(
     options = Options(sender=sender.code, today=sub.validated_on, keep=True)
     name = sub.filename or sub.id
     try:
-        stream = read_batches(
-            platform.blobs.path(sub.blob_key), kind, Format(sub.format), sub.encoding, options.limits
-        )
+        stream = read_batches(_content(platform, sub), kind, Format(sub.format), sub.encoding, options.limits)
         validator = Validator(kind, stream, options)
         with timed(sub.id, "validation"):
             report = validator.run(source=name, on_kept=on_kept)
@@ -137,14 +137,44 @@ def evaluate(
     return Evaluation(report, routed.records)
 
 
-def _decide(platform: Platform, sub: Submission, evaluation: Evaluation, actor: str) -> None:
-    """Accepted, or rejected whole with its report: any error-severity finding rejects the file."""
+def _content(platform: Platform, sub: Submission) -> Path | memoryview:
+    """The file as sent: a signed upload is decrypted again (its signature and signer were checked
+    when it arrived), so no clear copy is ever kept."""
+    path = platform.blobs.path(sub.blob_key)
+    if sub.envelope_sha256 is None:
+        return path
+    with timed(sub.id, "decryption"):
+        return cms.unwrap(path.read_bytes(), platform.decrypter).content
+
+
+def _decide(
+    platform: Platform, sub: Submission, sender: Organisation, evaluation: Evaluation, actor: str
+) -> None:
+    """Accepted, or rejected whole with its report: any error-severity finding rejects the file.
+    The sender gets the platform's signed receipt either way."""
     report = evaluation.report
     key = f"reports/{sub.id}.parquet"
     buffer = io.BytesIO()
     report.findings.write_parquet(buffer)
     platform.blobs.put(key, [buffer.getvalue()])
     outcome = State.REJECTED if report.has_errors else State.ACCEPTED
+    receipt = {
+        "submission_id": sub.id,
+        "sender": sender.code,
+        "kind": sub.kind,
+        "sha256": sub.sha256,
+        "envelope_sha256": sub.envelope_sha256,
+        "size": sub.size,
+        "signer_certificate_serial": sub.signer_serial,
+        "received_at": sub.received_at.isoformat(),
+        "decided_at": utcnow().isoformat(),
+        "state": outcome.value,
+        "records": report.records,
+        "error_rows": report.error_rows,
+        "warning_rows": report.warning_rows,
+    }
+    receipt_key = f"receipts/{sub.id}.p7s"
+    platform.blobs.put(receipt_key, [receipts.make(receipt, platform.signer)])
     with platform.db.transaction() as session:
         transition(
             session,
@@ -156,6 +186,7 @@ def _decide(platform: Platform, sub: Submission, evaluation: Evaluation, actor: 
             error_rows=report.error_rows,
             warning_rows=report.warning_rows,
             report_key=key,
+            receipt_key=receipt_key,
             summary=json.dumps(report.summary(), ensure_ascii=False),
         )
 
@@ -169,8 +200,9 @@ def _route(platform: Platform, sub: Submission, kind: Kind, records: pl.DataFram
     try:
         with platform.db.transaction() as session, ThreadPoolExecutor(1) as pool:
             to = delivery.recipients(session, records)
+            sealing = delivery.sealing(session, platform, to)
             indexed = pool.submit(_index, platform, session, effect, sub.id, records)
-            packages = _write(platform, to, sub, kind, records)
+            packages = _write(platform, to, sealing, sub, kind, records)
             with timed(sub.id, "waiting for the index"):
                 indexed.result()
             _record(session, sub, kind, packages, actor)
@@ -180,10 +212,15 @@ def _route(platform: Platform, sub: Submission, kind: Kind, records: pl.DataFram
 
 
 def _write(
-    platform: Platform, to: dict[str, Organisation], sub: Submission, kind: Kind, records: pl.DataFrame
+    platform: Platform,
+    to: dict[str, Organisation],
+    sealing: delivery.Sealing,
+    sub: Submission,
+    kind: Kind,
+    records: pl.DataFrame,
 ) -> list[delivery.Package]:
     with timed(sub.id, "packages"):
-        return delivery.write_packages(platform, to, sub, kind, records)
+        return delivery.write_packages(platform, to, sealing, sub, kind, records)
 
 
 def _record(
@@ -194,9 +231,12 @@ def _record(
     transition(session, sub.id, State.ROUTED, actor=actor, detail=detail)
 
 
-def _recipients(platform: Platform, records: pl.DataFrame) -> dict[str, Organisation]:
+def _recipients(
+    platform: Platform, records: pl.DataFrame
+) -> tuple[dict[str, Organisation], delivery.Sealing]:
     with platform.db.transaction() as session:
-        return delivery.recipients(session, records)
+        to = delivery.recipients(session, records)
+        return to, delivery.sealing(session, platform, to)
 
 
 def _streams(platform: Platform, kind: Kind) -> bool:
@@ -227,12 +267,12 @@ def _validate_while_indexing(
             stream = registry.CaseStream(session, sub.id, platform.settings.index_key, recipient)
             try:
                 evaluation = evaluate(platform, sub, kind, sender, recheck=False, on_kept=stream.put)
-                _decide(platform, sub, evaluation, actor)
+                _decide(platform, sub, sender, evaluation, actor)
                 records = evaluation.records
                 if evaluation.report.has_errors or records is None:
                     raise _Abandon
                 # The packages are written while the index takes in its last batches.
-                packages = _write(platform, _recipients(platform, records), sub, kind, records)
+                packages = _write(platform, *_recipients(platform, records), sub, kind, records)
             finally:
                 with timed(sub.id, "waiting for the index"):
                     indexed = stream.close()

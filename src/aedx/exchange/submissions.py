@@ -100,6 +100,12 @@ def report(platform: Platform, sub: Submission) -> Report:
     )
 
 
+def receipt(platform: Platform, sub: Submission) -> Path:
+    if sub.receipt_key is None:
+        raise NotReady("收據於檢核完成後提供", "the receipt is ready once the file is accepted or rejected")
+    return platform.blobs.path(sub.receipt_key)
+
+
 def report_file(platform: Platform, sub: Submission, fmt: str) -> Path:
     """The report exported as JSON, CSV, XLSX or ODS; made once, then served from the blob store."""
     if fmt not in FORMATS:

@@ -69,7 +69,7 @@ class RecordStream:
 
 
 def read_batches(
-    path: Path, kind: Kind, fmt: Format, encoding: str, limits: Limits | None = None
+    path: Path | memoryview, kind: Kind, fmt: Format, encoding: str, limits: Limits | None = None
 ) -> RecordStream:
     limits = limits or Limits()
     stream = RecordStream(kind, fmt, canonical_encoding(encoding))
@@ -77,7 +77,7 @@ def read_batches(
     return stream
 
 
-def _batches(stream: RecordStream, path: Path, limits: Limits) -> Iterator[Batch]:
+def _batches(stream: RecordStream, path: Path | memoryview, limits: Limits) -> Iterator[Batch]:
     encoding = stream.encoding
     csv_reader = CsvReader(stream.kind)
     json_reader = JsonLinesReader(stream.kind)

@@ -45,17 +45,21 @@ def canonical_encoding(name: str) -> str:
         ) from None
 
 
-def byte_chunks(data: mmap.mmap | bytes, limits: Limits) -> Iterator[bytes]:
-    """Chunks of whole lines of a mapped file, checked for binary content as they are cut."""
+Data = mmap.mmap | bytes | memoryview
+
+
+def byte_chunks(data: Data, limits: Limits) -> Iterator[bytes]:
+    """Chunks of whole lines of a mapped file (or of bytes in memory), checked for binary content
+    as they are cut."""
     start = len(_BOM) if data[: len(_BOM)] == _BOM else 0
     if _TEXT.search(data, start) is None:
         raise UnusableInput("file.empty", "檔案是空的", "the file is empty")
     while start < len(data):
         end = min(start + limits.chunk_bytes, len(data))
         if end < len(data):
-            cut = data.rfind(b"\n", start, end)
-            end = cut + 1 if cut >= start else data.find(b"\n", end) + 1 or len(data)
-        chunk = data[start:end]
+            cut = _rfind_newline(data, start, end)
+            end = cut + 1 if cut >= start else _find_newline(data, end) + 1 or len(data)
+        chunk = bytes(data[start:end])
         if b"\x00" in chunk:
             raise UnusableInput(
                 "file.binary",
@@ -67,7 +71,33 @@ def byte_chunks(data: mmap.mmap | bytes, limits: Limits) -> Iterator[bytes]:
         start = end
 
 
-def _release(data: mmap.mmap | bytes, start: int, end: int) -> None:
+WINDOW = 1 << 16
+
+
+def _rfind_newline(data: Data, start: int, end: int) -> int:
+    if not isinstance(data, memoryview):
+        return data.rfind(b"\n", start, end)
+    while end > start:  # a memoryview cannot search: look back a window at a time
+        low = max(start, end - WINDOW)
+        at = bytes(data[low:end]).rfind(b"\n")
+        if at >= 0:
+            return low + at
+        end = low
+    return -1
+
+
+def _find_newline(data: Data, start: int) -> int:
+    if not isinstance(data, memoryview):
+        return data.find(b"\n", start)
+    while start < len(data):
+        at = bytes(data[start : start + WINDOW]).find(b"\n")
+        if at >= 0:
+            return start + at
+        start += WINDOW
+    return -1
+
+
+def _release(data: Data, start: int, end: int) -> None:
     """Give back the pages of a consumed range, so memory stays flat however large the file."""
     if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
         first = start - start % mmap.PAGESIZE
@@ -83,8 +113,16 @@ def too_large(size: int, limits: Limits) -> UnusableInput:
 
 
 @contextmanager
-def mapped(path: Path, limits: Limits) -> Iterator[mmap.mmap | bytes]:
-    """The file's bytes, memory-mapped, after the size checks."""
+def mapped(path: Path | memoryview, limits: Limits) -> Iterator[Data]:
+    """The file's bytes, memory-mapped (or as given, when already in memory), after the size
+    checks."""
+    if isinstance(path, memoryview):
+        if len(path) > limits.max_bytes:
+            raise too_large(len(path), limits)
+        if len(path) == 0:
+            raise UnusableInput("file.empty", "檔案是空的", "the file is empty")
+        yield path
+        return
     if not path.is_file():
         raise UnusableInput("file.missing", f"找不到檔案 {path}", f"no such file: {path}")
     size = path.stat().st_size

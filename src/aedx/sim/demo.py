@@ -3,21 +3,21 @@
 Agencies refer cases (some files with mistakes, which are rejected with their reports) and send
 payments for cases referred earlier; each branch pulls its inbox, acknowledges what it stored,
 assigns the new cases branch case numbers and sends status back; agencies then pull their
-feedback packages. Everything goes over HTTP with the organisations' own tokens.
+feedback packages. Everything goes over HTTP with the organisations' own tokens, every file signed
+with the sender's key and enveloped to its recipient, as the agencies' servers do it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import numpy as np
 import polars as pl
+from cryptography import x509
 
 from aedx import refdata
 from aedx.formats import Format, read_batches
@@ -26,6 +26,8 @@ from aedx.kinds import get_kind
 from aedx.sim import people
 from aedx.sim.generate import Request, generate
 from aedx.sim.records import MAKERS, Setting
+from aedx.trust import cms
+from aedx.trust.pki import Identity
 
 FINISHED = {"rejected", "delivered", "acknowledged"}
 CLOSE_REASONS = ["PAID_IN_FULL", "CERTIFICATE", "WITHDRAWN", "EXPIRED"]
@@ -36,6 +38,8 @@ class Org:
     code: str
     role: str
     token: str
+    signer: Identity  # its signing key and certificate
+    decrypter: Identity  # its encryption key and certificate
     format: str = "csv"
     encoding: str = "utf-8"
     referred: list[str] = field(default_factory=list)  # agencies: their open case numbers
@@ -71,6 +75,13 @@ class Traffic:
         say: Callable[[str], None] = print,
     ) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=600)
+        published = "/api/v1/trust/certificates/platform-"
+        self.platform_encryption = x509.load_pem_x509_certificate(
+            self._ok(self.http.get(published + "encryption")).content
+        )
+        self.platform_signing = x509.load_pem_x509_certificate(
+            self._ok(self.http.get(published + "signing")).content
+        )
         self.agencies = [o for o in orgs if o.role == "agency"]
         self.branches = {o.code: o for o in orgs if o.role == "branch"}
         self.rng = np.random.default_rng(seed)
@@ -144,12 +155,12 @@ class Traffic:
         auth = {"Authorization": f"Bearer {org.token}"}
         inbox = self._ok(self.http.get("/api/v1/inbox", headers=auth, params={"limit": 1000})).json()
         for d in inbox:
-            body = self._ok(self.http.get(f"/api/v1/deliveries/{d['id']}/content", headers=auth)).content
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "package"
-                path.write_bytes(body)
-                stream = read_batches(path, get_kind(d["kind"]), Format(d["format"]), d["encoding"])
-                frames.extend(b.frame.with_columns(pl.lit(d["kind"]).alias("#kind")) for b in stream)
+            sealed = self._ok(self.http.get(f"/api/v1/deliveries/{d['id']}/content", headers=auth)).content
+            package = cms.unwrap(sealed, org.decrypter)
+            if package.signer != self.platform_signing:
+                raise RuntimeError(f"delivery {d['id']} is not signed by the platform")
+            stream = read_batches(package.content, get_kind(d["kind"]), Format(d["format"]), d["encoding"])
+            frames.extend(b.frame.with_columns(pl.lit(d["kind"]).alias("#kind")) for b in stream)
             self._ok(self.http.post(f"/api/v1/deliveries/{d['id']}/ack", headers=auth))
             self.tally.downloaded += 1
             if d["kind"] == "status_feedback":
@@ -234,8 +245,8 @@ class Traffic:
                     "encoding": encoding,
                     "filename": f"{org.code}-{kind}.{fmt}",
                 },
-                headers={"Authorization": f"Bearer {org.token}", "Content-Type": "application/octet-stream"},
-                content=data,
+                headers={"Authorization": f"Bearer {org.token}", "Content-Type": "application/pkcs7-mime"},
+                content=b"".join(cms.seal(data, org.signer, self.platform_encryption)),
             )
         )
         self.tally.submitted += 1
@@ -256,6 +267,10 @@ class Traffic:
             self.tally.accepted += 1
             self.tally.records += state["records"] or 0
             item.org.referred.extend(item.cases)  # the agency keeps what it referred, to pay later
+
+    def _published(self, name: str) -> x509.Certificate:
+        pem = self._ok(self.http.get(f"/api/v1/trust/certificates/{name}")).content
+        return x509.load_pem_x509_certificate(pem)
 
     @staticmethod
     def _ok(response: httpx.Response) -> httpx.Response:

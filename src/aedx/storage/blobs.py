@@ -64,6 +64,9 @@ class BlobStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         self.path(source).replace(target)
 
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
     def read_chunks(self, key: str, chunk: int = COPY_CHUNK) -> Iterator[bytes]:
         with self.path(key).open("rb") as f:
             while block := f.read(chunk):

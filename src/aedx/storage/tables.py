@@ -109,9 +109,12 @@ class Submission(Base):
     encoding: Mapped[str] = mapped_column(String(10))
     filename: Mapped[str | None] = mapped_column(String(200))
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
-    sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the content, as signed
+    size: Mapped[int] = mapped_column(BigInteger)  # of the bytes received
     blob_key: Mapped[str] = mapped_column(String(200))
+    envelope_sha256: Mapped[str | None] = mapped_column(String(64))  # of the CMS received, when signed
+    signer_serial: Mapped[str | None] = mapped_column(String(64))  # the sender's signing certificate
+    receipt_key: Mapped[str | None] = mapped_column(String(200))  # the platform's signed receipt
     state: Mapped[str] = mapped_column(String(15), index=True)
     records: Mapped[int | None] = mapped_column(Integer)
     error_rows: Mapped[int | None] = mapped_column(Integer)

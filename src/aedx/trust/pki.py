@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
@@ -103,6 +104,17 @@ def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
     path.write_bytes(pem)
 
 
+def _read_key(path: Path) -> rsa.RSAPrivateKey:
+    """One of the platform's own keys, written by it to a file only it may read; the costly
+    consistency check of an RSA key from elsewhere is not needed."""
+    key = serialization.load_pem_private_key(
+        path.read_bytes(), password=None, unsafe_skip_rsa_key_validation=True
+    )
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise PkiError("平台金鑰格式不符", f"{path.name} is not an RSA key")
+    return key
+
+
 def pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
@@ -143,11 +155,9 @@ class Authority:
             )
         return x509.load_pem_x509_certificate(path.read_bytes())
 
+    @cached_property
     def _issuing_key(self) -> rsa.RSAPrivateKey:
-        key = serialization.load_pem_private_key((self.folder / "issuing.key").read_bytes(), password=None)
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise PkiError("發證金鑰格式不符", "the issuing key is not an RSA key")
-        return key
+        return _read_key(self.folder / "issuing.key")
 
     @classmethod
     def create(cls, folder: Path) -> Authority:
@@ -197,10 +207,9 @@ class Authority:
             tmp = cert_file.with_suffix(".tmp")
             tmp.write_bytes(pem(cert))
             tmp.replace(cert_file)
-        loaded = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
-        if not isinstance(loaded, rsa.RSAPrivateKey):
-            raise PkiError("平台金鑰格式不符", "the platform's key is not an RSA key")
-        return Identity(loaded, x509.load_pem_x509_certificate(cert_file.read_bytes()), self.issuing)
+        return Identity(
+            _read_key(key_file), x509.load_pem_x509_certificate(cert_file.read_bytes()), self.issuing
+        )
 
     def issue(
         self,
@@ -234,7 +243,7 @@ class Authority:
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(issuing.public_key()),  # type: ignore[arg-type]
                 critical=False,
             )
-            .sign(self._issuing_key(), hashes.SHA256())
+            .sign(self._issuing_key, hashes.SHA256())
         )
 
     def crl(
@@ -251,7 +260,7 @@ class Authority:
             builder = builder.add_revoked_certificate(
                 x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
             )
-        return builder.sign(self._issuing_key(), hashes.SHA256())
+        return builder.sign(self._issuing_key, hashes.SHA256())
 
 
 def verify_chain(
