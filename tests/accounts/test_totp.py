@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
 from aedx.accounts import totp
+from aedx.settings import Settings
 
 RFC_KEY = b"12345678901234567890"
 
@@ -82,3 +84,15 @@ def test_sealed_secret_opens_only_with_its_key_and_for_its_user() -> None:
         totp.decrypt(key, sealed, 8)  # copied to another user's row
     with pytest.raises(ValueError):
         totp.encrypt(b"short", secret, 7)
+
+
+def test_the_secret_key_is_made_once_in_the_data_folder_unless_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AEDX_SECRET_KEY", raising=False)
+    first = Settings.from_env(tmp_path).secret_key
+    assert len(first) == 32 and first != Settings.from_env(tmp_path).index_key
+    assert Settings.from_env(tmp_path).secret_key == first
+    assert (tmp_path / "secret.key").stat().st_mode & 0o077 == 0
+    monkeypatch.setenv("AEDX_SECRET_KEY", "ab" * 32)
+    assert Settings.from_env(tmp_path).secret_key == bytes([0xAB]) * 32
