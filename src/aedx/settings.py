@@ -8,6 +8,8 @@
                        in service (default: every file signed and enveloped, both hops)
 ``AEDX_INDEX_KEY``     hex key for the obligor key in the case index (default: made once, kept in
                        the data folder)
+``AEDX_SECRET_KEY``    hex key (32 bytes) that encrypts secrets at rest, such as people's TOTP
+                       secrets (default: made once, kept in the data folder)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Settings:
     index_key: bytes
     today: dt.date | None = None  # the day the date rules check against; None: today in Taipei
     plain_exchange: bool = False  # files travel unsigned and in the clear (measurement only)
+    secret_key: bytes = b""  # AES-256 key for secrets at rest; from_env always sets one
 
     @property
     def embedded(self) -> bool:
@@ -41,16 +44,18 @@ class Settings:
             data_dir=folder,
             database_url=url,
             max_upload_bytes=int(os.environ.get("AEDX_MAX_UPLOAD_MB", "2048")) << 20,
-            index_key=_index_key(folder),
+            index_key=_key(folder, "AEDX_INDEX_KEY", "index.key"),
+            secret_key=_key(folder, "AEDX_SECRET_KEY", "secret.key"),
             plain_exchange=os.environ.get("AEDX_PLAIN_EXCHANGE") == "1",
         )
 
 
-def _index_key(folder: Path) -> bytes:
-    configured = os.environ.get("AEDX_INDEX_KEY")
+def _key(folder: Path, variable: str, filename: str) -> bytes:
+    """A 32-byte key from the environment, or made once and kept in the data folder."""
+    configured = os.environ.get(variable)
     if configured:
         return bytes.fromhex(configured)
-    path = folder / "index.key"
+    path = folder / filename
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

@@ -236,3 +236,59 @@ class AuditEvent(Base):
     kind: Mapped[str | None] = mapped_column(String(30))
     outcome: Mapped[str] = mapped_column(String(20))  # ok, denied, rejected, duplicate, failed
     detail: Mapped[str | None] = mapped_column(Text)  # JSON
+
+
+# People's accounts: users, their password history and their sessions (aedx.accounts.users,
+# aedx.accounts.sessions).
+
+
+class User(Base):
+    """One person: a personal name, a unique username and e-mail, one role in one organisation."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)  # lower case
+    full_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(200), unique=True)  # lower case
+    role: Mapped[str] = mapped_column(String(30))  # aedx.accounts.roles.Role
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, PHC string
+    password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    totp_secret: Mapped[str | None] = mapped_column(String(200))  # AES-GCM, base64
+    totp_confirmed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # the last accepted time step
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)  # consecutive
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PasswordHistory(Base):
+    """The hashes of a user's most recent passwords, the current one included."""
+
+    __tablename__ = "password_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserSession(Base):
+    """A signed-in person's session; only the SHA-256 of its token is kept."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_ended", "user_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(20))  # signed_out, idle, expired, disabled, ...
+    client_address: Mapped[str | None] = mapped_column(String(64))

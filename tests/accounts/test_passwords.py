@@ -1,0 +1,88 @@
+"""Password hashes and the password policy, history included, on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from argon2 import PasswordHasher, Type
+from sqlalchemy import func, select
+
+from aedx.accounts import passwords, sessions
+from aedx.storage.tables import PasswordHistory
+from tests.accounts.conftest import NEW_PASSWORD, T0, People
+
+
+def test_hashes_are_argon2id_with_owasp_parameters() -> None:
+    hashed = passwords.hash_password("a long enough passphrase")
+    assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert passwords.verify(hashed, "a long enough passphrase")
+    assert not passwords.verify(hashed, "a long enough passphrasE")
+    assert not passwords.verify("not a hash", "a long enough passphrase")
+    assert hashed != passwords.hash_password("a long enough passphrase")  # salted
+    assert not passwords.needs_rehash(hashed)
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1, type=Type.ID).hash("x" * 12)
+    assert passwords.needs_rehash(weak)
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["short pass", "chen.mei is my password", "my CHEN.MEI@example.gov.tw pass", "chen.mei"],
+)
+def test_policy_refuses(password: str) -> None:
+    with pytest.raises(passwords.WeakPassword):
+        passwords.check_policy(password, "chen.mei", "chen.mei@example.gov.tw")
+
+
+def test_policy_accepts_a_long_passphrase_and_initial_passwords_pass() -> None:
+    passwords.check_policy("twelve chars", "chen.mei", "chen.mei@example.gov.tw")
+    initial = passwords.initial_password()
+    assert len(initial) == passwords.INITIAL_LENGTH and initial != passwords.initial_password()
+    passwords.check_policy(initial, "chen.mei", "chen.mei@example.gov.tw")
+
+
+def test_each_of_the_last_three_passwords_refused_and_the_fourth_last_allowed(people: People) -> None:
+    _, token = people.ready("A383000000", "chen.mei", "agency_officer")  # initial, then NEW_PASSWORD
+    chosen = ["second passphrase", "third passphrase"]
+    current = NEW_PASSWORD
+    for i, new in enumerate(chosen, start=1):
+        with people.db.transaction() as s:
+            sessions.change_password(s, token, current, new, now=T0 + dt.timedelta(seconds=i))
+        current = new
+    # the last three: NEW_PASSWORD, "second passphrase", "third passphrase" (the current one)
+    for reused in [NEW_PASSWORD, *chosen]:
+        with people.db.transaction() as s, pytest.raises(passwords.WeakPassword):
+            sessions.change_password(s, token, current, reused, now=T0 + dt.timedelta(seconds=5))
+    refusals = [e for e in people.events("user.password_change") if e["outcome"] == "denied"]
+    assert [e["detail"]["reason"] for e in refusals] == ["policy"] * 3
+    with people.db.transaction() as s:
+        sessions.change_password(s, token, current, "fourth passphrase", now=T0 + dt.timedelta(seconds=6))
+    # NEW_PASSWORD is now the fourth-last: it may be chosen again
+    with people.db.transaction() as s:
+        sessions.change_password(
+            s, token, "fourth passphrase", NEW_PASSWORD, now=T0 + dt.timedelta(seconds=7)
+        )
+    with people.db.transaction() as s:
+        kept = s.scalar(select(func.count()).select_from(PasswordHistory))
+    assert kept == passwords.HISTORY
+    assert people.sign_in("chen.mei", NEW_PASSWORD, now=T0 + dt.timedelta(seconds=8)).token
+
+
+def test_the_current_password_is_asked_and_a_weak_one_refused(people: People) -> None:
+    _, token = people.ready("A383000000", "chen.mei", "agency_officer")
+    with people.db.transaction() as s, pytest.raises(sessions.Denied):
+        sessions.change_password(s, token, "wrong current password", "another passphrase", now=T0)
+    with people.db.transaction() as s, pytest.raises(passwords.WeakPassword):
+        sessions.change_password(s, token, NEW_PASSWORD, "too short", now=T0)
+    assert people.user("chen.mei").failed_sign_ins == 1  # the wrong current password counted
+
+
+def test_an_old_hash_is_upgraded_at_sign_in(people: People) -> None:
+    people.ready("A383000000", "chen.mei", "agency_officer")
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1, type=Type.ID).hash(NEW_PASSWORD)
+    with people.db.transaction() as s:
+        user = people.user("chen.mei")
+        s.merge(user).password_hash = weak
+    people.sign_in("chen.mei", NEW_PASSWORD)
+    upgraded = people.user("chen.mei").password_hash
+    assert upgraded != weak and upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
