@@ -331,3 +331,26 @@ def test_the_verify_and_seal_commands(database_url: str, tmp_path: Path, pki: Pa
     assert tampered.exit_code == 1, tampered.output
     assert "edited" in tampered.output and "seq 3" in tampered.output
     platform.close()
+
+
+def test_verify_streams_in_batches_and_reports_progress(sealed: Platform) -> None:
+    calls: list[tuple[int, int]] = []
+    verdict = ledger.verify(sealed, progress=lambda done, total: calls.append((done, total)), batch=7)
+    assert verdict.ok and calls == [(7, 30), (14, 30), (21, 30), (28, 30), (30, 30)]
+    execute(sealed, update(EVENTS).where(EVENTS.c.seq == 22).values(detail=None))  # starts the 4th batch
+    finding = ledger.verify(sealed, batch=7).first
+    assert finding is not None and (finding.kind, finding.seq) == (Tampering.EDITED, 22)
+
+
+def test_a_running_worker_seals_and_seals_once_more_when_it_stops(platform: Platform) -> None:
+    from aedx.exchange.worker import Worker
+
+    write(platform, 5)
+    worker = Worker(platform, "worker:test")
+    thread = threading.Thread(target=worker.run_forever, kwargs={"poll": 0.01})
+    thread.start()
+    write(platform, 5, 5)
+    worker.stop()
+    thread.join()
+    verdict = ledger.verify(platform)
+    assert verdict.ok and (verdict.events, verdict.unsealed) == (10, 0)
