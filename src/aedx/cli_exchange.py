@@ -25,7 +25,7 @@ from aedx.accounts import organisations as orgs
 from aedx.errors import DomainError
 from aedx.exchange.platform import Platform, process_actor
 from aedx.settings import Settings
-from aedx.storage.tables import Organisation
+from aedx.storage.tables import Organisation, utcnow
 from aedx.trust import audit
 from aedx.trust.caller import Caller
 from aedx.trust.pki import Usage
@@ -170,6 +170,100 @@ def audit_export(
         if out:
             handle.close()
     err.print(f"匯出 {n:,} 筆稽核紀錄 exported {n:,} audit events", highlight=False)
+
+
+@audit_app.command("seal")
+def audit_seal(data_dir: DataDirOption = None, database: DatabaseOption = None) -> None:
+    """封存稽核紀錄 — seal the events written so far into the hash chain, with a signed checkpoint."""
+    from aedx.trust import ledger
+
+    platform = open_platform(data_dir, database)
+    try:
+        done = ledger.seal(platform)
+    except DomainError as e:
+        raise fail(e) from None
+    if done is None:  # not reached: a sealer that waits always runs
+        raise typer.Exit(1)
+    with platform.db.transaction() as session:
+        audit.record(
+            session,
+            actor=cli_actor(),
+            action="audit.seal",
+            detail={"events": done.events, "checkpoints": len(done.checkpoints)},
+        )
+    last = f"；最後序號 {done.checkpoints[-1].seq:,}" if done.checkpoints else ""
+    last_en = f"; last seq {done.checkpoints[-1].seq:,}" if done.checkpoints else ""
+    err.print(
+        f"封存 {done.events:,} 筆稽核紀錄、{len(done.checkpoints)} 個檢查點{last} / "
+        f"sealed {done.events:,} events, {len(done.checkpoints)} checkpoints{last_en}",
+        highlight=False,
+    )
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDirOption = None, database: DatabaseOption = None) -> None:
+    """驗證稽核紀錄之雜湊鏈與簽章檢查點（不封存）— verify the audit chain, its signed checkpoints and
+    the checkpoint file; seals nothing. Exit 0 intact, 1 tampered."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from aedx.trust import ledger
+
+    platform = open_platform(data_dir, database)
+    out = Console(soft_wrap=True)
+    try:
+        if err.is_terminal:
+            columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn())
+            with Progress(*columns, TimeRemainingColumn(), console=err, transient=True) as progress:
+                task = progress.add_task("驗證 verifying", total=None)
+                verdict = ledger.verify(
+                    platform, progress=lambda done, total: progress.update(task, completed=done, total=total)
+                )
+        else:
+            verdict = ledger.verify(platform)
+    except DomainError as e:
+        raise fail(e) from None
+    first = verdict.first
+    if first is None:
+        out.print(
+            f"[green]稽核紀錄完整[/]：{verdict.events:,} 筆紀錄、{verdict.checkpoints:,} 個檢查點驗證無誤 / "
+            f"audit log intact: {verdict.events:,} events, {verdict.checkpoints:,} checkpoints verified",
+            highlight=False,
+        )
+    else:
+        where_zh = f"序號 {first.seq}" if first.seq is not None else "憑證"
+        where_en = f"seq {first.seq}" if first.seq is not None else "certificate"
+        event_zh = f"（紀錄 {first.event_id}）" if first.event_id is not None else ""
+        event_en = f" (event {first.event_id})" if first.event_id is not None else ""
+        out.print(
+            f"[red]稽核紀錄遭竄改[/]：首見於{where_zh}{event_zh}，{ledger.LABELS[first.kind]} / "
+            f"audit log tampered: first at {where_en}{event_en}, {first.kind.value}",
+            highlight=False,
+        )
+        for finding in verdict.findings:
+            out.print(f"  • {finding.one_line()}", highlight=False)
+        if verdict.truncated:
+            out.print(
+                f"  … 發現超過 {ledger.MAX_FINDINGS} 處，驗證已停止 / more than {ledger.MAX_FINDINGS} "
+                "findings: the walk stopped",
+                highlight=False,
+            )
+    if verdict.unsealed:
+        oldest = verdict.oldest_unsealed
+        age = f"{(utcnow() - oldest).total_seconds():,.0f}" if oldest else "?"
+        out.print(
+            f"尚未封存 {verdict.unsealed:,} 筆（最早者 {age} 秒前）/ "
+            f"{verdict.unsealed:,} events not yet sealed (the oldest {age} s ago)",
+            highlight=False,
+        )
+    with platform.db.transaction() as session:
+        audit.record(
+            session,
+            actor=cli_actor(),
+            action="audit.verify",
+            outcome="ok" if verdict.ok else "failed",
+            detail={"events": verdict.events} | ({"first": first.kind.value} if first else {}),
+        )
+    raise typer.Exit(0 if verdict.ok else 1)
 
 
 def serve(

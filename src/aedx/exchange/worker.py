@@ -5,6 +5,9 @@ transaction it keeps open on its own connection while the work runs, so N worker
 same submission, and a worker that dies releases its claim with its connection: the next worker
 takes the job over at once and carries on from the last committed state. The embedded database
 runs one worker, in-process.
+
+A running worker also seals the audit log every ``SEAL_EVERY`` seconds (``aedx.trust.ledger``);
+when another worker is sealing it does not wait.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy import Connection, text
@@ -19,7 +23,7 @@ from sqlalchemy import Connection, text
 from aedx.exchange import process
 from aedx.exchange.platform import Platform
 from aedx.storage.tables import utcnow
-from aedx.trust import audit
+from aedx.trust import audit, ledger
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,7 @@ ORDER BY queued_at, submission_id LIMIT 1 {lock}
 DONE = "DELETE FROM jobs WHERE submission_id = :id"
 RETRY = "UPDATE jobs SET attempts = attempts + 1, queued_at = :later WHERE submission_id = :id"
 MAX_BACKOFF = dt.timedelta(minutes=10)
+SEAL_EVERY = 5.0  # seconds between sealing runs of a running worker
 
 
 class Worker:
@@ -38,6 +43,9 @@ class Worker:
         self.actor = actor
         self.stopping = threading.Event()
         self.wake = threading.Event()
+        self.seal_every = SEAL_EVERY
+        self._next_seal = 0.0
+        self._seal_failure = ""
 
     def run_once(self) -> bool:
         """Claim and run one job; False when there was none."""
@@ -104,11 +112,29 @@ class Worker:
 
     def run_forever(self, poll: float = 0.2, on_idle: Callable[[], None] | None = None) -> None:
         while not self.stopping.is_set():
-            if not self.drain():
+            self.seal_if_due()
+            if not self.run_once():
                 if on_idle:
                     on_idle()
                 self.wake.wait(poll)
                 self.wake.clear()
+        self.seal_if_due(force=True)
+
+    def seal_if_due(self, *, force: bool = False) -> None:
+        """Seal the audit log when it is time; a failure is logged (once while it lasts), never
+        raised: the work goes on and ``aedx audit verify`` reports the state."""
+        now = time.monotonic()
+        if not force and now < self._next_seal:
+            return
+        self._next_seal = now + self.seal_every
+        try:
+            ledger.seal(self.platform, wait=False)
+        except Exception as e:
+            if str(e) != self._seal_failure:
+                log.exception("sealing the audit log failed")
+            self._seal_failure = str(e)
+        else:
+            self._seal_failure = ""
 
     def stop(self) -> None:
         self.stopping.set()

@@ -292,3 +292,24 @@ class UserSession(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(String(20))  # signed_out, idle, expired, disabled, ...
     client_address: Mapped[str | None] = mapped_column(String(64))
+
+    # The tamper-evident ledger (aedx.trust.ledger): set once by the sealer, NULL until sealed.
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- The tamper-evident audit ledger (aedx.trust.ledger) ---
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of the audit chain's head after a sealing run: its last sequence
+    number and hash; also appended to ``audit/checkpoints.jsonl`` in the data folder."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    chain_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    events: Mapped[int] = mapped_column(BigInteger)  # sealed by this run
+    certificate: Mapped[str] = mapped_column(String(64))  # SHA-256 of the signing certificate's DER
+    signature: Mapped[str] = mapped_column(Text)  # base64, RSASSA-PKCS1-v1_5 SHA-256 of the payload

@@ -1,5 +1,8 @@
 """The audit log: every state-changing call, every transition and every denial, appended in the
-same transaction as the change it records."""
+same transaction as the change it records.
+
+Recording stays a plain insert; the sealer of ``aedx.trust.ledger`` later gives each committed
+event its place in a hash chain with signed checkpoints (``aedx audit seal``, ``aedx audit verify``)."""
 
 from __future__ import annotations
 
