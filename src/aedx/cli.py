@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from aedx.cli_clients import register as register_clients
 from aedx.cli_exchange import register
 from aedx.cli_trust import register as register_trust
 from aedx.findings import UnusableInput
@@ -31,6 +32,7 @@ app.add_typer(kinds_app, name="kinds")
 app.add_typer(sim_app, name="sim")
 register(app)
 register_trust(app)
+register_clients(app)
 
 out = Console()
 err = Console(stderr=True)

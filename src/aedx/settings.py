@@ -5,6 +5,8 @@
 ``AEDX_MAX_UPLOAD_MB`` the largest file an upload may carry (default 2048)
 ``AEDX_INDEX_KEY``     hex key for the obligor key in the case index (default: made once, kept in
                        the data folder)
+``AEDX_PUBLIC_URL``    the platform's public base URL (https://aedx.example.gov.tw); client assertions
+                       must name its ``/oauth/token`` as their audience (default: the request's URL)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Settings:
     max_upload_bytes: int
     index_key: bytes
     today: dt.date | None = None  # the day the date rules check against; None: today in Taipei
+    public_url: str | None = None  # the base URL callers use, behind any proxy
 
     @property
     def embedded(self) -> bool:
@@ -38,6 +41,7 @@ class Settings:
             database_url=url,
             max_upload_bytes=int(os.environ.get("AEDX_MAX_UPLOAD_MB", "2048")) << 20,
             index_key=_index_key(folder),
+            public_url=os.environ.get("AEDX_PUBLIC_URL") or None,
         )
 
 

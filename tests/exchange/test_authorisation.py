@@ -133,12 +133,14 @@ def test_every_endpoint_needs_a_valid_token(world: tuple[Hub, dict[str, str]]) -
     assert len(denied) == 3 * len(ENDPOINTS) and {e["outcome"] for e in denied} == {"denied"}
 
 
-def test_revoked_tokens_stop_working(world: tuple[Hub, dict[str, str]]) -> None:
+def test_disabled_clients_stop_working(world: tuple[Hub, dict[str, str]]) -> None:
     hub, _ = world
+    from aedx.accounts import clients
     from aedx.accounts import organisations as orgs
 
+    assert hub.get(OTHER_AGENCY, "/api/v1/inbox").status_code == 200
     with hub.platform.db.transaction() as session:
-        orgs.revoke_tokens(session, OTHER_AGENCY, "test")
+        clients.disable(session, orgs.operator(session, "test"), hub.client_ids[OTHER_AGENCY])
     assert hub.get(OTHER_AGENCY, "/api/v1/inbox").status_code == 401
     assert pl.DataFrame(hub.inbox(OWNER)).height == 1
 
