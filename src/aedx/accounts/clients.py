@@ -247,7 +247,13 @@ class OAuthError(Exception):
             "unsupported_grant_type": "only client_credentials is supported / 僅支援 client_credentials",
             "invalid_scope": "the requested scope is not granted / 所請求之範圍未獲授權",
         }.get(error, error)
-        self.client = client
+        self.client_id: str | None = None  # who asked, when known: plain values, kept after rollback
+        self.organisation_id: int | None = None
+        self.about(client)
+
+    def about(self, client: ApiClient | None) -> None:
+        if client is not None:
+            self.client_id, self.organisation_id = client.client_id, client.organisation_id
 
 
 def _client_failure(reason: str, client: ApiClient | None = None) -> OAuthError:
@@ -356,16 +362,15 @@ def token(
 
 def record_refusal(session: Session, error: OAuthError, remote: str) -> None:
     """The refused token request in the audit log, with the reason the caller was not told."""
-    client = error.client
     audit.record(
         session,
-        actor=f"client:{client.client_id}" if client else f"anonymous:{remote}",
-        actor_organisation_id=client.organisation_id if client else None,
-        organisation_id=client.organisation_id if client else None,
+        actor=f"client:{error.client_id}" if error.client_id else f"anonymous:{remote}",
+        actor_organisation_id=error.organisation_id,
+        organisation_id=error.organisation_id,
         action="client.token",
         outcome="denied",
         object_type="client",
-        object_id=client.client_id if client else None,
+        object_id=error.client_id,
         detail={"error": error.error, "reason": error.reason[:300]},
     )
 
@@ -441,7 +446,7 @@ def _check_claims(
     try:
         exp, iat, nbf = _number(claims, "exp"), _number(claims, "iat"), _number(claims, "nbf")
     except OAuthError as e:
-        e.client = client
+        e.about(client)
         raise
     if exp is None:
         raise _client_failure("exp missing", client)
