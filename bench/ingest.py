@@ -29,10 +29,13 @@ import httpx
 import numpy as np
 import polars as pl
 import pyarrow.csv as pacsv
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from aedx.accounts import clients, grants
 from aedx.accounts import organisations as orgs
 from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
+from aedx.sim.demo import Credentials
 from aedx.sim.records import MAKERS, Setting
 from aedx.storage import bulk
 from aedx.storage.db import Database
@@ -127,18 +130,18 @@ def chunks(path: Path) -> Iterator[bytes]:
             yield block
 
 
-def submit_and_wait(client: httpx.Client, token: str, kind: str, path: Path) -> float:
+def submit_and_wait(client: httpx.Client, credentials: Credentials, kind: str, path: Path) -> float:
     start = time.perf_counter()
     response = client.post(
         "/api/v1/submissions",
         params={"kind": kind, "format": "csv", "encoding": "utf-8", "filename": path.name},
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/octet-stream"},
+        headers=credentials.headers(client) | {"Content-Type": "application/octet-stream"},
         content=chunks(path),
     )
     response.raise_for_status()
     url = response.json()["status_url"]
     while True:
-        state = client.get(url, headers={"Authorization": f"Bearer {token}"}).json()
+        state = client.get(url, headers=credentials.headers(client)).json()
         if state["state"] in ("delivered", "rejected"):
             break
         time.sleep(0.02)
@@ -174,7 +177,13 @@ def main() -> None:
         with db.transaction() as session:
             orgs.seed_reference(session, "bench")
             orgs.upsert(session, [orgs.OrgRow(AGENCY, "財政部臺北國稅局", "agency", "tax")], "bench")
-            token = orgs.issue_token(session, AGENCY, "bench")
+            operator = orgs.operator(session, "bench")
+            grants.apply_defaults(session, operator)
+            key = ec.generate_private_key(ec.SECP256R1())
+            client_id = clients.register(
+                session, operator, AGENCY, public_key_pem=clients.public_key_pem(key), label="bench"
+            ).client_id
+        credentials = Credentials(client_id, key)
         env = os.environ | {"AEDX_DATABASE_URL": pg.url, "AEDX_DATA_DIR": str(OUT / "platform")}
         aedx = [sys.executable, "-m", "aedx"]
         server = subprocess.Popen(
@@ -197,7 +206,7 @@ def main() -> None:
                 times, raw = [], []
                 for path in files:
                     raw.append(pyarrow_parse(path))
-                    times.append(submit_and_wait(client, token, kind, path))
+                    times.append(submit_and_wait(client, credentials, kind, path))
                     with db.engine.connect() as conn:
                         index = conn.exec_driver_sql("SELECT count(*) FROM cases").scalar_one()
                     print(

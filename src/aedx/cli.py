@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from aedx.cli_accounts import register as register_accounts
+from aedx.cli_clients import register as register_clients
 from aedx.cli_exchange import register
 from aedx.cli_trust import register as register_trust
 from aedx.findings import UnusableInput
@@ -33,6 +34,7 @@ app.add_typer(sim_app, name="sim")
 register(app)
 register_trust(app)
 register_accounts(app)
+register_clients(app)
 
 out = Console()
 err = Console(stderr=True)

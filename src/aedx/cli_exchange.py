@@ -1,4 +1,4 @@
-"""The operator's commands of the exchange: migrate, organisations and tokens, serve, worker,
+"""The operator's commands of the exchange: migrate, organisations, serve, worker,
 the audit export, and the demonstration."""
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ from aedx.settings import Settings
 from aedx.storage.tables import Organisation, utcnow
 from aedx.trust import audit
 from aedx.trust.caller import Caller
-from aedx.trust.pki import Usage
 
-orgs_app = typer.Typer(help="機關與權杖 Organisations and tokens", no_args_is_help=True)
+orgs_app = typer.Typer(help="機關 Organisations", no_args_is_help=True)
 audit_app = typer.Typer(help="稽核紀錄 Audit log", no_args_is_help=True)
 db_app = typer.Typer(help="資料庫 Database", no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)  # tokens and URLs stay on one line, for copying
@@ -95,24 +94,8 @@ def orgs_import(
     err.print(
         f"{len(rows):,} 個機關，新增 {added:,} / {len(rows):,} organisations, {added:,} new", highlight=False
     )
-
-
-@orgs_app.command("token")
-def orgs_token(
-    code: Annotated[str, typer.Argument(help="機關代號 organisation code")],
-    label: Annotated[str, typer.Option(help="用途說明 what the token is for")] = "",
-    data_dir: DataDirOption = None,
-    database: DatabaseOption = None,
-) -> None:
-    """核發存取權杖（僅顯示一次）— issue a bearer token; it is shown once."""
-    platform = open_platform(data_dir, database)
-    try:
-        with platform.db.transaction() as session:
-            orgs.seed_reference(session, cli_actor())
-            token = orgs.issue_token(session, code, cli_actor(), label)
-    except DomainError as e:
-        raise fail(e) from None
-    typer.echo(token)
+    if added:
+        err.print("新機關之交換授權：aedx grants defaults / grants for the new ones: aedx grants defaults")
 
 
 @orgs_app.command("list")
@@ -328,32 +311,19 @@ def demo(
     data_dir: DataDirOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """示範：建立機關與權杖，透過 API 送出一日交換 — a demonstration day through the API."""
+    """示範：建立機關與介接用戶端，透過 API 送出一日交換 — a demonstration day through the API."""
     import uvicorn
 
     from aedx.api.app import create_app
-    from aedx.sim import keys
     from aedx.sim.agencies import DEMO_AGENCIES_CSV
-    from aedx.sim.demo import Org, Traffic
+    from aedx.sim.demo import CLIENTS_FILE, Traffic, enrol
 
     platform = open_platform(data_dir, database)
     with platform.db.transaction() as session:
         orgs.seed_reference(session, cli_actor())
         orgs.upsert(session, orgs.parse_csv(DEMO_AGENCIES_CSV), cli_actor())
-    members = []
-    with platform.db.transaction() as session:
-        for o in session.scalars(select(Organisation).order_by(Organisation.id)):
-            token = orgs.issue_token(session, o.code, cli_actor(), "demo")
-            signer, decrypter = (
-                keys.identity(session, platform.authority, o, usage, platform.settings.data_dir / "demo-keys")
-                for usage in (Usage.SIGNING, Usage.ENCRYPTION)
-            )
-            members.append(
-                Org(o.code, o.role, token, signer, decrypter, o.preferred_format, o.preferred_encoding)
-            )
-    tokens_file = platform.settings.data_dir / "demo-tokens.json"
-    tokens_file.write_text(json.dumps({m.code: m.token for m in members}, indent=1))
-    tokens_file.chmod(0o600)
+    members = enrol(platform, cli_actor())
+    clients_file = platform.settings.data_dir / CLIENTS_FILE
 
     config = uvicorn.Config(
         create_app(platform, inline_worker=True), host=host, port=port, log_level="warning"
@@ -383,11 +353,21 @@ def demo(
         return
     by_code = {m.code: m for m in members}
     err.print(f"\n[bold]平台已啟動 the platform is up:[/] {url}  （API 文件 docs: {url}/docs）")
+    err.print(
+        f"  取得權杖 token endpoint: POST {url}/oauth/token（client assertion 簽章方法見 README "
+        "「Calling the API」/ how to sign the client assertion: README, Calling the API）",
+        highlight=False,
+    )
+    keys = platform.settings.data_dir / "demo-keys"
     for code in [orgs.HQ_CODE, "sly", "A383000000"]:
-        err.print(f"  {code:<11} Authorization: Bearer {by_code[code].token}", highlight=False)
+        c = by_code[code].credentials
+        err.print(f"  {code:<11} CLIENT_ID={c.client_id} KEY={keys / (code + '.key')}", highlight=False)
+        err.print(
+            f"  {'':<11} Authorization: Bearer {c.token(traffic.http)}（10 分鐘 10 minutes）", highlight=False
+        )
     if every:
         err.print(f"  每 {every} 秒再送一日交換 another day's traffic every {every} s")
-    err.print(f"  所有權杖 every token: {tokens_file}\n  按 Ctrl-C 結束 press Ctrl-C to stop")
+    err.print(f"  所有用戶端 every client: {clients_file}\n  按 Ctrl-C 結束 press Ctrl-C to stop")
 
     def stop(signum: int, frame: object) -> None:
         server.should_exit = True

@@ -10,6 +10,8 @@
                        the data folder)
 ``AEDX_SECRET_KEY``    hex key (32 bytes) that encrypts secrets at rest, such as people's TOTP
                        secrets (default: made once, kept in the data folder)
+``AEDX_PUBLIC_URL``    the platform's public base URL (https://aedx.example.gov.tw); client assertions
+                       must name its ``/oauth/token`` as their audience (default: the request's URL)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Settings:
     today: dt.date | None = None  # the day the date rules check against; None: today in Taipei
     plain_exchange: bool = False  # files travel unsigned and in the clear (measurement only)
     secret_key: bytes = b""  # AES-256 key for secrets at rest; from_env always sets one
+    public_url: str | None = None  # the base URL callers use, behind any proxy
 
     @property
     def embedded(self) -> bool:
@@ -47,6 +50,7 @@ class Settings:
             index_key=_key(folder, "AEDX_INDEX_KEY", "index.key"),
             secret_key=_key(folder, "AEDX_SECRET_KEY", "secret.key"),
             plain_exchange=os.environ.get("AEDX_PLAIN_EXCHANGE") == "1",
+            public_url=os.environ.get("AEDX_PUBLIC_URL") or None,
         )
 
 

@@ -1,6 +1,7 @@
-"""A platform on a test database, with organisations, their tokens, their signing and encryption
-certificates, and an API client; the worker is run by the test, so each step is deterministic.
-Uploads are signed and enveloped as an agency's server does it, downloads opened likewise."""
+"""A platform on a test database, with organisations, their grants, an API client each (with a key
+made for it) and signing and encryption certificates; access tokens come from the real token
+endpoint. Uploads are signed and enveloped as an agency's server does it, downloads opened
+likewise. The worker is run by the test, so each step is deterministic."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from typing import Any
 import polars as pl
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from aedx import refdata
-from aedx.accounts import certificates
+from aedx.accounts import certificates, clients, grants
 from aedx.accounts import organisations as orgs
 from aedx.api.app import create_app
 from aedx.exchange.platform import Platform
@@ -33,6 +34,7 @@ from aedx.trust import cms
 from aedx.trust.pki import Authority, Identity, Usage
 from tests.builders import TODAY
 
+TOKEN_URL = "http://testserver" + clients.TOKEN_PATH  # the token endpoint as the test client reaches it
 AGENCIES = [
     orgs.OrgRow("A383000000", "財政部臺北國稅局", "agency", "tax"),
     orgs.OrgRow("A397000000", "衛生福利部中央健康保險署", "agency", "nhi"),
@@ -74,25 +76,54 @@ class Hub:
         shutil.copytree(_authority_template(), folder / "pki")
         self.platform = Platform(settings)
         self.platform.db.migrate()
-        self.tokens: dict[str, str] = {}
         self.identities: dict[tuple[str, Usage], Identity] = {}
         with self.platform.db.transaction() as session:
             orgs.seed_reference(session, "test")
             orgs.upsert(session, AGENCIES, "test")
+            grants.apply_defaults(session, orgs.operator(session, "test"))
+        self.keys: dict[str, ec.EllipticCurvePrivateKey] = {}
+        self.client_ids: dict[str, str] = {}
+        self.tokens: dict[str, str] = {}  # fetched from /oauth/token when first needed
         for code in [orgs.HQ_CODE, *(b.code for b in refdata.branches()), *(a.code for a in AGENCIES)]:
             self.enrol(code)
         self.client = TestClient(create_app(self.platform))
         self.worker = Worker(self.platform, "worker:test")
 
-    def enrol(self, code: str) -> None:
-        """A token, and signing and encryption certificates, for a registered organisation."""
+    def enrol(self, code: str) -> str:
+        """A new API client for the organisation, with an EC P-256 key made here, and signing and
+        encryption certificates (on first enrolment); returns the client_id."""
+        key = ec.generate_private_key(ec.SECP256R1())
         authority = self.platform.authority
         with self.platform.db.transaction() as session:
-            self.tokens[code] = orgs.issue_token(session, code, "test")
+            operator = orgs.operator(session, "test")
+            client = clients.register(session, operator, code, public_key_pem=clients.public_key_pem(key))
             for usage in Usage:
-                issued = certificates.issue(session, authority, code, usage, "test", csr(code, usage))
-                cert = x509.load_pem_x509_certificate(issued.certificate.pem.encode())
-                self.identities[code, usage] = Identity(key_of(code, usage), cert, authority.issuing)
+                if (code, usage) not in self.identities:
+                    issued = certificates.issue(session, authority, code, usage, "test", csr(code, usage))
+                    cert = x509.load_pem_x509_certificate(issued.certificate.pem.encode())
+                    self.identities[code, usage] = Identity(key_of(code, usage), cert, authority.issuing)
+        self.keys[code], self.client_ids[code] = key, client.client_id
+        self.tokens.pop(code, None)
+        return client.client_id
+
+    def assertion(self, org: str, **claims: Any) -> str:
+        return clients.make_assertion(self.client_ids[org], self.keys[org], TOKEN_URL, **claims)
+
+    def request_token(self, org: str, **form: str) -> Any:
+        """POST /oauth/token with a fresh client assertion of the organisation's client."""
+        fields = {
+            "grant_type": clients.GRANT_TYPE,
+            "client_assertion_type": clients.ASSERTION_TYPE,
+            "client_assertion": self.assertion(org),
+        } | form
+        return self.client.post(clients.TOKEN_PATH, data=fields)
+
+    def token(self, org: str) -> str:
+        if org not in self.tokens:
+            response = self.request_token(org)
+            assert response.status_code == 200, response.text
+            self.tokens[org] = response.json()["access_token"]
+        return self.tokens[org]
 
     def seal(self, org: str, body: bytes) -> bytes:
         """Signed by the organisation, enveloped to the platform."""
@@ -110,7 +141,7 @@ class Hub:
         self.platform.close()
 
     def auth(self, org: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[org]}"}
+        return {"Authorization": f"Bearer {self.token(org)}"}
 
     def get(self, org: str, path: str, **kw: Any) -> Any:
         return self.client.get(path, headers=self.auth(org), **kw)

@@ -36,11 +36,16 @@ ENDPOINTS = {  # (method, path) → the object of OWNER or BRANCH that others mu
     ("GET", "/api/v1/submissions/{submission_id}"): "submission",
     ("GET", "/api/v1/submissions/{submission_id}/report"): "submission",
     ("GET", "/api/v1/submissions/{submission_id}/report/{fmt}"): "submission",
+    ("GET", "/api/v1/submissions/{submission_id}/receipt"): "submission",
     ("GET", "/api/v1/inbox"): None,
     ("GET", "/api/v1/deliveries/{delivery_id}"): "delivery",
     ("GET", "/api/v1/deliveries/{delivery_id}/content"): "delivery",
     ("POST", "/api/v1/deliveries/{delivery_id}/ack"): "delivery",
     ("GET", "/api/v1/audit"): None,
+}
+PUBLIC = {  # what anyone may fetch: the platform's certificates and CRL
+    ("GET", "/api/v1/trust/certificates/{name}"): "/api/v1/trust/certificates/platform-encryption",
+    ("GET", "/api/v1/trust/crl"): "/api/v1/trust/crl",
 }
 
 
@@ -50,7 +55,10 @@ def test_every_endpoint_is_in_the_matrix(world: tuple[Hub, dict[str, str]]) -> N
     routes = {
         (method.upper(), path) for path, ops in paths.items() if path.startswith("/api/") for method in ops
     }
-    assert routes == set(ENDPOINTS)
+    assert routes == set(ENDPOINTS) | set(PUBLIC)
+    for path in PUBLIC.values():
+        response = hub.client.get(path)
+        assert response.status_code == 200 and response.text.startswith("-----BEGIN")
 
 
 def _path(template: str, objects: dict[str, str], which: str) -> str:
@@ -133,12 +141,14 @@ def test_every_endpoint_needs_a_valid_token(world: tuple[Hub, dict[str, str]]) -
     assert len(denied) == 3 * len(ENDPOINTS) and {e["outcome"] for e in denied} == {"denied"}
 
 
-def test_revoked_tokens_stop_working(world: tuple[Hub, dict[str, str]]) -> None:
+def test_disabled_clients_stop_working(world: tuple[Hub, dict[str, str]]) -> None:
     hub, _ = world
+    from aedx.accounts import clients
     from aedx.accounts import organisations as orgs
 
+    assert hub.get(OTHER_AGENCY, "/api/v1/inbox").status_code == 200
     with hub.platform.db.transaction() as session:
-        orgs.revoke_tokens(session, OTHER_AGENCY, "test")
+        clients.disable(session, orgs.operator(session, "test"), hub.client_ids[OTHER_AGENCY])
     assert hub.get(OTHER_AGENCY, "/api/v1/inbox").status_code == 401
     assert pl.DataFrame(hub.inbox(OWNER)).height == 1
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from aedx.accounts import grants
 from aedx.accounts import organisations as orgs
 from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
@@ -126,6 +127,7 @@ def test_a_branch_reports_only_on_cases_it_holds(hub: Hub) -> None:
 def test_a_recipient_no_longer_on_the_platform_is_a_finding(hub: Hub) -> None:
     with hub.platform.db.transaction() as session:
         orgs.upsert(session, [orgs.OrgRow("A100000000", "某機關", "agency", "fee")], "test")
+        grants.apply_defaults(session, orgs.operator(session, "test"))
     hub.enrol("A100000000")
     sent = referrals("sly").with_columns(pl.lit("A100000000").alias("agency_code"))
     assert hub.send("A100000000", "case_referral", sent)["state"] == "delivered"

@@ -1,4 +1,4 @@
-"""The operator's commands on a real database: organisations and tokens, the worker, the audit
+"""The operator's commands on a real database: organisations, the worker, the audit
 export, the demonstration, and migrations that match the models."""
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import httpx
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from aedx.accounts import clients
 from aedx.storage.db import Database
 from aedx.storage.tables import Base
 from tests.builders import records
@@ -40,7 +43,7 @@ def test_migrations_match_the_models(database_url: str) -> None:
     db.dispose()
 
 
-def test_orgs_import_token_and_list(database_url: str, tmp_path: Path) -> None:
+def test_orgs_import_and_list(database_url: str, tmp_path: Path) -> None:
     agencies = tmp_path / "agencies.csv"
     agencies.write_text(
         "\ufeffcode,name,role,category,preferred_format,preferred_encoding\n"
@@ -55,10 +58,6 @@ def test_orgs_import_token_and_list(database_url: str, tmp_path: Path) -> None:
     assert "新增 0" in again.stderr
     listed = aedx("orgs", "list", database_url=database_url, data=tmp_path).stdout
     assert "衛生福利部中央健康保險署" in listed and "cp950" in listed and "士林分署" in listed
-
-    token = aedx("orgs", "token", "A397000000", database_url=database_url, data=tmp_path)
-    assert token.returncode == 0 and token.stdout.startswith("aedx_")
-    assert aedx("orgs", "token", "NOPE", database_url=database_url, data=tmp_path).returncode == 1
 
     bad = tmp_path / "bad.csv"
     bad.write_text("code,name,category\nlower,名稱,tax\nA1,名稱,money\n", encoding="utf-8")
@@ -135,8 +134,21 @@ def test_the_demo_day_runs_on_the_embedded_default_and_keeps_serving(tmp_path: P
                 break
         text = "".join(lines)
         assert f"http://127.0.0.1:{port}" in text, text
-        tokens = json.loads((tmp_path / "demo-tokens.json").read_text())
-        auth = {"Authorization": f"Bearer {tokens['aea']}"}
+        assert "CLIENT_ID=" in text and "Authorization: Bearer aedx_at_" in text, text
+        enrolled = json.loads((tmp_path / "demo-clients.json").read_text())
+        key_file = Path(enrolled["aea"]["key"])
+        assert key_file.stat().st_mode & 0o077 == 0
+        key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        url = f"http://127.0.0.1:{port}/oauth/token"
+        form = {
+            "grant_type": clients.GRANT_TYPE,
+            "client_assertion_type": clients.ASSERTION_TYPE,
+            "client_assertion": clients.make_assertion(enrolled["aea"]["client_id"], key, url),
+        }
+        issued = httpx.post(url, data=form)
+        assert issued.status_code == 200, issued.text
+        auth = {"Authorization": f"Bearer {issued.json()['access_token']}"}
         subs = httpx.get(
             f"http://127.0.0.1:{port}/api/v1/submissions", headers=auth, params={"limit": 1000}
         ).json()

@@ -156,12 +156,12 @@ def test_the_sender_must_be_allowed_to_send_the_kind(hub: Hub) -> None:
 def test_identical_uploads_at_the_same_moment_make_one_submission(hub: Hub) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from aedx.accounts import organisations as orgs
+    from aedx.accounts import clients
     from aedx.exchange import intake
 
     body = hub.seal("A383000000", hub_bytes(referrals("sly", "tpy")))
     with hub.platform.db.transaction() as session:
-        caller = orgs.authenticate(session, hub.tokens["A383000000"])
+        caller = clients.authenticate(session, hub.token("A383000000"))
     upload = intake.Upload("case_referral", "csv", "utf-8")
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: intake.submit(hub.platform, caller, upload, [body]), range(8)))

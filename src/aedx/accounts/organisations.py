@@ -1,13 +1,12 @@
 """Organisations: HQ, the 13 branches (their territory is ``refdata/territory.csv``), agencies and
-partner offices; and the per-organisation bearer tokens API callers present."""
+partner offices. What they may exchange is in ``accounts.grants``; how their servers authenticate,
+in ``accounts.clients``."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aedx import refdata
-from aedx.errors import Invalid, Unauthenticated
+from aedx.accounts.roles import ROLE_PERMISSIONS, Role
+from aedx.errors import Invalid
 from aedx.formats import Format
 from aedx.formats.source import canonical_encoding
 from aedx.kinds.fields import AGENCY_CODE_PATTERN
-from aedx.storage.tables import ApiToken, Organisation, utcnow
+from aedx.storage.tables import Organisation
 from aedx.trust import audit
 from aedx.trust.caller import Caller
 
@@ -27,7 +27,6 @@ HQ_CODE = "aea"
 HQ_NAME = "法務部行政執行署"
 ROLES = ("hq", "branch", "agency", "partner")
 CATEGORIES = ("tax", "nhi", "fine", "fee")
-TOKEN_PREFIX = "aedx_"  # noqa: S105 - a prefix, not a secret
 IMPORT_COLUMNS = ("code", "name", "role", "category", "preferred_format", "preferred_encoding")
 
 
@@ -124,50 +123,11 @@ def get(session: Session, code: str) -> Organisation:
     return org
 
 
-def issue_token(session: Session, code: str, actor: str, label: str = "") -> str:
-    """A new bearer token for the organisation; only its digest is kept, so it is shown once."""
-    org = get(session, code)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(organisation_id=org.id, digest=_digest(token), label=label)
-    session.add(row)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="token.issue",
-        organisation_id=org.id,
-        object_type="token",
-        object_id=str(row.id),
-    )
-    return token
-
-
-def revoke_tokens(session: Session, code: str, actor: str) -> int:
-    org = get(session, code)
-    tokens = session.scalars(
-        select(ApiToken).where(ApiToken.organisation_id == org.id, ApiToken.revoked_at.is_(None))
-    ).all()
-    for t in tokens:
-        t.revoked_at = utcnow()
-    audit.record(
-        session, actor=actor, action="token.revoke", organisation_id=org.id, detail={"n": len(tokens)}
-    )
-    return len(tokens)
-
-
-def authenticate(session: Session, token: str | None) -> Caller:
-    if not token or not token.startswith(TOKEN_PREFIX):
-        raise Unauthenticated("請提供有效之存取權杖", "a valid bearer token is required")
-    found = session.execute(
-        select(ApiToken, Organisation)
-        .join(Organisation, Organisation.id == ApiToken.organisation_id)
-        .where(ApiToken.digest == _digest(token), ApiToken.revoked_at.is_(None), Organisation.active)
-    ).first()
-    if found is None:
-        raise Unauthenticated("存取權杖無效或已撤銷", "the bearer token is not valid or was revoked")
-    tok, org = found
-    return Caller(organisation_id=org.id, code=org.code, role=org.role, actor=f"token:{tok.id}")
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def operator(session: Session, actor: str) -> Caller:
+    """The platform's operator at its command line (or a set-up script) acts as HQ's
+    administrator: HQ is made when missing."""
+    hq = session.scalar(select(Organisation).where(Organisation.code == HQ_CODE))
+    if hq is None:
+        seed_reference(session, actor)
+        hq = get(session, HQ_CODE)
+    return Caller(hq.id, hq.code, hq.role, actor, permissions=frozenset(ROLE_PERMISSIONS[Role.HQ_ADMIN]))

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException
 
 from aedx import __version__, errors
-from aedx.api import audit, deliveries, submissions, trust
+from aedx.api import audit, deliveries, oauth, submissions, trust
 from aedx.exchange.platform import Platform, process_actor
 from aedx.exchange.worker import Worker
 
@@ -63,7 +63,7 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.platform = platform
-    for router in (submissions.router, deliveries.router, audit.router, trust.router):
+    for router in (submissions.router, deliveries.router, audit.router, trust.router, oauth.router):
         app.include_router(router)
 
     @app.exception_handler(errors.DomainError)

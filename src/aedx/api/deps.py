@@ -1,4 +1,5 @@
-"""What every route needs: the platform, and the caller authenticated from its bearer token."""
+"""What every route needs: the platform, and the caller authenticated from its access token
+(``POST /oauth/token``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from aedx.accounts import organisations as orgs
+from aedx.accounts import clients
 from aedx.errors import Unauthenticated
 from aedx.exchange.platform import Platform
 from aedx.trust import audit
 from aedx.trust.caller import Caller
 
-bearer = HTTPBearer(auto_error=False, description="The organisation's token from `aedx orgs token`")
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An access token from `POST /oauth/token` (client credentials, signed client assertion)",
+)
 
 
 def platform(request: Request) -> Platform:
@@ -29,7 +33,7 @@ def caller(
     token = credentials.credentials if credentials else None
     with p.db.transaction() as session:
         try:
-            return orgs.authenticate(session, token)
+            return clients.authenticate(session, token)
         except Unauthenticated:
             pass
     with p.db.transaction() as session:  # the denial is recorded even though the request fails

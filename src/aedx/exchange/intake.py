@@ -25,7 +25,7 @@ from aedx.formats.source import canonical_encoding
 from aedx.kinds import KINDS
 from aedx.storage.tables import Job, Submission, new_id, utcnow
 from aedx.trust import audit, cms
-from aedx.trust.caller import Caller
+from aedx.trust.caller import Caller, Direction
 from aedx.trust.cms import CmsRefused
 
 MAX_KEY = 100
@@ -137,10 +137,11 @@ def _check(platform: Platform, caller: Caller, upload: Upload) -> tuple[str, str
     kind = KINDS.get(upload.kind)
     if kind is None or kind.routing is None:
         raise Invalid(f"不支援的交換類別 {upload.kind}", f"unknown exchange kind {upload.kind}")
-    if caller.role != kind.sender_role:
-        _refused(platform, caller, kind.name, reason="role", role=caller.role)
+    if not caller.granted(kind.name, Direction.SEND):
+        _refused(platform, caller, kind.name, reason="not_granted")
         raise Denied(
-            f"{caller.code} 無權傳送「{kind.label_zh}」", f"{caller.code} may not send {kind.label_en}"
+            f"{caller.code} 未獲授權傳送「{kind.label_zh}」（{kind.name}:send）",
+            f"{caller.code} is not granted to send {kind.label_en} ({kind.name}:send)",
         )
     if upload.idempotency_key is not None and not (0 < len(upload.idempotency_key) <= MAX_KEY):
         raise Invalid("冪等鍵長度須為 1 至 100 字元", "the idempotency key must have 1 to 100 characters")

@@ -3,41 +3,88 @@
 Agencies refer cases (some files with mistakes, which are rejected with their reports) and send
 payments for cases referred earlier; each branch pulls its inbox, acknowledges what it stored,
 assigns the new cases branch case numbers and sends status back; agencies then pull their
-feedback packages. Everything goes over HTTP with the organisations' own tokens, every file signed
-with the sender's key and enveloped to its recipient, as the agencies' servers do it.
+feedback packages. Everything goes over HTTP as the organisations' own API clients: each signs a
+client assertion with its private key, gets an access token from ``/oauth/token`` and a new one
+before the old expires. Every file is signed with the sender's key and enveloped to its recipient,
+as the agencies' servers do it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 import polars as pl
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from aedx import refdata
+from aedx.accounts import clients, grants
+from aedx.accounts import organisations as orgs
+from aedx.exchange.platform import Platform
 from aedx.formats import Format, read_batches
 from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
-from aedx.sim import people
+from aedx.sim import keys, people
 from aedx.sim.generate import Request, generate
 from aedx.sim.records import MAKERS, Setting
+from aedx.storage.tables import ApiClient, Organisation
 from aedx.trust import cms
-from aedx.trust.pki import Identity
+from aedx.trust.pki import Identity, Usage
 
 FINISHED = {"rejected", "delivered", "acknowledged"}
 CLOSE_REASONS = ["PAID_IN_FULL", "CERTIFICATE", "WITHDRAWN", "EXPIRED"]
+REFRESH_BEFORE = dt.timedelta(seconds=60)  # a new token this long before the old one expires
+
+
+class Credentials:
+    """An organisation's API client as its server holds it: the client id and the private key. It
+    fetches an access token from the token endpoint, and a new one shortly before it expires."""
+
+    def __init__(self, client_id: str, key: clients.PrivateKey) -> None:
+        self.client_id = client_id
+        self.key = key
+        self._token: str | None = None
+        self._until = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+    def token(self, http: httpx.Client) -> str:
+        now = dt.datetime.now(dt.UTC)
+        if self._token is None or now >= self._until - REFRESH_BEFORE:
+            audience = str(http.base_url).rstrip("/") + clients.TOKEN_PATH
+            form = {
+                "grant_type": clients.GRANT_TYPE,
+                "client_assertion_type": clients.ASSERTION_TYPE,
+                "client_assertion": clients.make_assertion(self.client_id, self.key, audience),
+            }
+            response = http.post(clients.TOKEN_PATH, data=form)
+            if response.status_code != 200:
+                raise RuntimeError(
+                    f"token for {self.client_id}: {response.status_code} {response.text[:300]}"
+                )
+            body = response.json()
+            self._token = str(body["access_token"])
+            self._until = now + dt.timedelta(seconds=int(body["expires_in"]))
+        return self._token
+
+    def headers(self, http: httpx.Client) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(http)}"}
 
 
 @dataclass
 class Org:
     code: str
     role: str
-    token: str
+    credentials: Credentials
     signer: Identity  # its signing key and certificate
     decrypter: Identity  # its encryption key and certificate
     format: str = "csv"
@@ -75,13 +122,8 @@ class Traffic:
         say: Callable[[str], None] = print,
     ) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=600)
-        published = "/api/v1/trust/certificates/platform-"
-        self.platform_encryption = x509.load_pem_x509_certificate(
-            self._ok(self.http.get(published + "encryption")).content
-        )
-        self.platform_signing = x509.load_pem_x509_certificate(
-            self._ok(self.http.get(published + "signing")).content
-        )
+        self.platform_encryption = self._published("platform-encryption")  # uploads are enveloped to it
+        self.platform_signing = self._published("platform-signing")  # packages are signed with it
         self.agencies = [o for o in orgs if o.role == "agency"]
         self.branches = {o.code: o for o in orgs if o.role == "branch"}
         self.rng = np.random.default_rng(seed)
@@ -152,7 +194,7 @@ class Traffic:
     def _pull(self, org: Org) -> list[pl.DataFrame]:
         """Download every waiting package, keep it, then acknowledge it."""
         frames: list[pl.DataFrame] = []
-        auth = {"Authorization": f"Bearer {org.token}"}
+        auth = org.credentials.headers(self.http)
         inbox = self._ok(self.http.get("/api/v1/inbox", headers=auth, params={"limit": 1000})).json()
         for d in inbox:
             sealed = self._ok(self.http.get(f"/api/v1/deliveries/{d['id']}/content", headers=auth)).content
@@ -245,7 +287,7 @@ class Traffic:
                     "encoding": encoding,
                     "filename": f"{org.code}-{kind}.{fmt}",
                 },
-                headers={"Authorization": f"Bearer {org.token}", "Content-Type": "application/pkcs7-mime"},
+                headers=org.credentials.headers(self.http) | {"Content-Type": "application/pkcs7-mime"},
                 content=b"".join(cms.seal(data, org.signer, self.platform_encryption)),
             )
         )
@@ -256,8 +298,7 @@ class Traffic:
         """Poll each submission until the platform has finished with it."""
         deadline = time.monotonic() + timeout
         for item in submitted:
-            auth = {"Authorization": f"Bearer {item.org.token}"}
-            while (state := self._ok(self.http.get(item.url, headers=auth)).json())["state"] not in FINISHED:
+            while (state := self._state(item))["state"] not in FINISHED:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"{item.url} still {state['state']}")
                 time.sleep(0.1)
@@ -272,8 +313,71 @@ class Traffic:
         pem = self._ok(self.http.get(f"/api/v1/trust/certificates/{name}")).content
         return x509.load_pem_x509_certificate(pem)
 
+    def _state(self, item: Pending) -> dict[str, Any]:
+        found: dict[str, Any] = self._ok(
+            self.http.get(item.url, headers=item.org.credentials.headers(self.http))
+        ).json()
+        return found
+
     @staticmethod
     def _ok(response: httpx.Response) -> httpx.Response:
         if response.status_code >= 400:
             raise RuntimeError(f"{response.request.method} {response.request.url}: {response.text[:300]}")
         return response
+
+
+# -- the demonstration's organisations ------------------------------------------------------------
+
+CLIENTS_FILE = "demo-clients.json"
+KEYS_FOLDER = "demo-keys"
+
+
+def enrol(platform: Platform, actor: str) -> list[Org]:
+    """Every active organisation gets the reference grants and an API client with an RSA key made
+    for it. The keys stay in the data folder (``demo-keys/CODE.key``, readable by the owner only)
+    and the client ids in ``demo-clients.json``; a later run reuses the clients still active."""
+    folder = platform.settings.data_dir
+    key_folder = folder / KEYS_FOLDER
+    key_folder.mkdir(parents=True, exist_ok=True)
+    key_folder.chmod(0o700)
+    known_file = folder / CLIENTS_FILE
+    known: dict[str, dict[str, str]] = json.loads(known_file.read_text()) if known_file.exists() else {}
+    members = []
+    with platform.db.transaction() as session:
+        operator = orgs.operator(session, actor)
+        grants.apply_defaults(session, operator)
+        for o in session.scalars(select(Organisation).where(Organisation.active).order_by(Organisation.id)):
+            credentials = _reused(session, known.get(o.code), key_folder / f"{o.code}.key")
+            if credentials is None:
+                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                path = key_folder / f"{o.code}.key"
+                path.unlink(missing_ok=True)
+                path.touch(mode=0o600)
+                path.write_bytes(clients.private_key_pem(key))
+                public = clients.public_key_pem(key)
+                client = clients.register(session, operator, o.code, public_key_pem=public, label="demo")
+                credentials = Credentials(client.client_id, key)
+                known[o.code] = {"client_id": client.client_id, "key": str(path)}
+            signer, decrypter = (
+                keys.identity(session, platform.authority, o, usage, key_folder)
+                for usage in (Usage.SIGNING, Usage.ENCRYPTION)
+            )
+            member = Org(
+                o.code, o.role, credentials, signer, decrypter, o.preferred_format, o.preferred_encoding
+            )
+            members.append(member)
+    known_file.write_text(json.dumps(known, indent=1))
+    known_file.chmod(0o600)
+    return members
+
+
+def _reused(session: Session, entry: dict[str, str] | None, path: Path) -> Credentials | None:
+    if entry is None or not path.exists():
+        return None
+    client = session.scalar(select(ApiClient).where(ApiClient.client_id == entry["client_id"]))
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if client is None or not client.active or not isinstance(key, rsa.RSAPrivateKey):
+        return None
+    if clients.public_key_pem(key).decode() != client.public_key:
+        return None
+    return Credentials(client.client_id, key)

@@ -1,4 +1,4 @@
-"""The database schema: organisations and their tokens, submissions and their work queue,
+"""The database schema: organisations, their grants and API clients, submissions and their work queue,
 deliveries, the case index and the audit log.
 
 Codes of organisations (agency code, branch code) are stored as the files carry them, so the case
@@ -81,17 +81,6 @@ class Organisation(Base):
     preferred_encoding: Mapped[str] = mapped_column(String(10), default="utf-8")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class ApiToken(Base):
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    digest: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the token
-    label: Mapped[str] = mapped_column(String(100), default="")
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Submission(Base):
@@ -237,6 +226,10 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # ok, denied, rejected, duplicate, failed
     detail: Mapped[str | None] = mapped_column(Text)  # JSON
 
+    # The tamper-evident ledger (aedx.trust.ledger): set once by the sealer, NULL until sealed.
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
+
 
 # People's accounts: users, their password history and their sessions (aedx.accounts.users,
 # aedx.accounts.sessions).
@@ -293,10 +286,6 @@ class UserSession(Base):
     end_reason: Mapped[str | None] = mapped_column(String(20))  # signed_out, idle, expired, disabled, ...
     client_address: Mapped[str | None] = mapped_column(String(64))
 
-    # The tamper-evident ledger (aedx.trust.ledger): set once by the sealer, NULL until sealed.
-    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
-    chain_hash: Mapped[str | None] = mapped_column(String(64))
-
 
 # --- The tamper-evident audit ledger (aedx.trust.ledger) ---
 
@@ -313,3 +302,66 @@ class AuditCheckpoint(Base):
     events: Mapped[int] = mapped_column(BigInteger)  # sealed by this run
     certificate: Mapped[str] = mapped_column(String(64))  # SHA-256 of the signing certificate's DER
     signature: Mapped[str] = mapped_column(Text)  # base64, RSASSA-PKCS1-v1_5 SHA-256 of the payload
+
+
+# --- clients: grants, API clients, OAuth 2.0 access tokens (accounts.grants, accounts.clients) ---
+
+
+class Grant(Base):
+    """What an organisation may exchange: one row per (organisation, kind, direction)."""
+
+    __tablename__ = "grants"
+    __table_args__ = (UniqueConstraint("organisation_id", "kind", "direction"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    direction: Mapped[str] = mapped_column(String(10))  # send, receive
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiClient(Base):
+    """An organisation's server, known by its public key (private_key_jwt, RFC 7523)."""
+
+    __tablename__ = "api_clients"
+    __table_args__ = (Index("ix_api_clients_organisation", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(40), unique=True)  # public, random
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    public_key: Mapped[str] = mapped_column(Text)  # PEM (SubjectPublicKeyInfo)
+    key_type: Mapped[str] = mapped_column(String(12))  # RSA-2048, RSA-3072, EC-P256, ...
+    key_fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the DER public key
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"))  # when taken from one
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # last token issued
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AccessToken(Base):
+    """An access token issued to a client: only its SHA-256 is kept, with its scope and expiry."""
+
+    __tablename__ = "access_tokens"
+    __table_args__ = (Index("ix_access_tokens_expires_at", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    scope: Mapped[str] = mapped_column(Text)  # kind:direction, space-separated
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class UsedAssertion(Base):
+    """The ``jti`` of every client assertion accepted, kept until the assertion expires, so that
+    none is accepted twice."""
+
+    __tablename__ = "used_assertions"
+    __table_args__ = (Index("ix_used_assertions_expires_at", "expires_at"),)
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
