@@ -8,51 +8,31 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
-from aedx.api.app import create_app
 from tests.builders import records
 from tests.exchange.hub import Hub
+from tests.served import readme_blocks, serving
 
-README = Path(__file__).parents[2] / "README.md"
+HEADING = "## 呼叫 API Calling the API"
 
 
 def recipe() -> str:
-    """The shell block of README's "Calling the API" section."""
-    text = README.read_text(encoding="utf-8")
-    section = text[text.index("Calling the API\n") :]
-    found = re.search(r"```sh\n(.*?)```", section, re.S)
-    assert found is not None
-    return found.group(1)
+    """The shell block of README's "Calling the API" section, for the server under test."""
+    (block,) = readme_blocks(HEADING)
+    return re.sub(r"^AEDX_URL=.*$", "", block, flags=re.M)
 
 
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, str]]:
     hub = Hub(database_url, tmp_path / "platform")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(hub.platform), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield hub, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(hub) as url:
+        yield hub, url
     hub.close()
 
 
@@ -62,7 +42,7 @@ def test_the_readme_recipe_gets_a_token_with_openssl_and_calls_the_api(
 ) -> None:
     hub, url = served
     sent = hub.upload("A383000000", "case_referral", records("case_referral", {}).write_csv().encode()).json()
-    script = re.sub(r"^AEDX_URL=.*$", "", recipe(), flags=re.M)  # the server under test instead
+    script = recipe()
     assert "openssl dgst -sha256 -sign" in script and "aedx clients register A383000000" in script
     env = os.environ | {
         "AEDX_URL": url,

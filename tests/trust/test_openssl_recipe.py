@@ -8,57 +8,32 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import select
 
-from aedx.api.app import create_app
 from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
 from aedx.storage.tables import Delivery
+from tests.accounts.test_calling_the_api import recipe
 from tests.builders import records
 from tests.exchange.hub import Hub
 from tests.exchange.test_pipeline import referrals
+from tests.served import readme_blocks, serving
 
-README = Path(__file__).parents[2] / "README.md"
 AGENCY = "A383000000"
-
-
-def blocks(heading: str) -> list[str]:
-    """The shell blocks of a README section."""
-    text = README.read_text(encoding="utf-8")
-    start = text.index(heading)
-    section = text[start : text.index("\n## ", start)]
-    return re.findall(r"```sh\n(.*?)```", section, re.S)
 
 
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, str]]:
     hub = Hub(database_url, tmp_path / "platform")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(hub.platform), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield hub, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(hub) as url:
+        yield hub, url
     hub.close()
 
 
@@ -80,8 +55,8 @@ def test_an_agency_with_only_curl_and_openssl_sends_reads_its_receipt_and_opens_
     served: tuple[Hub, str], database_url: str, tmp_path: Path
 ) -> None:
     hub, url = served
-    (token,) = [re.sub(r"^AEDX_URL=.*$", "", b, flags=re.M) for b in blocks("## 呼叫 API Calling the API")]
-    send, receive = blocks("## 簽章與加密 Signed and encrypted exchange")
+    token = recipe()
+    send, receive = readme_blocks("## 簽章與加密 Signed and encrypted exchange")
     env = os.environ | {
         "AEDX_URL": url,
         "AEDX_DATABASE_URL": database_url,
