@@ -3,21 +3,15 @@ as HQ's administrator."""
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import sys
 from collections.abc import Callable
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy.orm import Session
 
 from aedx.accounts import users
-from aedx.accounts.roles import ROLE_PERMISSIONS, Role
-from aedx.cli_exchange import DatabaseOption, DataDirOption, _hq, err, fail, open_platform
-from aedx.errors import DomainError
+from aedx.accounts.roles import Role
+from aedx.cli_exchange import DatabaseOption, DataDirOption, as_operator, err, print_rows
 from aedx.trust.caller import Caller
 
 users_app = typer.Typer(help="使用者帳號 People's accounts", no_args_is_help=True)
@@ -26,15 +20,8 @@ UsernameArgument = Annotated[str, typer.Argument(help="帳號 username")]
 
 def _act(data_dir: DataDirOption, database: DatabaseOption, work: Callable[[Session, Caller], str]) -> str:
     """Run one account change as the console's HQ administrator; a refusal exits 1."""
-    platform = open_platform(data_dir, database)
-    try:
-        console = dataclasses.replace(_hq(platform), permissions=frozenset(ROLE_PERMISSIONS[Role.HQ_ADMIN]))
-        with platform.db.transaction() as session:
-            return work(session, console)
-    except DomainError as e:
-        raise fail(e) from None
-    finally:
-        platform.close()
+    with as_operator(data_dir, database) as (_, session, operator):
+        return work(session, operator)
 
 
 @users_app.command("add")
@@ -81,17 +68,9 @@ def users_list(
          "yes" if v.totp else "no", v.locked_until.isoformat() if v.locked_until else "")
         for v in found
     ]  # fmt: skip
-    if not sys.stdout.isatty():
-        writer = csv.writer(sys.stdout)
-        writer.writerow(columns)
-        writer.writerows(rows)
-        return
     heads = ("機關 org", "帳號 username", "姓名 name", "電子郵件 e-mail", "角色 role", "啟用 active",
              "TOTP", "鎖定至 locked until")  # fmt: skip
-    table = Table(*heads)
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+    print_rows(heads, rows, columns)
 
 
 @users_app.command("disable")

@@ -4,20 +4,13 @@ administrator."""
 
 from __future__ import annotations
 
-import csv
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from aedx.accounts import clients, grants
-from aedx.accounts import organisations as orgs
-from aedx.cli_exchange import DatabaseOption, DataDirOption, cli_actor, err, fail, open_platform
-from aedx.errors import DomainError
+from aedx.cli_exchange import DatabaseOption, DataDirOption, as_operator, err, print_rows
 from aedx.trust.caller import Direction
 
 clients_app = typer.Typer(help="介接用戶端 API clients (OAuth 2.0, private_key_jwt)", no_args_is_help=True)
@@ -26,19 +19,6 @@ grants_app = typer.Typer(help="交換授權 Grants: organisation × kind × dire
 CodeArgument = Annotated[str, typer.Argument(help="機關代號 organisation code")]
 KindArgument = Annotated[str, typer.Argument(help="資料類別 kind (case_referral, payment, status_feedback)")]
 DirectionArgument = Annotated[Direction, typer.Argument(help="方向 send 傳送 或 receive 接收")]
-
-
-def _print(heads: tuple[str, ...], rows: Sequence[tuple[str, ...]], csv_heads: tuple[str, ...]) -> None:
-    """A table on a terminal, CSV otherwise."""
-    if not sys.stdout.isatty():
-        writer = csv.writer(sys.stdout)
-        writer.writerow(csv_heads)
-        writer.writerows(rows)
-        return
-    table = Table(*heads)
-    for row in rows:
-        table.add_row(*row)
-    Console(width=200).print(table)
 
 
 @clients_app.command("register")
@@ -58,20 +38,15 @@ def clients_register(
     if (public_key is None) == (certificate is None):
         err.print("請擇一提供 --public-key 或 --certificate / give --public-key or --certificate")
         raise typer.Exit(2)
-    platform = open_platform(data_dir, database)
-    try:
-        with platform.db.transaction() as session:
-            operator = orgs.operator(session, cli_actor())
-            client = clients.register(
-                session,
-                operator,
-                code,
-                public_key_pem=public_key.read_bytes() if public_key else None,
-                certificate_pem=certificate.read_bytes() if certificate else None,
-                label=label,
-            )
-    except DomainError as e:
-        raise fail(e) from None
+    with as_operator(data_dir, database) as (_, session, operator):
+        client = clients.register(
+            session,
+            operator,
+            code,
+            public_key_pem=public_key.read_bytes() if public_key else None,
+            certificate_pem=certificate.read_bytes() if certificate else None,
+            label=label,
+        )
     typer.echo(client.client_id)
     err.print(f"已登錄 registered {client.client_id} ({client.key_type}) for {code}", highlight=False)
 
@@ -83,9 +58,7 @@ def clients_list(
     database: DatabaseOption = None,
 ) -> None:
     """列出介接用戶端 — list API clients (CSV when the output is not a terminal)."""
-    platform = open_platform(data_dir, database)
-    with platform.db.transaction() as session:
-        operator = orgs.operator(session, cli_actor())
+    with as_operator(data_dir, database) as (_, session, operator):
         rows = [
             (
                 c.client_id,
@@ -108,7 +81,7 @@ def clients_list(
         "最近 last used",
     )
     csv_heads = ("client_id", "organisation", "label", "key_type", "state", "created", "last_used")
-    _print(heads, rows, csv_heads)
+    print_rows(heads, rows, csv_heads)
 
 
 @clients_app.command("disable")
@@ -118,12 +91,8 @@ def clients_disable(
     database: DatabaseOption = None,
 ) -> None:
     """停用介接用戶端，其權杖立即失效 — disable a client; its tokens stop working at once."""
-    platform = open_platform(data_dir, database)
-    try:
-        with platform.db.transaction() as session:
-            clients.disable(session, orgs.operator(session, cli_actor()), client_id)
-    except DomainError as e:
-        raise fail(e) from None
+    with as_operator(data_dir, database) as (_, session, operator):
+        clients.disable(session, operator, client_id)
     err.print(f"已停用 disabled {client_id}")
 
 
@@ -134,10 +103,9 @@ def grants_list(
     database: DatabaseOption = None,
 ) -> None:
     """列出授權 — list grants (CSV when the output is not a terminal)."""
-    platform = open_platform(data_dir, database)
-    with platform.db.transaction() as session:
+    with as_operator(data_dir, database) as (_, session, _operator):
         rows = [(c, k, d.value) for c, k, d in grants.listing(session, code)]
-    _print(("機關 org", "類別 kind", "方向 direction"), rows, ("organisation", "kind", "direction"))
+    print_rows(("機關 org", "類別 kind", "方向 direction"), rows, ("organisation", "kind", "direction"))
 
 
 @grants_app.command("grant")
@@ -149,12 +117,8 @@ def grants_grant(
     database: DatabaseOption = None,
 ) -> None:
     """授權機關傳送或接收某類資料 — allow an organisation to send or receive a kind."""
-    platform = open_platform(data_dir, database)
-    try:
-        with platform.db.transaction() as session:
-            added = grants.grant(session, orgs.operator(session, cli_actor()), code, kind, direction)
-    except DomainError as e:
-        raise fail(e) from None
+    with as_operator(data_dir, database) as (_, session, operator):
+        added = grants.grant(session, operator, code, kind, direction)
     state = "已授權 granted" if added else "原已授權 already granted"
     err.print(f"{state}: {code} {kind}:{direction.value}", highlight=False)
 
@@ -168,12 +132,8 @@ def grants_revoke(
     database: DatabaseOption = None,
 ) -> None:
     """撤銷授權，已核發之權杖立即失去此授權 — withdraw a grant; issued tokens lose it at once."""
-    platform = open_platform(data_dir, database)
-    try:
-        with platform.db.transaction() as session:
-            removed = grants.revoke(session, orgs.operator(session, cli_actor()), code, kind, direction)
-    except DomainError as e:
-        raise fail(e) from None
+    with as_operator(data_dir, database) as (_, session, operator):
+        removed = grants.revoke(session, operator, code, kind, direction)
     state = "已撤銷 revoked" if removed else "原無此授權 was not granted"
     err.print(f"{state}: {code} {kind}:{direction.value}", highlight=False)
 
@@ -181,9 +141,8 @@ def grants_revoke(
 @grants_app.command("defaults")
 def grants_defaults(data_dir: DataDirOption = None, database: DatabaseOption = None) -> None:
     """依各資料類別之宣告授予預設授權 — give every organisation the reference grants of its role."""
-    platform = open_platform(data_dir, database)
-    with platform.db.transaction() as session:
-        added = grants.apply_defaults(session, orgs.operator(session, cli_actor()))
+    with as_operator(data_dir, database) as (_, session, operator):
+        added = grants.apply_defaults(session, operator)
     for role, pairs in sorted(grants.defaults().items()):
         err.print(f"  {role:<8} {grants.scope_of(pairs)}", highlight=False)
     err.print(f"新增 {added:,} 項授權 added {added:,} grants", highlight=False)

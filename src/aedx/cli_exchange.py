@@ -12,6 +12,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Protocol
 
@@ -20,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from aedx.accounts import organisations as orgs
 from aedx.errors import DomainError
@@ -49,11 +52,31 @@ def cli_actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _hq(platform: Platform) -> Caller:
-    with platform.db.transaction() as session:
-        orgs.seed_reference(session, cli_actor())
-        hq = orgs.get(session, orgs.HQ_CODE)
-    return Caller(hq.id, hq.code, hq.role, cli_actor())
+@contextmanager
+def as_operator(data_dir: Path | None, database: str | None) -> Iterator[tuple[Platform, Session, Caller]]:
+    """One piece of work by the operator at the console, acting as HQ's administrator, in one
+    transaction; a refusal prints its reason in both languages and exits 1."""
+    platform = open_platform(data_dir, database)
+    try:
+        with platform.db.transaction() as session:
+            yield platform, session, orgs.operator(session, cli_actor())
+    except DomainError as e:
+        raise fail(e) from None
+    finally:
+        platform.close()
+
+
+def print_rows(heads: Sequence[str], rows: Sequence[Sequence[str]], csv_heads: Sequence[str]) -> None:
+    """A table on a terminal, CSV otherwise (for scripts)."""
+    if not sys.stdout.isatty():
+        writer = csv.writer(sys.stdout)
+        writer.writerow(csv_heads)
+        writer.writerows(rows)
+        return
+    table = Table(*heads)
+    for row in rows:
+        table.add_row(*row)
+    Console(width=200).print(table)
 
 
 class Refusal(Protocol):
@@ -108,15 +131,7 @@ def orgs_list(data_dir: DataDirOption = None, database: DatabaseOption = None) -
             (o.code, o.name, o.role, o.category or "", o.preferred_format, o.preferred_encoding)
             for o in session.scalars(select(Organisation).order_by(Organisation.role, Organisation.code))
         ]
-    if not sys.stdout.isatty():
-        writer = csv.writer(sys.stdout)
-        writer.writerow(["code", "name", "role", "category", "preferred_format", "preferred_encoding"])
-        writer.writerows(rows)
-        return
-    table = Table(*heads)
-    for row in rows:
-        table.add_row(*row)
-    Console().print(table)
+    print_rows(heads, rows, ("code", "name", "role", "category", "preferred_format", "preferred_encoding"))
 
 
 @audit_app.command("export")
@@ -132,7 +147,8 @@ def audit_export(
 ) -> None:
     """匯出稽核紀錄 — export the audit log as JSON Lines or CSV."""
     platform = open_platform(data_dir, database)
-    caller = _hq(platform)
+    with platform.db.transaction() as session:
+        caller = orgs.operator(session, cli_actor())
     f = audit.Filter(since, until, kind, organisation, submission)
     handle = out.open("w", encoding="utf-8", newline="") if out else sys.stdout
     n = 0
