@@ -9,7 +9,7 @@ PORT   ?= 8000
 
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit bench clean postgres-binaries
+.PHONY: run test lint typecheck unit bench clean postgres-binaries command-line-tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,14 @@ postgres-binaries:
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
-unit: $(STAMP) postgres-binaries
+# The interoperability tests drive the openssl and curl command lines, as an agency would.
+command-line-tools:
+	@command -v openssl >/dev/null && command -v curl >/dev/null || { \
+		echo "installing openssl and curl"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl curl >/dev/null; }
+
+unit: $(STAMP) postgres-binaries command-line-tools
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
@@ -46,6 +53,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/cms.py
 	$(BIN)/python bench/ingest.py
 
 clean:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -36,7 +35,6 @@ def served(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, str]]:
     hub.close()
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_the_readme_recipe_gets_a_token_with_openssl_and_calls_the_api(
     served: tuple[Hub, str], database_url: str, tmp_path: Path
 ) -> None:
