@@ -264,7 +264,9 @@ def _validate_while_indexing(
     try:
         with platform.db.transaction() as session:
             recipient = routing.territory_expr(str(kind.route_field))
-            stream = registry.CaseStream(session, sub.id, platform.settings.index_key, recipient)
+            stream = registry.CaseStream(
+                session, sub.id, platform.settings.index_key, platform.keyring, recipient
+            )
             try:
                 evaluation = evaluate(platform, sub, kind, sender, recheck=False, on_kept=stream.put)
                 _decide(platform, sub, sender, evaluation, actor)
@@ -289,6 +291,8 @@ def _index(
 ) -> None:
     with timed(submission_id, f"index ({effect})"):
         if effect == "open":
-            registry.open_cases(session, submission_id, records, platform.settings.index_key)
+            registry.open_cases(
+                session, submission_id, records, platform.settings.index_key, platform.keyring
+            )
         elif effect == "status":
             registry.apply_status(session, submission_id, records)
