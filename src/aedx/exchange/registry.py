@@ -90,7 +90,9 @@ def seal_obligors(rows: pl.DataFrame, keyring: Keyring) -> pl.DataFrame:
 def open_obligors(rows: pl.DataFrame, keyring: Keyring) -> pl.DataFrame:
     """``obligor_id`` and ``obligor_name`` of rows read with ``obligor_sealed`` and their context."""
     contexts = rows.select(pl.concat_str(OBLIGOR_CONTEXT, separator=SEPARATOR)).to_series()
-    both = keyring.open_column(rows["obligor_sealed"], contexts, OBLIGOR).str.split_exact(SEPARATOR, 1)
+    both = keyring.open_column(rows["obligor_sealed"].cast(pl.String), contexts, OBLIGOR).str.split_exact(
+        SEPARATOR, 1
+    )
     return rows.with_columns(
         both.struct.field("field_0").alias("obligor_id"), both.struct.field("field_1").alias("obligor_name")
     )
