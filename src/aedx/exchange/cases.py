@@ -111,7 +111,10 @@ def _obligors(found: list[dict[str, Any]], keyring: Keyring, *, masked: bool) ->
         opened.select("id", "obligor_id", "obligor_name"), on="id", how="left", maintain_order="left"
     )
     if masked:
-        frame = frame.with_columns(mask_ids(pl.col("obligor_id")), mask_names(pl.col("obligor_name")))
+        frame = frame.with_columns(
+            mask_ids(pl.col("obligor_id")).alias("obligor_id"),
+            mask_names(pl.col("obligor_name")).alias("obligor_name"),
+        )
     return [
         {k: v for k, v in row.items() if k != "obligor_sealed"} | {"masked": masked}
         for row in frame.to_dicts()
