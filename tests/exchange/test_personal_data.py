@@ -269,3 +269,38 @@ def test_keyring_configuration(tmp_path: Path) -> None:
     settings = Settings(tmp_path, "sqlite://", 1, os.urandom(32))
     made = Keyring.of(settings)
     assert Keyring.of(settings) == made and (tmp_path / "data.keys").stat().st_mode & 0o777 == 0o600
+
+
+def test_reports_keep_personal_values_sealed_and_show_them_masked(hub: Hub) -> None:
+    bad = referral_file().with_columns(
+        pl.when(pl.col("agency_case_no") == "P00000")
+        .then(pl.lit("F131104094"))  # the checksum fails
+        .otherwise(pl.col("obligor_id"))
+        .alias("obligor_id")
+    )
+    sub = hub.send(AGENCY, "case_referral", bad)
+    assert sub["state"] == "rejected"
+    report = hub.get(AGENCY, f"/api/v1/submissions/{sub['id']}/report").json()
+    values = {f["field"]: f["value"] for f in report["findings"]}
+    assert values["obligor_id"] == "F13****094"
+    csv = hub.get(AGENCY, f"/api/v1/submissions/{sub['id']}/report/csv").text
+    assert "F13****094" in csv and "F131104094" not in csv
+    stored = pl.read_parquet(hub.platform.blobs.path(f"reports/{sub['id']}.parquet"))
+    assert "F131104094" not in str(stored.to_dicts()) and stored["#sealed"].any()
+
+    refused = hub.get(AGENCY, f"/api/v1/submissions/{sub['id']}/report", params={"unmask": "true"})
+    assert refused.status_code == 403
+    assert [e["outcome"] for e in events(hub, "personal_data.unmask")] == ["denied"]
+
+    from aedx.exchange import reports, submissions
+
+    admin = person(hub, AGENCY, Role.AGENCY_ADMIN)
+    allowed = Caller(
+        admin.organisation_id, admin.code, admin.role, admin.actor, frozenset({"personal_data.unmask"})
+    )
+    with hub.platform.db.transaction() as session:
+        row = submissions.get(session, admin, sub["id"])
+        reports.allow_unmask(session, allowed, sub["id"])
+    unmasked = submissions.report(hub.platform, row, masked=False).findings
+    assert "F131104094" in unmasked["value"].to_list()
+    assert [e["outcome"] for e in events(hub, "personal_data.unmask")] == ["denied", "ok"]

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aedx import findings
-from aedx.exchange import delivery, registry, routing
+from aedx.exchange import delivery, registry, reports, routing
 from aedx.exchange.platform import Platform
 from aedx.exchange.states import FINISHED, State, transition
 from aedx.findings import UnusableInput
@@ -102,7 +102,7 @@ def evaluate(
     on_kept: Callable[[pl.DataFrame], None] | None = None,
 ) -> Evaluation:
     """Validate the stored file and route its records (see ``routing.route`` for ``recheck``)."""
-    options = Options(sender=sender.code, today=sub.validated_on, keep=True)
+    options = Options(sender=sender.code, today=sub.validated_on, keep=True, mask_personal=False)
     name = sub.filename or sub.id
     try:
         stream = read_batches(_content(platform, sub), kind, Format(sub.format), sub.encoding, options.limits)
@@ -155,7 +155,7 @@ def _decide(
     report = evaluation.report
     key = f"reports/{sub.id}.parquet"
     buffer = io.BytesIO()
-    report.findings.write_parquet(buffer)
+    reports.seal(report.findings, report.kind, platform.keyring, sub.id).write_parquet(buffer)
     platform.blobs.put(key, [buffer.getvalue()])
     outcome = State.REJECTED if report.has_errors else State.ACCEPTED
     receipt = {
