@@ -304,3 +304,46 @@ def test_reports_keep_personal_values_sealed_and_show_them_masked(hub: Hub) -> N
     unmasked = submissions.report(hub.platform, row, masked=False).findings
     assert "F131104094" in unmasked["value"].to_list()
     assert [e["outcome"] for e in events(hub, "personal_data.unmask")] == ["denied", "ok"]
+
+
+def test_keys_commands_rotate_and_count(hub: Hub, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    hub.send(AGENCY, "case_referral", referral_file())
+    first = (tmp_path / "data.keys").read_text().strip()  # made once: "1:<hex>"
+    assert first.startswith("1:")
+
+    def aedx(*args: str, keys: str) -> subprocess.CompletedProcess[str]:
+        env = os.environ | {
+            "AEDX_DATABASE_URL": hub.platform.settings.database_url,
+            "AEDX_DATA_DIR": str(tmp_path),
+            "AEDX_DATA_KEYS": keys,
+            "COLUMNS": "200",
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "aedx", "keys", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+
+    both = f"2:{K2},{first}"
+    status = aedx("status", keys=both)
+    assert status.returncode == 0, status.stderr
+    assert _cells(status.stdout, "decrypts") == [["1", "3"]]
+    done = aedx("rotate", "--batch-size", "2", keys=both)
+    assert done.returncode == 0, done.stderr
+    assert "resealed 3 rows under v2" in done.stderr
+    assert "resealed 0 rows" in aedx("rotate", keys=both).stderr  # nothing left: a rerun is a no-op
+    status = aedx("status", keys=f"2:{K2}")
+    assert _cells(status.stdout, "encrypts") == [["2", "3"]]
+    assert [e["detail"]["rows"] for e in events(hub, "keys.rotate")] == [2, 1]  # type: ignore[index]
+    hub.platform.keyring = Keyring.parse(f"2:{K2}")
+    assert [c["obligor_id"] for c in look(hub, _hq_reader(hub), agency_case_no="P00001")] == ["O15****845"]
+
+
+def _cells(table: str, marker: str) -> list[list[str]]:
+    """The first two cells of each row of a printed table that holds the marker."""
+    return [line.replace("│", " ").split()[:2] for line in table.splitlines() if marker in line]
