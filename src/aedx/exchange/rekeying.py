@@ -35,7 +35,7 @@ class Batch:
 def versions(session: Session) -> dict[int | None, int]:
     """Rows per data key version (None: rows without a sealed obligor, from before sealing)."""
     stmt = select(Case.data_key_version, func.count()).group_by(Case.data_key_version)
-    return {version: int(n) for version, n in session.execute(stmt).tuples()}
+    return {version: int(n) for version, n in session.execute(stmt).all()}
 
 
 def remaining(session: Session, keyring: Keyring) -> int:
