@@ -19,6 +19,7 @@ from rich.table import Table
 from aedx.cli_accounts import register as register_accounts
 from aedx.cli_clients import register as register_clients
 from aedx.cli_exchange import register
+from aedx.cli_keys import register as register_keys
 from aedx.cli_trust import register as register_trust
 from aedx.findings import UnusableInput
 from aedx.formats import Format, Limits, guess_format
@@ -35,6 +36,7 @@ register(app)
 register_trust(app)
 register_accounts(app)
 register_clients(app)
+register_keys(app)
 
 out = Console()
 err = Console(stderr=True)

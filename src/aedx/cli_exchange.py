@@ -29,7 +29,7 @@ from aedx.errors import DomainError
 from aedx.exchange.platform import Platform, process_actor
 from aedx.settings import Settings
 from aedx.storage.tables import Organisation, utcnow
-from aedx.trust import audit
+from aedx.trust import audit, redaction
 from aedx.trust.caller import Caller
 
 orgs_app = typer.Typer(help="機關 Organisations", no_args_is_help=True)
@@ -283,6 +283,7 @@ def serve(
     platform = open_platform(data_dir, database)
     inline = platform.db.is_sqlite if worker is None else worker
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    redaction.install()
     uvicorn.run(create_app(platform, inline_worker=inline), host=host, port=port, log_level="info")
 
 
@@ -296,6 +297,7 @@ def worker(
 
     platform = open_platform(data_dir, database)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    redaction.install()
     w = Worker(platform, process_actor("worker"))
     if once:
         n = w.drain()

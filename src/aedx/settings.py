@@ -10,6 +10,9 @@
                        the data folder)
 ``AEDX_SECRET_KEY``    hex key (32 bytes) that encrypts secrets at rest, such as people's TOTP
                        secrets (default: made once, kept in the data folder)
+``AEDX_DATA_KEYS``     versioned AES-256 keys for personal data at rest, "2:hex64,1:hex64": the
+                       newest encrypts, all decrypt (default: one made once in the data folder;
+                       ``aedx.trust.vault``)
 ``AEDX_PUBLIC_URL``    the platform's public base URL (https://aedx.example.gov.tw); client assertions
                        must name its ``/oauth/token`` as their audience (default: the request's URL)
 """
@@ -33,6 +36,7 @@ class Settings:
     plain_exchange: bool = False  # files travel unsigned and in the clear (measurement only)
     secret_key: bytes = b""  # AES-256 key for secrets at rest; from_env always sets one
     public_url: str | None = None  # the base URL callers use, behind any proxy
+    data_keys: str = ""  # AEDX_DATA_KEYS; empty: the keyring kept in the data folder
 
     @property
     def embedded(self) -> bool:
@@ -51,6 +55,7 @@ class Settings:
             secret_key=_key(folder, "AEDX_SECRET_KEY", "secret.key"),
             plain_exchange=os.environ.get("AEDX_PLAIN_EXCHANGE") == "1",
             public_url=os.environ.get("AEDX_PUBLIC_URL") or None,
+            data_keys=os.environ.get("AEDX_DATA_KEYS", ""),
         )
 
 

@@ -42,6 +42,7 @@ ENDPOINTS = {  # (method, path) → the object of OWNER or BRANCH that others mu
     ("GET", "/api/v1/deliveries/{delivery_id}/content"): "delivery",
     ("POST", "/api/v1/deliveries/{delivery_id}/ack"): "delivery",
     ("GET", "/api/v1/audit"): None,
+    ("GET", "/api/v1/cases"): None,  # a list: see test_cases_are_seen_by_who_referred_or_holds_them
 }
 PUBLIC = {  # what anyone may fetch: the platform's certificates and CRL
     ("GET", "/api/v1/trust/certificates/{name}"): "/api/v1/trust/certificates/platform-encryption",
@@ -171,3 +172,22 @@ def test_hq_filters_the_audit_log_by_time_kind_and_organisation(world: tuple[Hub
     assert agency and {(e["organisation"], e["submission_id"]) for e in agency} == {
         (OWNER, objects["submission"])
     }
+
+
+def test_cases_are_seen_by_who_referred_or_holds_them(world: tuple[Hub, dict[str, str]]) -> None:
+    hub, _ = world
+
+    def seen(org: str, **params: str) -> list[str]:
+        response = hub.get(org, "/api/v1/cases", params=params)
+        assert response.status_code == 200, response.text
+        return sorted(c["agency_case_no"] for c in response.json())
+
+    assert seen(OWNER) == ["C00000", "C00001"]
+    assert seen(BRANCH) == ["C00000"] and seen(OTHER_BRANCH) == ["C00001"]
+    assert seen("aea") == ["C00000", "C00001"]
+    assert seen(OTHER_AGENCY) == [] and seen("ksy") == []
+    # Naming another organisation's case finds nothing either.
+    assert seen(OTHER_AGENCY, agency_code=OWNER, agency_case_no="C00000") == []
+    assert seen(OTHER_BRANCH, agency_case_no="C00000") == []
+    assert seen(OTHER_BRANCH, obligor_id="A123456789") == ["C00001"]
+    assert seen(BRANCH, obligor_id="A123456789") == ["C00000"]

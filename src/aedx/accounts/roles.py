@@ -71,8 +71,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AGENCY_OFFICER: frozenset({P.SUBMISSIONS_SEND, P.SUBMISSIONS_READ, P.DELIVERIES_READ}),
 }
 
-# An API client exchanges files for its organisation; it manages nothing.
-CLIENT_PERMISSIONS = frozenset({P.SUBMISSIONS_SEND, P.SUBMISSIONS_READ, P.DELIVERIES_READ, P.AUDIT_READ})
+# An API client exchanges files for its organisation and reads its cases, masked; it manages
+# nothing and never unmasks personal data (people do, each use audited).
+CLIENT_PERMISSIONS = frozenset(
+    {P.SUBMISSIONS_SEND, P.SUBMISSIONS_READ, P.DELIVERIES_READ, P.AUDIT_READ, P.CASES_READ}
+)
 
 # Which roles an organisation of each kind may give its people.
 ORGANISATION_ROLES: dict[str, frozenset[Role]] = {

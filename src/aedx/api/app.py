@@ -16,9 +16,10 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException
 
 from aedx import __version__, errors
-from aedx.api import audit, deliveries, oauth, submissions, trust
+from aedx.api import audit, cases, deliveries, oauth, submissions, trust
 from aedx.exchange.platform import Platform, process_actor
 from aedx.exchange.worker import Worker
+from aedx.trust import redaction
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def error(status: int, code: str, zh: str, en: str, headers: dict[str, str] | No
 def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redaction.install()  # on the server's handlers too, which exist by now
         worker = Worker(platform, process_actor("worker")) if inline_worker else None
         thread = None
         if worker is not None:
@@ -63,7 +65,14 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.platform = platform
-    for router in (submissions.router, deliveries.router, audit.router, trust.router, oauth.router):
+    for router in (
+        submissions.router,
+        deliveries.router,
+        audit.router,
+        trust.router,
+        oauth.router,
+        cases.router,
+    ):
         app.include_router(router)
 
     @app.exception_handler(errors.DomainError)

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from aedx.api.deps import CallerDep, PlatformDep
 from aedx.api.schemas import ERRORS, Accepted, ReportOut, SubmissionOut
 from aedx.errors import TooLarge
-from aedx.exchange import intake, submissions
+from aedx.exchange import intake, reports, submissions
 from aedx.exchange.platform import Platform
 from aedx.validation.export import FORMATS
 
@@ -127,11 +127,15 @@ def report(
     caller: CallerDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    unmask: Annotated[bool, Query(description="needs personal_data.unmask; every use is audited")] = False,
 ) -> dict[str, Any]:
-    """The summary and a page of findings; every finding is in the report files."""
+    """The summary and a page of findings; every finding is in the report files. Values of
+    personal fields (IDs, names, addresses) are masked unless unmasked by a caller who may."""
     with p.db.transaction() as session:
         sub = submissions.get(session, caller, submission_id)
-    loaded = submissions.report(p, sub)
+        if unmask:
+            reports.allow_unmask(session, caller, sub.id)
+    loaded = submissions.report(p, sub, masked=not unmask)
     return {
         "summary": loaded.summary(),
         "findings": loaded.findings.slice(offset, limit).to_dicts(),

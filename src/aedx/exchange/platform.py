@@ -11,6 +11,7 @@ from aedx.settings import Settings
 from aedx.storage.blobs import BlobStore
 from aedx.storage.db import Database
 from aedx.trust.pki import Authority, Identity, Usage
+from aedx.trust.vault import Keyring
 
 
 @dataclass
@@ -40,6 +41,11 @@ class Platform:
     def decrypter(self) -> Identity:
         """What uploads are enveloped to."""
         return self.authority.identity(Usage.ENCRYPTION)
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The data keys that seal personal data at rest."""
+        return Keyring.of(self.settings)
 
     def close(self) -> None:
         if "db" in self.__dict__:

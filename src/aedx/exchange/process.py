@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from aedx import findings
-from aedx.exchange import delivery, registry, routing
+from aedx.exchange import delivery, registry, reports, routing
 from aedx.exchange.platform import Platform
 from aedx.exchange.states import FINISHED, State, transition
 from aedx.findings import UnusableInput
@@ -102,7 +102,7 @@ def evaluate(
     on_kept: Callable[[pl.DataFrame], None] | None = None,
 ) -> Evaluation:
     """Validate the stored file and route its records (see ``routing.route`` for ``recheck``)."""
-    options = Options(sender=sender.code, today=sub.validated_on, keep=True)
+    options = Options(sender=sender.code, today=sub.validated_on, keep=True, mask_personal=False)
     name = sub.filename or sub.id
     try:
         stream = read_batches(_content(platform, sub), kind, Format(sub.format), sub.encoding, options.limits)
@@ -155,7 +155,7 @@ def _decide(
     report = evaluation.report
     key = f"reports/{sub.id}.parquet"
     buffer = io.BytesIO()
-    report.findings.write_parquet(buffer)
+    reports.seal(report.findings, report.kind, platform.keyring, sub.id).write_parquet(buffer)
     platform.blobs.put(key, [buffer.getvalue()])
     outcome = State.REJECTED if report.has_errors else State.ACCEPTED
     receipt = {
@@ -264,7 +264,9 @@ def _validate_while_indexing(
     try:
         with platform.db.transaction() as session:
             recipient = routing.territory_expr(str(kind.route_field))
-            stream = registry.CaseStream(session, sub.id, platform.settings.index_key, recipient)
+            stream = registry.CaseStream(
+                session, sub.id, platform.settings.index_key, platform.keyring, recipient
+            )
             try:
                 evaluation = evaluate(platform, sub, kind, sender, recheck=False, on_kept=stream.put)
                 _decide(platform, sub, sender, evaluation, actor)
@@ -289,6 +291,8 @@ def _index(
 ) -> None:
     with timed(submission_id, f"index ({effect})"):
         if effect == "open":
-            registry.open_cases(session, submission_id, records, platform.settings.index_key)
+            registry.open_cases(
+                session, submission_id, records, platform.settings.index_key, platform.keyring
+            )
         elif effect == "status":
             registry.apply_status(session, submission_id, records)

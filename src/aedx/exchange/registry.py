@@ -1,7 +1,8 @@
 """The case index: one row per referred case, written in bulk and looked up in bulk.
 
 Referrals open cases; status feedback moves them (assigned, collected, pending, closed); payments
-only read them. Obligors are kept as a keyed hash of their ID (``obligors``), never in clear.
+only read them. Obligors are found through a keyed hash of their ID (``obligors``, the blind
+index); the ID and the name are sealed together (``aedx.trust.vault``), never kept in clear.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from sqlalchemy.orm import Session
 from aedx.exchange import obligors
 from aedx.formats import ROW
 from aedx.storage import bulk
+from aedx.trust.vault import SEPARATOR, Keyring
 
 RECIPIENT = "#recipient"  # the column routing adds: who receives the record
 CASE_ID = "#case_id"  # and, for case routing, the case in the index
 CASE_COLUMNS = (
     "agency_code", "agency_case_no", "branch_code", "obligor_key", "obligor_type", "amount_due",
     "collected", "referral_date", "due_date", "enforcement_deadline", "status", "is_open",
-    "last_event_date", "submission_id",
+    "last_event_date", "submission_id", "obligor_sealed", "data_key_version",
 )  # fmt: skip
+OBLIGOR = b"case.obligor"  # the purpose the sealed obligor is bound to, with its row's
+OBLIGOR_CONTEXT = ("agency_code", "agency_case_no", "submission_id")
 KEY_TYPES = {"row_no": "BIGINT", "agency_code": "VARCHAR(10)", "agency_case_no": "VARCHAR(30)"}
 FOUND = {
     "row_no": pl.Int64(),
@@ -72,10 +76,32 @@ def lookup(session: Session, records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def case_rows(submission_id: str, routed: pl.DataFrame, key: bytes) -> pl.DataFrame:
+def seal_obligors(rows: pl.DataFrame, keyring: Keyring) -> pl.DataFrame:
+    """The rows with the obligor's ID and name (columns ``obligor_id``, ``obligor_name``) sealed
+    into ``obligor_sealed`` in their place, bound to each row's case and referral."""
+    plain = rows.select(pl.concat_str(["obligor_id", "obligor_name"], separator=SEPARATOR)).to_series()
+    contexts = rows.select(pl.concat_str(OBLIGOR_CONTEXT, separator=SEPARATOR)).to_series()
+    return rows.drop("obligor_id", "obligor_name").with_columns(
+        keyring.seal_column(plain, contexts, OBLIGOR).alias("obligor_sealed"),
+        pl.lit(keyring.current, pl.Int16).alias("data_key_version"),
+    )
+
+
+def open_obligors(rows: pl.DataFrame, keyring: Keyring) -> pl.DataFrame:
+    """``obligor_id`` and ``obligor_name`` of rows read with ``obligor_sealed`` and their context."""
+    contexts = rows.select(pl.concat_str(OBLIGOR_CONTEXT, separator=SEPARATOR)).to_series()
+    both = keyring.open_column(rows["obligor_sealed"].cast(pl.String), contexts, OBLIGOR).str.split_exact(
+        SEPARATOR, 1
+    )
+    return rows.with_columns(
+        both.struct.field("field_0").alias("obligor_id"), both.struct.field("field_1").alias("obligor_name")
+    )
+
+
+def case_rows(submission_id: str, routed: pl.DataFrame, key: bytes, keyring: Keyring) -> pl.DataFrame:
     """The index rows of referred cases; records missing a part the index needs are left out
     (they carry error findings, so their file is rejected)."""
-    return routed.select(
+    rows = routed.select(
         "agency_code",
         "agency_case_no",
         pl.col(RECIPIENT).alias("branch_code"),
@@ -90,12 +116,17 @@ def case_rows(submission_id: str, routed: pl.DataFrame, key: bytes) -> pl.DataFr
         pl.lit(True).alias("is_open"),
         pl.col("referral_date#date").alias("last_event_date"),
         pl.lit(submission_id).alias("submission_id"),
+        "obligor_id",
+        "obligor_name",
     ).drop_nulls()
+    return seal_obligors(rows, keyring)
 
 
-def open_cases(session: Session, submission_id: str, routed: pl.DataFrame, key: bytes) -> int:
+def open_cases(
+    session: Session, submission_id: str, routed: pl.DataFrame, key: bytes, keyring: Keyring
+) -> int:
     """Index every referred case of an accepted referral file."""
-    rows = case_rows(submission_id, routed, key)
+    rows = case_rows(submission_id, routed, key, keyring)
     bulk.insert(session, "cases", rows)
     return rows.height
 
@@ -105,10 +136,13 @@ class CaseStream:
     on a thread of its own, in the caller's transaction, which commits them only if the file is
     accepted. A case already open stops the stream and is reported by ``close``."""
 
-    def __init__(self, session: Session, submission_id: str, key: bytes, recipient: pl.Expr) -> None:
+    def __init__(
+        self, session: Session, submission_id: str, key: bytes, keyring: Keyring, recipient: pl.Expr
+    ) -> None:
         self.session = session
         self.submission_id = submission_id
         self.key = key
+        self.keyring = keyring
         self.recipient = recipient
         self.queue: queue.Queue[pl.DataFrame | None] = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
@@ -125,7 +159,7 @@ class CaseStream:
             with bulk.copy_in(self.session, "cases", CASE_COLUMNS) as write:
                 while (batch := self.queue.get()) is not None:
                     routed = batch.with_columns(self.recipient.alias(RECIPIENT))
-                    write(case_rows(self.submission_id, routed, self.key))
+                    write(case_rows(self.submission_id, routed, self.key, self.keyring))
                 ended = True
         except BaseException as e:  # handed to the caller by close()
             self.error = e

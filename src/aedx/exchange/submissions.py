@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aedx.errors import Invalid, NotFound, NotReady
+from aedx.exchange import reports
 from aedx.exchange.platform import Platform
 from aedx.formats.source import ControlRecord
 from aedx.kinds import get_kind
@@ -84,18 +85,21 @@ def sender_code(session: Session, sub: Submission) -> str:
     return session.get_one(Organisation, sub.sender_id).code
 
 
-def report(platform: Platform, sub: Submission) -> Report:
+def report(platform: Platform, sub: Submission, *, masked: bool = True) -> Report:
+    """The report, personal values masked unless ``masked`` is False (see ``reports``)."""
     if sub.report_key is None or sub.summary is None:
         raise NotReady("檢核尚未完成", "validation has not finished yet")
     summary = json.loads(sub.summary)
     control = summary.get("control")
+    kind = get_kind(sub.kind)
+    stored = pl.read_parquet(platform.blobs.path(sub.report_key))
     return Report(
-        kind=get_kind(sub.kind),
+        kind=kind,
         source=summary["source"],
         format=summary["format"],
         encoding=summary["encoding"],
         records=summary["rows"],
-        findings=pl.read_parquet(platform.blobs.path(sub.report_key)),
+        findings=reports.reveal(stored, kind, platform.keyring, sub.id, masked=masked),
         control=ControlRecord(control["records"], control["amount_total"]) if control else None,
     )
 

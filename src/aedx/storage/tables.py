@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -168,6 +169,11 @@ class Case(Base):
     branch_code: Mapped[str] = mapped_column(String(3))
     branch_case_no: Mapped[str | None] = mapped_column(String(60))
     obligor_key: Mapped[int] = mapped_column(BigInteger)  # keyed hash of the obligor's ID
+    # Personal data at rest (aedx.trust.vault): obligor_key above is the blind index, a keyed PRF
+    # of the ID that finds an obligor's cases without the ID; the ID and the name are sealed here
+    # (AES-256-GCM, base64) under the data key of the version beside them.
+    obligor_sealed: Mapped[str | None] = mapped_column(Text)
+    data_key_version: Mapped[int | None] = mapped_column(SmallInteger)
     obligor_type: Mapped[str] = mapped_column(String(1))
     amount_due: Mapped[int] = mapped_column(BigInteger)
     collected: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -33,6 +33,7 @@ class Options:
     severity: dict[str, Severity] = field(default_factory=dict)  # overrides by code
     limits: Limits = field(default_factory=Limits)
     keep: bool = False  # keep every record with its typed columns (``Validator.kept``)
+    mask_personal: bool = True  # False: personal values as found, for a report sealed at rest
 
 
 def validate_file(
@@ -135,7 +136,9 @@ class Validator:
                 continue
             zh, en = test.messages()
             value = (
-                mask(self.kind.field(test.field), pl.col(test.field))
+                pl.col(test.field)
+                if test.field and not self.options.mask_personal
+                else mask(self.kind.field(test.field), pl.col(test.field))
                 if test.field
                 else pl.lit(None, pl.String)
             )

@@ -1,4 +1,9 @@
-"""Masking personal data in reports and logs: A12****789, 王○明, 臺北市士林區****."""
+"""Masking personal data in reports, answers and logs: A12****789, 12****75 (a business ID),
+陳○文, 王○, 台○○○○司, 臺北市士林區****.
+
+Identifiers keep their first and last characters (three each, two of a business ID's eight) so
+an officer can tell records apart; names keep the first and, from three characters on, the last.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,48 @@ import polars as pl
 
 from aedx.schema import Field, FieldType
 
+HIDDEN_ID = "****"
+HIDDEN_CHAR = "○"
+
 
 def mask(f: Field, col: pl.Expr) -> pl.Expr:
     """The value as a report may show it; personal fields keep only enough to find the record."""
     if not f.personal:
         return col
     if f.type in (FieldType.PARTY_ID, FieldType.PERSON_ID):
-        return pl.concat_str([col.str.slice(0, 3), pl.lit("****"), col.str.slice(-3, 3)])
+        return mask_ids(col)
     if f.name.endswith("address"):
         return pl.concat_str([col.str.slice(0, 6), pl.lit("****")])
-    masked_tail = pl.lit("○").repeat_by(col.str.len_chars() - 1).list.join("")
-    return pl.concat_str([col.str.slice(0, 1), masked_tail])
+    return mask_names(col)
+
+
+def mask_ids(col: pl.Expr) -> pl.Expr:
+    """National and resident IDs as A12****789, business IDs (8 digits) as 12****75."""
+    short = col.str.len_chars() <= 8
+    keep = pl.when(short).then(2).otherwise(3)
+    return pl.concat_str([col.str.slice(0, keep), pl.lit(HIDDEN_ID), col.str.slice(-keep, keep)])
+
+
+def mask_names(col: pl.Expr) -> pl.Expr:
+    """王○ for two characters, 陳○文 for three, the first and last kept from three on."""
+    n = col.str.len_chars()
+    hidden = pl.lit(HIDDEN_CHAR).repeat_by(pl.max_horizontal(n - 2, 1)).list.join("")
+    last = pl.when(n >= 3).then(col.str.slice(-1, 1)).otherwise(pl.lit(""))
+    return (
+        pl.when(n <= 1)
+        .then(pl.lit(HIDDEN_CHAR))
+        .otherwise(pl.concat_str([col.str.slice(0, 1), hidden, last]))
+    )
+
+
+def mask_id(value: str) -> str:
+    keep = 2 if len(value) <= 8 else 3
+    return value[:keep] + HIDDEN_ID + value[-keep:]
+
+
+def mask_name(value: str) -> str:
+    if len(value) <= 1:
+        return HIDDEN_CHAR
+    if len(value) == 2:
+        return value[0] + HIDDEN_CHAR
+    return value[0] + HIDDEN_CHAR * (len(value) - 2) + value[-1]
