@@ -9,7 +9,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from sqlalchemy import select
 
+from aedx.storage.tables import AuditEvent
 from tests.builders import records
 from tests.exchange.hub import Hub
 from tests.exchange.test_pipeline import referrals
@@ -80,6 +82,15 @@ def test_objects_of_others_are_not_found(
         response = hub.client.request(method, _path(template, objects, which), headers=hub.auth(org))
         assert response.status_code == 404, (org, template, response.text)
         assert set(response.json()["error"]) == {"code", "message_zh", "message_en"}
+    # every refusal stays in the audit log, although the request failed
+    action = "submission.read" if ENDPOINTS[(method, template)] == "submission" else "delivery.read"
+    with hub.platform.db.transaction() as session:
+        denied = session.scalars(
+            select(AuditEvent.actor_organisation_id).where(
+                AuditEvent.action == action, AuditEvent.outcome == "denied"
+            )
+        ).all()
+    assert len(denied) == len(outsiders)
     mine = hub.client.request(method, _path(template, objects, which), headers=hub.auth(owner))
     assert mine.status_code == 200, mine.text
     # Feedback packages are deliveries to the agency: the branch that sent them cannot read them.

@@ -24,7 +24,7 @@ import secrets
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -64,7 +64,9 @@ def _may_manage(caller: Caller, organisation_id: int) -> bool:
     return caller.may(Permission.ACCOUNTS_MANAGE) or own
 
 
-def _deny(session: Session, caller: Caller, action: str, org: Organisation, object_id: str | None) -> Denied:
+def _deny(
+    session: Session, caller: Caller, action: str, org: Organisation, object_id: str | None
+) -> NoReturn:
     audit.by_caller(
         session,
         caller,
@@ -74,10 +76,11 @@ def _deny(session: Session, caller: Caller, action: str, org: Organisation, obje
         object_type="client",
         object_id=object_id,
     )
-    return Denied(
+    denied = Denied(
         f"{caller.code} 無權管理 {org.code} 之介接用戶端",
         f"{caller.code} may not manage {org.code}'s API clients",
     )
+    audit.refuse(session, denied)
 
 
 def load_public_key(pem: bytes) -> tuple[rsa.RSAPublicKey | ec.EllipticCurvePublicKey, str]:
@@ -114,7 +117,7 @@ def register(
     ``client_id``."""
     org = orgs.get(session, code)
     if not _may_manage(caller, org.id):
-        raise _deny(session, caller, "client.register", org, None)
+        _deny(session, caller, "client.register", org, None)
     if (public_key_pem is None) == (certificate_pem is None):
         raise Invalid("請提供公鑰或憑證其一", "give either a public key or a certificate")
     if len(label) > 100:
@@ -191,7 +194,7 @@ def disable(session: Session, caller: Caller, client_id: str) -> ApiClient:
     client = get(session, client_id)
     org = session.get_one(Organisation, client.organisation_id)
     if not _may_manage(caller, org.id):
-        raise _deny(session, caller, "client.disable", org, client_id)
+        _deny(session, caller, "client.disable", org, client_id)
     if client.active:
         client.active = False
         client.disabled_at = utcnow()

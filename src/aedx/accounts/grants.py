@@ -157,7 +157,7 @@ def _require(session: Session, caller: Caller, action: str, code: str | None) ->
     if caller.may(Permission.ACCOUNTS_MANAGE):
         return
     audit.by_caller(session, caller, action, outcome="denied", object_type="organisation", object_id=code)
-    raise Denied("僅行政執行署管理者可管理授權", "only HQ's administrators manage grants")
+    audit.refuse(session, Denied("僅行政執行署管理者可管理授權", "only HQ's administrators manage grants"))
 
 
 def _record(

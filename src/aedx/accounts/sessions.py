@@ -130,7 +130,7 @@ def _fail(
         detail["username"] = username[:50]
         audit.record(session, actor=f"anonymous:{address or '-'}", action=action, outcome="denied",
                      object_type="user", detail=detail)  # fmt: skip
-        users.refuse(session, SignInFailed())
+        audit.refuse(session, SignInFailed())
     user, _ = found
     if count:
         user.failed_sign_ins += 1
@@ -141,7 +141,7 @@ def _fail(
     _audit(session, user, action, "denied", detail)
     if "locked_until" in detail:
         _audit(session, user, "user.lock", "ok", {"until": detail["locked_until"], "address": address})
-    users.refuse(session, SignInFailed())
+    audit.refuse(session, SignInFailed())
 
 
 def _audit(session: Session, user: User, action: str, outcome: str, detail: dict[str, Any]) -> None:
@@ -210,7 +210,7 @@ def authenticate(
     elif users.needs_mfa(user):
         _audit(session, user, "user.sign_in", "denied",
                {"reason": "mfa_enrolment_required", "address": client_address})  # fmt: skip
-        users.refuse(session, EnrolmentRequired())
+        audit.refuse(session, EnrolmentRequired())
     user.failed_sign_ins = 0
     user.locked_until = None
     user.last_sign_in_at = now
@@ -245,7 +245,7 @@ def begin_enrolment(
     user, org = _password_checked(session, username, password, now, client_address, "user.totp_enrol")
     if user.totp_confirmed_at is not None:
         _audit(session, user, "user.totp_enrol", "denied", {"reason": "enrolled", "address": client_address})
-        users.refuse(
+        audit.refuse(
             session,
             Conflict(
                 "已設定驗證器；如需更換請洽管理者重設",
@@ -274,7 +274,7 @@ def _open(session: Session, token: str | None, now: dt.datetime) -> tuple[UserSe
     if row is None:
         audit.record(session, actor="anonymous", action="user.session", outcome="denied",
                      detail={"reason": "unknown_token"})  # fmt: skip
-        users.refuse(session, SessionEnded())
+        audit.refuse(session, SessionEnded())
     found, user, org = row
     reason = None
     if found.ended_at is not None:
@@ -290,7 +290,7 @@ def _open(session: Session, token: str | None, now: dt.datetime) -> tuple[UserSe
             found.ended_at = now
             found.end_reason = reason
         _audit(session, user, "user.session", "denied", {"reason": reason, "session": found.id})
-        users.refuse(session, SessionEnded())
+        audit.refuse(session, SessionEnded())
     if now - found.last_seen >= LAST_SEEN_EVERY:
         found.last_seen = now
     return found, user, org
@@ -303,7 +303,7 @@ def resume(session: Session, token: str | None, *, now: dt.datetime | None = Non
     if user.must_change_password:
         _audit(session, user, "user.session", "denied", {"reason": "password_change_required",
                                                          "session": found.id})  # fmt: skip
-        users.refuse(session, PasswordChangeRequired())
+        audit.refuse(session, PasswordChangeRequired())
     return Caller(
         organisation_id=org.id,
         code=org.code,
@@ -338,11 +338,11 @@ def change_password(
             found.end_reason = "locked"
             detail["locked_until"] = user.locked_until.isoformat()
         _audit(session, user, "user.password_change", "denied", detail)
-        users.refuse(session, Denied("目前密碼有誤", "the current password is wrong"))
+        audit.refuse(session, Denied("目前密碼有誤", "the current password is wrong"))
     try:
         passwords.set_password(session, user, new, now=now, must_change=False)
     except passwords.WeakPassword as e:
         _audit(session, user, "user.password_change", "denied", {"reason": "policy", "session": found.id})
-        users.refuse(session, e)
+        audit.refuse(session, e)
     ended = users.end_sessions(session, user.id, "password_changed", now, keep=found.id)
     _audit(session, user, "user.password_change", "ok", {"session": found.id, "sessions_ended": ended})

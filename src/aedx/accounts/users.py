@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from aedx.accounts import organisations as orgs
 from aedx.accounts import passwords
 from aedx.accounts.roles import MFA_REQUIRED, ORGANISATION_ROLES, Permission, Role
-from aedx.errors import Conflict, Denied, DomainError, Invalid, NotFound
+from aedx.errors import Conflict, Denied, Invalid, NotFound
 from aedx.storage.tables import Organisation, User, UserSession, utcnow
 from aedx.trust import audit
 from aedx.trust.caller import Caller
@@ -65,13 +65,6 @@ class UserView:
     must_change_password: bool
     locked_until: dt.datetime | None
     last_sign_in_at: dt.datetime | None
-
-
-def refuse(session: Session, error: DomainError) -> NoReturn:
-    """Commit what the refusal recorded (its audit event, a failure count, an ended session), then
-    raise it: the caller's transaction ends in the error but the record stays."""
-    session.commit()
-    raise error
 
 
 def actor_of(user: User) -> str:
@@ -168,7 +161,7 @@ def _unique(session: Session, username: str, email: str, user_id: int | None = N
 
 def _denied(session: Session, actor: Caller, action: str, reason: str, **fields: Any) -> NoReturn:
     audit.by_caller(session, actor, action, outcome="denied", detail={"reason": reason}, **fields)
-    refuse(session, Denied("您無權執行此帳號管理作業", "you may not manage this account"))
+    audit.refuse(session, Denied("您無權執行此帳號管理作業", "you may not manage this account"))
 
 
 def _require_manager(session: Session, actor: Caller, action: str) -> None:
@@ -200,7 +193,7 @@ def _target(session: Session, actor: Caller, username: str, action: str) -> User
             object_id=str(user.id),
             detail={"reason": "outside_reach"},
         )
-    refuse(session, NotFound("查無此帳號", "no such account"))
+    audit.refuse(session, NotFound("查無此帳號", "no such account"))
 
 
 def _audit(session: Session, actor: Caller, action: str, user: User, **detail: Any) -> None:
@@ -227,7 +220,7 @@ def _not_self(session: Session, actor: Caller, user: User, action: str) -> None:
             object_id=str(user.id),
             detail={"reason": "own_account"},
         )
-        refuse(
+        audit.refuse(
             session,
             Denied("不可停用或變更自己帳號之角色", "you cannot disable your own account or change its role"),
         )

@@ -16,7 +16,6 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from aedx.accounts.roles import Permission
-from aedx.accounts.users import refuse
 from aedx.errors import Denied, Invalid
 from aedx.exchange import obligors, registry
 from aedx.storage.tables import Case
@@ -49,13 +48,13 @@ def lookup(
     """The caller's cases matching every criterion given, newest first."""
     if not caller.may(Permission.CASES_READ):
         audit.by_caller(session, caller, "case.read", outcome="denied", detail={"reason": "permission"})
-        refuse(session, Denied("您無權查詢案件", "you may not look up cases"))
+        audit.refuse(session, Denied("您無權查詢案件", "you may not look up cases"))
     if unmask and not caller.may(Permission.PERSONAL_DATA_UNMASK):
         audit.by_caller(
             session, caller, "personal_data.unmask", outcome="denied", object_type="case",
             detail={"reason": "permission"},
         )  # fmt: skip
-        refuse(session, Denied("您無權檢視未遮蔽之個人資料", "you may not see personal data unmasked"))
+        audit.refuse(session, Denied("您無權檢視未遮蔽之個人資料", "you may not see personal data unmasked"))
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"筆數須介於 1 至 {MAX_LIMIT}", f"limit must be within 1..{MAX_LIMIT}")
     stmt = _scoped(caller).order_by(Case.id.desc()).limit(limit)

@@ -184,7 +184,7 @@ def get(session: Session, caller: Caller, delivery_id: str) -> Delivery:
             object_type="delivery",
             object_id=delivery_id[:64],
         )
-        raise NotFound("查無此遞送檔", "no such delivery")
+        audit.refuse(session, NotFound("查無此遞送檔", "no such delivery"))
     return d
 
 

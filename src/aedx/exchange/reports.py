@@ -11,7 +11,6 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from aedx.accounts.roles import Permission
-from aedx.accounts.users import refuse
 from aedx.errors import Denied
 from aedx.schema import Kind
 from aedx.trust import audit
@@ -83,4 +82,4 @@ def allow_unmask(session: Session, caller: Caller, submission_id: str) -> None:
         detail=None if allowed else {"reason": "permission"},
     )  # fmt: skip
     if not allowed:
-        refuse(session, Denied("您無權檢視未遮蔽之個人資料", "you may not see personal data unmasked"))
+        audit.refuse(session, Denied("您無權檢視未遮蔽之個人資料", "you may not see personal data unmasked"))

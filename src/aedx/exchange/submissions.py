@@ -30,7 +30,7 @@ def get(session: Session, caller: Caller, submission_id: str) -> Submission:
             session, caller, "submission.read", outcome="denied", object_type="submission",
             object_id=submission_id[:64],
         )  # fmt: skip
-        raise NotFound("查無此上傳檔", "no such submission")
+        audit.refuse(session, NotFound("查無此上傳檔", "no such submission"))
     return sub
 
 

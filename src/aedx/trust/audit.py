@@ -10,11 +10,12 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aedx.errors import DomainError
 from aedx.storage.tables import AuditEvent, Organisation, utcnow
 from aedx.trust.caller import Caller
 
@@ -69,6 +70,14 @@ def by_caller(session: Session, caller: Caller, action: str, **fields: Any) -> N
     """An event caused by an authenticated organisation, about its own object unless told."""
     fields.setdefault("organisation_id", caller.organisation_id)
     record(session, actor=caller.actor, actor_organisation_id=caller.organisation_id, action=action, **fields)
+
+
+def refuse(session: Session, error: DomainError) -> NoReturn:
+    """Keep what a refusal recorded (its audit event, a failure count, an ended session), then
+    raise it: the request ends in the error, the record stays. Called before the request has
+    changed anything else."""
+    session.commit()
+    raise error
 
 
 @dataclass(frozen=True)
