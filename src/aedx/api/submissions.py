@@ -12,11 +12,11 @@ from fastapi.responses import FileResponse
 
 from aedx.api.deps import CallerDep, PlatformDep
 from aedx.api.schemas import ERRORS, Accepted, ReportOut, SubmissionOut
-from aedx.errors import TooLarge
 from aedx.exchange import intake, submissions
 from aedx.exchange.platform import Platform
 from aedx.validation.export import FORMATS
 
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"  # PostgreSQL text holds no NUL; names hold no controls
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"], responses=ERRORS)
 MEDIA = {
     "json": "application/json",
@@ -54,7 +54,7 @@ async def create(
     kind: Annotated[str, Query(description="case_referral, payment, status_feedback")],
     format: Annotated[str, Query(description="csv, fixed or jsonl")] = "csv",
     encoding: Annotated[str, Query(description="utf-8, cp950 or big5")] = "utf-8",
-    filename: Annotated[str | None, Query(max_length=200)] = None,
+    filename: Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL_CHARACTERS)] = None,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
     content_length: Annotated[int | None, Header()] = None,
 ) -> dict[str, Any]:
@@ -66,7 +66,9 @@ async def create(
     first submission."""
     limit = p.settings.max_upload_bytes
     if content_length is not None and content_length > limit:
-        raise TooLarge(f"檔案超過上限 {limit >> 20} MB", f"the file exceeds the limit of {limit >> 20} MB")
+        raise await anyio.to_thread.run_sync(
+            lambda: intake.declared_too_large(p, caller, kind, content_length or 0)
+        )
     upload = intake.Upload(kind, format, encoding, idempotency_key, filename)
     chunks = request.stream().__aiter__()
     received = await anyio.to_thread.run_sync(lambda: intake.submit(p, caller, upload, _blocking(chunks)))
