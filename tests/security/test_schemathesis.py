@@ -78,3 +78,11 @@ def test_no_server_error_and_answers_as_documented(
             continue
         except Exception as e:
             raise AssertionError(f"{label}: {e}") from e
+
+
+def test_found_by_fuzzing_integers_beyond_64_bits_are_refused(hub: Hub) -> None:
+    """Once a 500: an event id past the database's BIGINT overflowed the driver."""
+    for params in ({"after": 2**63}, {"after": -1}):
+        response = hub.get(SENDER, "/api/v1/audit", params=params)
+        assert response.status_code == 422, response.text
+    assert hub.get(SENDER, "/api/v1/audit", params={"after": 2**63 - 1}).json() == []

@@ -127,7 +127,7 @@ def report(
     submission_id: str,
     p: PlatformDep,
     caller: CallerDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
 ) -> dict[str, Any]:
     """The summary and a page of findings; every finding is in the report files."""
