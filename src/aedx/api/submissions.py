@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 
 from aedx.api.deps import CallerDep, PlatformDep
 from aedx.api.schemas import ERRORS, Accepted, ReportOut, SubmissionOut
+from aedx.errors import TooLarge
 from aedx.exchange import intake, submissions
 from aedx.exchange.platform import Platform
 from aedx.validation.export import FORMATS
@@ -66,9 +67,9 @@ async def create(
     first submission."""
     limit = p.settings.max_upload_bytes
     if content_length is not None and content_length > limit:
-        raise await anyio.to_thread.run_sync(
-            lambda: intake.declared_too_large(p, caller, kind, content_length or 0)
-        )
+        declared = content_length
+        await anyio.to_thread.run_sync(lambda: intake.record_declared_too_large(p, caller, kind, declared))
+        raise TooLarge(f"檔案超過上限 {limit >> 20} MB", f"the file exceeds the limit of {limit >> 20} MB")
     upload = intake.Upload(kind, format, encoding, idempotency_key, filename)
     chunks = request.stream().__aiter__()
     received = await anyio.to_thread.run_sync(lambda: intake.submit(p, caller, upload, _blocking(chunks)))

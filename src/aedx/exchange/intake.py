@@ -156,12 +156,10 @@ def _check(platform: Platform, caller: Caller, upload: Upload) -> tuple[str, str
         raise Invalid(e.message_zh, e.message_en, code=e.code) from None
 
 
-def declared_too_large(platform: Platform, caller: Caller, kind: str, declared: int) -> TooLarge:
-    """An upload whose declared length is over the limit, refused before its body is read; the
-    refusal is recorded like any other."""
-    limit = platform.settings.max_upload_bytes
+def record_declared_too_large(platform: Platform, caller: Caller, kind: str, declared: int) -> None:
+    """An upload whose declared length is over the limit is refused before its body is read (by
+    the API); the refusal is recorded like any other."""
     _refused(platform, caller, kind if kind in KINDS else None, reason="too_large", declared=str(declared))
-    return TooLarge(f"檔案超過上限 {limit >> 20} MB", f"the file exceeds the limit of {limit >> 20} MB")
 
 
 def _refused(platform: Platform, caller: Caller, kind: str | None, **detail: str) -> None:
