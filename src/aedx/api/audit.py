@@ -24,7 +24,7 @@ def events(
     organisation: Annotated[str | None, Query(description="organisation code; HQ only")] = None,
     submission_id: str | None = None,
     action: str | None = None,
-    after: Annotated[int, Query(ge=0, description="page on from this event id")] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="page on from this event id")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     f = audit.Filter(since, until, kind, organisation, submission_id, action, after, limit)

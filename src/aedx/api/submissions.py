@@ -17,6 +17,7 @@ from aedx.exchange import intake, reports, submissions
 from aedx.exchange.platform import Platform
 from aedx.validation.export import FORMATS
 
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"  # PostgreSQL text holds no NUL; names hold no controls
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"], responses=ERRORS)
 MEDIA = {
     "json": "application/json",
@@ -54,7 +55,7 @@ async def create(
     kind: Annotated[str, Query(description="case_referral, payment, status_feedback")],
     format: Annotated[str, Query(description="csv, fixed or jsonl")] = "csv",
     encoding: Annotated[str, Query(description="utf-8, cp950 or big5")] = "utf-8",
-    filename: Annotated[str | None, Query(max_length=200)] = None,
+    filename: Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL_CHARACTERS)] = None,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
     content_length: Annotated[int | None, Header()] = None,
 ) -> dict[str, Any]:
@@ -66,6 +67,8 @@ async def create(
     first submission."""
     limit = p.settings.max_upload_bytes
     if content_length is not None and content_length > limit:
+        declared = content_length
+        await anyio.to_thread.run_sync(lambda: intake.record_declared_too_large(p, caller, kind, declared))
         raise TooLarge(f"檔案超過上限 {limit >> 20} MB", f"the file exceeds the limit of {limit >> 20} MB")
     upload = intake.Upload(kind, format, encoding, idempotency_key, filename)
     chunks = request.stream().__aiter__()
@@ -125,7 +128,7 @@ def report(
     submission_id: str,
     p: PlatformDep,
     caller: CallerDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
     unmask: Annotated[bool, Query(description="needs personal_data.unmask; every use is audited")] = False,
 ) -> dict[str, Any]:

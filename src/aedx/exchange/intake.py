@@ -66,7 +66,12 @@ def submit(platform: Platform, caller: Caller, upload: Upload, body: Iterable[by
     key = f"received/{caller.code}/{sha}" + (".p7m" if opened else "")
     stored = incoming
     for _ in range(3):  # a concurrent identical upload may win the insert; then we find it
-        existing = _existing(platform, caller, kind, content_sha, upload.idempotency_key)
+        try:
+            existing = _existing(platform, caller, kind, content_sha, upload.idempotency_key)
+        except Conflict:  # the key was used for another file: keep nothing of this one
+            if stored == incoming:
+                platform.blobs.delete(stored)
+            raise
         if existing is not None:
             if stored != existing.submission.blob_key:
                 platform.blobs.delete(stored)
@@ -151,7 +156,13 @@ def _check(platform: Platform, caller: Caller, upload: Upload) -> tuple[str, str
         raise Invalid(e.message_zh, e.message_en, code=e.code) from None
 
 
-def _refused(platform: Platform, caller: Caller, kind: str, **detail: str) -> None:
+def record_declared_too_large(platform: Platform, caller: Caller, kind: str, declared: int) -> None:
+    """An upload whose declared length is over the limit is refused before its body is read (by
+    the API); the refusal is recorded like any other."""
+    _refused(platform, caller, kind if kind in KINDS else None, reason="too_large", declared=str(declared))
+
+
+def _refused(platform: Platform, caller: Caller, kind: str | None, **detail: str) -> None:
     """The refusal is recorded even though the upload fails."""
     with platform.db.transaction() as session:
         audit.by_caller(session, caller, "submission.create", outcome="denied", kind=kind, detail=detail)
@@ -180,26 +191,28 @@ def _existing(platform: Platform, caller: Caller, kind: str, sha: str, key: str 
             return None
         by_key = [s for s in found if key is not None and s.idempotency_key == key]
         sub = by_key[0] if by_key else found[0]
-        if sub.sha256 != sha or sub.kind != kind:
+        if sub.sha256 == sha and sub.kind == kind:
             audit.by_caller(
                 session,
                 caller,
-                "submission.create",
-                outcome="denied",
+                "submission.received",
+                outcome="duplicate",
                 object_type="submission",
                 object_id=sub.id,
+                submission_id=sub.id,
                 kind=kind,
-                detail={"reason": "key_reused"},
             )
-            raise Conflict("此冪等鍵已用於另一檔案", "this idempotency key was used for a different file")
+            return Received(sub, False)
+        conflicting = sub.id
+    with platform.db.transaction() as session:  # recorded in its own transaction: the upload fails
         audit.by_caller(
             session,
             caller,
-            "submission.received",
-            outcome="duplicate",
+            "submission.create",
+            outcome="denied",
             object_type="submission",
-            object_id=sub.id,
-            submission_id=sub.id,
+            object_id=conflicting,
             kind=kind,
+            detail={"reason": "key_reused"},
         )
-        return Received(sub, False)
+    raise Conflict("此冪等鍵已用於另一檔案", "this idempotency key was used for a different file")

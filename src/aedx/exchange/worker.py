@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 
 from aedx.exchange import process
 from aedx.exchange.platform import Platform
@@ -27,12 +27,16 @@ from aedx.trust import audit, ledger
 
 log = logging.getLogger(__name__)
 
-CLAIM = """
+CLAIM = text("""
 SELECT submission_id FROM jobs WHERE queued_at <= :now
-ORDER BY queued_at, submission_id LIMIT 1 {lock}
-"""
-DONE = "DELETE FROM jobs WHERE submission_id = :id"
-RETRY = "UPDATE jobs SET attempts = attempts + 1, queued_at = :later WHERE submission_id = :id"
+ORDER BY queued_at, submission_id LIMIT 1
+""")
+CLAIM_LOCKED = text("""
+SELECT submission_id FROM jobs WHERE queued_at <= :now
+ORDER BY queued_at, submission_id LIMIT 1 FOR UPDATE SKIP LOCKED
+""")
+DONE = text("DELETE FROM jobs WHERE submission_id = :id")
+RETRY = text("UPDATE jobs SET attempts = attempts + 1, queued_at = :later WHERE submission_id = :id")
 MAX_BACKOFF = dt.timedelta(minutes=10)
 SEAL_EVERY = 5.0  # seconds between sealing runs of a running worker
 
@@ -52,13 +56,13 @@ class Worker:
         db = self.platform.db
         if db.is_sqlite:  # one worker: a short read finds the job, the steps take the write lock
             with db.transaction() as session:
-                job = session.execute(text(CLAIM.format(lock="")), {"now": utcnow()}).scalar()
+                job = session.execute(CLAIM, {"now": utcnow()}).scalar()
             if job is None:
                 return False
             self._run(str(job), None)
             return True
         with db.engine.connect() as claim:
-            job = claim.execute(text(CLAIM.format(lock="FOR UPDATE SKIP LOCKED")), {"now": utcnow()}).scalar()
+            job = claim.execute(CLAIM_LOCKED, {"now": utcnow()}).scalar()
             if job is None:
                 claim.rollback()
                 return False
@@ -77,13 +81,13 @@ class Worker:
         self._job(claim, DONE, params)
         log.info("submission %s %s", submission_id, state.value)
 
-    def _job(self, claim: Connection | None, sql: str, params: dict[str, object]) -> None:
+    def _job(self, claim: Connection | None, sql: TextClause, params: dict[str, object]) -> None:
         """Change the claimed job on the claiming connection (or in its own transaction)."""
         if claim is not None:
-            claim.execute(text(sql), params)
+            claim.execute(sql, params)
             return
         with self.platform.db.transaction() as session:
-            session.execute(text(sql), params)
+            session.execute(sql, params)
 
     def _later(self, submission_id: str) -> dt.datetime:
         """When to try a failed job again: backing off, with the failure in the audit log."""

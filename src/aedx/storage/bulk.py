@@ -42,7 +42,8 @@ def _insert(session: Session, table: str, frame: pl.DataFrame) -> None:
     columns = ", ".join(frame.columns)
     raw = _raw(session)
     if is_postgres(session):
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+        copy_sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT csv)"
+        with raw.cursor() as cur, cur.copy(copy_sql) as copy:  # sql-lint: identifiers - ours
             for part in frame.iter_slices(COPY_CHUNK_ROWS):
                 buffer = io.BytesIO()
                 part.write_csv(buffer, include_header=False, null_value="", quote_style="necessary")
@@ -52,7 +53,7 @@ def _insert(session: Session, table: str, frame: pl.DataFrame) -> None:
         sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608 - names from our schema
         cur = raw.cursor()
         for part in frame.iter_slices(COPY_CHUNK_ROWS):
-            cur.executemany(sql, part.iter_rows())
+            cur.executemany(sql, part.iter_rows())  # sql-lint: identifiers - ours
         cur.close()
 
 
@@ -60,11 +61,9 @@ def _insert(session: Session, table: str, frame: pl.DataFrame) -> None:
 def copy_in(session: Session, table: str, columns: Sequence[str]) -> Iterator[Callable[[pl.DataFrame], None]]:
     """One COPY into ``table`` (PostgreSQL) fed a frame at a time, for rows that arrive in batches."""
     raw = _raw(session)
+    copy_sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
     try:
-        with (
-            raw.cursor() as cur,
-            cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy,
-        ):
+        with raw.cursor() as cur, cur.copy(copy_sql) as copy:  # sql-lint: identifiers - ours
 
             def write(frame: pl.DataFrame) -> None:
                 buffer = io.BytesIO()
@@ -82,24 +81,29 @@ def stage(session: Session, name: str, frame: pl.DataFrame, types: dict[str, str
     """A temporary table ``name`` holding the frame, emptied when the transaction ends."""
     columns = ", ".join(f"{c} {types[c]}" for c in frame.columns)
     if is_postgres(session):
-        session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DELETE ROWS"))
-        session.execute(text(f"TRUNCATE {name}"))
+        create = f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DELETE ROWS"
+        session.execute(text(create))  # sql-lint: identifiers - ours
+        session.execute(text(f"TRUNCATE {name}"))  # sql-lint: identifiers - ours
     else:
-        session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})"))
-        session.execute(text(f"DELETE FROM {name}"))  # noqa: S608 - the name is ours
+        create = f"CREATE TEMP TABLE IF NOT EXISTS {name} ({columns})"
+        session.execute(text(create))  # sql-lint: identifiers - ours
+        session.execute(text(f"DELETE FROM {name}"))  # noqa: S608  # sql-lint: identifiers - ours
     insert(session, name, frame)
     if is_postgres(session):
-        session.execute(text(f"ANALYZE {name}"))
+        session.execute(text(f"ANALYZE {name}"))  # sql-lint: identifiers - ours
 
 
 def select(
     session: Session, sql: str, schema: dict[str, pl.DataType], params: Sequence[Any] = ()
 ) -> pl.DataFrame:
-    """The rows of a query as a frame of the given schema (COPY TO on PostgreSQL)."""
+    """The rows of a query as a frame of the given schema (COPY TO on PostgreSQL). ``sql`` is a
+    constant query with ``%s`` placeholders for ``params``; ``tools/sql_lint.py`` checks that every
+    caller gives a literal."""
     raw = _raw(session)
     if is_postgres(session):
         buffer = io.BytesIO()
-        with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
+        query = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
+        with raw.cursor() as cur, cur.copy(query, params) as copy:  # sql-lint: identifiers - sql is checked
             for block in copy:
                 buffer.write(block)
         if buffer.tell() == 0:
@@ -114,6 +118,6 @@ def select(
             if t == pl.Boolean
         )
     cur = raw.cursor()
-    rows = cur.execute(sql.replace("%s", "?"), tuple(params)).fetchall()
+    rows = cur.execute(sql.replace("%s", "?"), tuple(params)).fetchall()  # sql-lint: identifiers - checked
     cur.close()
     return pl.DataFrame(rows, schema=schema, orient="row")
