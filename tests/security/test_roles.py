@@ -49,6 +49,7 @@ ENDPOINTS = {
     ("GET", "/api/v1/deliveries/{delivery_id}/content"): "delivery",
     ("POST", "/api/v1/deliveries/{delivery_id}/ack"): "delivery",
     ("GET", "/api/v1/audit"): "list",
+    ("GET", "/api/v1/cases"): "list",
     ("GET", "/api/v1/trust/certificates/{name}"): "public",
     ("GET", "/api/v1/trust/crl"): "public",
     ("POST", "/oauth/token"): "token",
@@ -131,6 +132,7 @@ def test_lists_hold_nothing_of_another_organisation(world: tuple[Hub, dict[str, 
         "/api/v1/submissions": [{}, {"kind": "case_referral"}, {"state": "routed"}],
         "/api/v1/inbox": [{}, {"include_acknowledged": True}, {"kind": "case_referral"}],
         "/api/v1/audit": [{}, {"organisation": OWNER}, {"submission_id": objects["submission"]}],
+        "/api/v1/cases": [{}, {"agency_code": OWNER}, {"agency_case_no": "C00000"}],
     }
     assert set(queries) == {t for (_, t), reach in ENDPOINTS.items() if reach == "list"}
     for path, variants in queries.items():
@@ -139,10 +141,12 @@ def test_lists_hold_nothing_of_another_organisation(world: tuple[Hub, dict[str, 
             assert response.status_code == 200, (caller, path, response.text)
             found = response.json()
             if caller == "hq" and path != "/api/v1/inbox":
-                continue  # HQ oversees submissions and the audit log of every organisation
+                continue  # HQ oversees submissions, cases and the audit log of every organisation
             assert objects["delivery"] not in response.text, (caller, path, params)
             if path == "/api/v1/audit":
                 assert {e["organisation"] for e in found} <= {org}, (caller, params)
+            elif path == "/api/v1/cases":
+                assert found == [], (caller, params)  # OWNER's case, held by BRANCH
             else:
                 assert objects["submission"] not in response.text, (caller, path, params)
     with hub.platform.db.transaction() as session:
