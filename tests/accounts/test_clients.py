@@ -353,7 +353,14 @@ def test_an_organisation_manages_only_its_own_clients(hub: Hub) -> None:
             select(ApiClient.active).where(ApiClient.client_id == hub.client_ids[OTHER])
         ).one()
         clients.disable(session, admin, mine.client_id)
-        events = session.scalars(
-            select(AuditEvent.action).where(AuditEvent.actor == "user:7").order_by(AuditEvent.id)
+        events = session.execute(
+            select(AuditEvent.action, AuditEvent.outcome)
+            .where(AuditEvent.actor == "user:7")
+            .order_by(AuditEvent.id)
         ).all()
-        assert events == ["client.register", "client.disable"]
+        assert [tuple(e) for e in events] == [  # the refusals are kept although their requests failed
+            ("client.register", "ok"),
+            ("client.register", "denied"),
+            ("client.disable", "denied"),
+            ("client.disable", "ok"),
+        ]

@@ -91,11 +91,12 @@ def test_only_hq_administrators_change_grants(db: Database) -> None:
     with db.transaction() as session:
         org = orgs.get(session, "A383000000")
         own_admin = Caller(org.id, org.code, org.role, "user:3", frozenset({Permission.ACCOUNTS_MANAGE_OWN}))
-        for change in (grants.grant, grants.revoke):
-            with pytest.raises(Denied):
-                change(session, own_admin, "A383000000", "status_feedback", SEND)
-        with pytest.raises(Denied):
-            grants.apply_defaults(session, own_admin)
+    for change in (grants.grant, grants.revoke):
+        with pytest.raises(Denied), db.transaction() as session:
+            change(session, own_admin, "A383000000", "status_feedback", SEND)
+    with pytest.raises(Denied), db.transaction() as session:
+        grants.apply_defaults(session, own_admin)
+    with db.transaction() as session:
         assert grants.of(session, org.id) == frozenset()
     with db.transaction() as session:
         denied = session.scalars(
