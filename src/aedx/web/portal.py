@@ -1,0 +1,462 @@
+"""The portal's foundation: sessions over HTTP (sign-in with password and TOTP, enrolment, the
+forced password change, sign-out), CSRF on every form, the language switch, page rendering, and
+the first page: the dashboard of the organisation's recent submissions.
+
+Only the ``aedx_session`` cookie tells who is asking; the core's ``sessions.resume`` decides on
+every request. Sign-in answers with one message whatever went wrong; the core audits the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aedx.accounts import passwords, sessions
+from aedx.accounts.roles import Permission
+from aedx.errors import DomainError
+from aedx.exchange import submissions
+from aedx.exchange.platform import Platform
+from aedx.exchange.states import State
+from aedx.storage.tables import Organisation, User, UserSession
+from aedx.trust import audit
+from aedx.trust.caller import Caller
+from aedx.web import dates, i18n, security
+from aedx.web.i18n import N_
+
+PREFIX = "/portal"
+SESSION_COOKIE = "aedx_session"
+PAGE_SIZE = 25
+SIGN_IN = f"{PREFIX}/sign-in"
+HOME = f"{PREFIX}/"
+PASSWORD = f"{PREFIX}/password"
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+STATE_LABELS: dict[str, str] = {
+    State.RECEIVED: N_("Received"),
+    State.VALIDATING: N_("Validating"),
+    State.ACCEPTED: N_("Accepted"),
+    State.REJECTED: N_("Rejected"),
+    State.ROUTED: N_("Routed"),
+    State.DELIVERED: N_("Delivered"),
+    State.ACKNOWLEDGED: N_("Acknowledged"),
+}
+SIGN_IN_FAILED = N_("Sign-in failed: the username, password or code is wrong, or the account cannot be used now.")
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+templates = Environment(
+    loader=FileSystemLoader(i18n.HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    extensions=["jinja2.ext.i18n"],
+    auto_reload=False,
+)
+templates.filters["roc"] = dates.roc
+
+
+class Redirect(Exception):
+    """Ends a request with a redirect (303), the session cookie removed when ``forget``."""
+
+    def __init__(self, to: str, *, forget: bool = False) -> None:
+        super().__init__(to)
+        self.to = to
+        self.forget = forget
+
+
+class Refused(Exception):
+    """Ends a request with the 403 page (a CSRF token missing or wrong, a permission lacking)."""
+
+
+@dataclass(frozen=True)
+class Person:
+    full_name: str
+    username: str
+    organisation: str
+    organisation_code: str
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A signed-in request: who asks (as the core decided) and their session token."""
+
+    caller: Caller
+    person: Person
+    token: str
+
+
+def platform(request: Request) -> Platform:
+    found: Platform = request.app.state.platform
+    return found
+
+
+PlatformDep = Annotated[Platform, Depends(platform)]
+
+
+def _key(p: Platform) -> bytes:
+    if len(p.settings.secret_key) < 32:
+        raise RuntimeError("the portal needs a 32-byte secret key (AEDX_SECRET_KEY)")
+    return p.settings.secret_key
+
+
+def _address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def locale_of(request: Request) -> str:
+    return i18n.negotiate(request.cookies.get(i18n.COOKIE), request.headers.get("accept-language"))
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    csrf_token: str,
+    person: Person | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    locale = locale_of(request)
+    t = i18n.translations(locale)
+    page = templates.get_template(template).render(
+        {
+            "gettext": t.gettext,
+            "ngettext": t.ngettext,
+            "_": t.gettext,
+            "locale": locale,
+            "html_lang": i18n.LANGUAGES[locale],
+            "path": request.url.path,
+            "csrf_field": security.CSRF_FIELD,
+            "csrf_token": csrf_token,
+            "person": person,
+            **context,
+        }
+    )
+    return HTMLResponse(page, status_code=status_code, headers=HEADERS)
+
+
+def _message(request: Request, error: DomainError) -> str:
+    return error.message_en if locale_of(request) == "en" else error.message_zh
+
+
+def _cookie(request: Request, response: Response, name: str, value: str, path: str = PREFIX,
+            max_age: int | None = None) -> None:  # fmt: skip
+    response.set_cookie(
+        name, value, max_age=max_age, path=path, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https",
+    )  # fmt: skip
+
+
+def _refuse_csrf(p: Platform, request: Request, actor: str) -> None:
+    with p.db.transaction() as session:
+        audit.record(session, actor=actor, action="portal.csrf", outcome="denied",
+                     detail={"path": request.url.path[:200], "address": _address(request)})  # fmt: skip
+    raise Refused()
+
+
+# --- who is asking
+
+
+def _person(session: Session, token: str) -> Person:
+    row = session.execute(
+        select(User, Organisation)
+        .join(UserSession, UserSession.user_id == User.id)
+        .join(Organisation, Organisation.id == User.organisation_id)
+        .where(UserSession.digest == sessions.digest(token))
+    ).one()
+    user, org = row
+    return Person(user.full_name, user.username, org.name, org.code)
+
+
+def visit(request: Request, p: PlatformDep) -> Visit:
+    """The signed-in person of a portal page; to sign-in when there is no open session, to the
+    password page while the initial password is unchanged."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Redirect(SIGN_IN)
+    with p.db.transaction() as session:
+        try:
+            caller = sessions.resume(session, token)
+        except sessions.SessionEnded:
+            raise Redirect(SIGN_IN, forget=True) from None
+        except sessions.PasswordChangeRequired:
+            raise Redirect(PASSWORD) from None
+        return Visit(caller, _person(session, token), token)
+
+
+VisitDep = Annotated[Visit, Depends(visit)]
+
+
+def page(request: Request, p: Platform, v: Visit, template: str, context: Mapping[str, Any]) -> HTMLResponse:
+    """A signed-in page, its forms carrying the session's CSRF token."""
+    return render(request, template, context, csrf_token=security.session_token(_key(p), v.token), person=v.person)
+
+
+def require_csrf(request: Request, p: Platform, given: str) -> str:
+    """The session token of a signed-in form whose CSRF token is right; refused (403) otherwise."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Redirect(SIGN_IN)
+    if not security.matches(security.session_token(_key(p), token), given):
+        _refuse_csrf(p, request, f"session:{sessions.digest(token)[:12]}")
+    return token
+
+
+# --- signing in
+
+
+def _pre_session(request: Request) -> tuple[str, bool]:
+    cookie = request.cookies.get(security.PRE_SESSION_COOKIE)
+    return (cookie, False) if cookie else (security.new_pre_session_cookie(), True)
+
+
+def _sign_in_page(
+    request: Request, p: Platform, *, step: str = "password", error: str | None = None,
+    enrolment: sessions.Enrolment | None = None, pending: security.Pending | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:  # fmt: skip
+    cookie, new = _pre_session(request)
+    response = render(
+        request,
+        "sign_in.html",
+        {"step": step, "error": error, "enrolment": enrolment},
+        csrf_token=security.pre_session_token(_key(p), cookie),
+        status_code=status_code,
+    )
+    if new:
+        _cookie(request, response, security.PRE_SESSION_COOKIE, cookie)
+    if pending is not None:
+        sealed = security.seal(_key(p), pending)
+        _cookie(request, response, security.PENDING_COOKIE, sealed, SIGN_IN, security.PENDING_SECONDS)
+    elif step == "password":
+        response.delete_cookie(security.PENDING_COOKIE, path=SIGN_IN)
+    return response
+
+
+def _failed(request: Request, p: Platform) -> HTMLResponse:
+    t = i18n.translations(locale_of(request))
+    return _sign_in_page(request, p, error=t.gettext(SIGN_IN_FAILED), status_code=401)
+
+
+def _require_pre_session_csrf(request: Request, p: Platform, given: str) -> None:
+    cookie = request.cookies.get(security.PRE_SESSION_COOKIE)
+    if not cookie or not security.matches(security.pre_session_token(_key(p), cookie), given):
+        _refuse_csrf(p, request, f"anonymous:{_address(request) or '-'}")
+
+
+def _asks_for_code(session: Session, username: str, password: str) -> bool:
+    """Whether the person has a confirmed authenticator and gave the right password: only then is
+    the code asked for, so the question tells nothing to someone without the password."""
+    user = session.scalar(select(User).where(User.username == username.strip().lower()[:50]))
+    if user is None or user.totp_confirmed_at is None:
+        passwords.spend_time(password)  # the same work, whichever the case
+        return False
+    return passwords.verify(user.password_hash, password)
+
+
+def _signed_in(request: Request, signed: sessions.SignedIn) -> Response:
+    response = RedirectResponse(PASSWORD if signed.must_change_password else HOME, status_code=303)
+    _cookie(request, response, SESSION_COOKIE, signed.token)
+    response.delete_cookie(security.PENDING_COOKIE, path=SIGN_IN)
+    return response
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_form(request: Request, p: PlatformDep) -> Response:
+    return _sign_in_page(request, p)
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+def sign_in(
+    request: Request,
+    p: PlatformDep,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    _require_pre_session_csrf(request, p, csrf_token)
+    key, address = _key(p), _address(request)
+    with p.db.transaction() as session:
+        asks = _asks_for_code(session, username, password)
+    if asks:
+        return _sign_in_page(request, p, step="code", pending=security.Pending(username, password, False))
+    try:
+        with p.db.transaction() as session:
+            signed = sessions.authenticate(session, username, password, None, address, secret_key=key)
+    except sessions.EnrolmentRequired:
+        try:
+            with p.db.transaction() as session:
+                enrolment = sessions.begin_enrolment(session, username, password, address, secret_key=key)
+        except DomainError:
+            return _failed(request, p)
+        pending = security.Pending(username, password, True)
+        return _sign_in_page(request, p, step="enrol", enrolment=enrolment, pending=pending)
+    except sessions.SignInFailed:
+        return _failed(request, p)
+    return _signed_in(request, signed)
+
+
+@router.post("/sign-in/code", response_class=HTMLResponse)
+def sign_in_code(
+    request: Request,
+    p: PlatformDep,
+    code: Annotated[str, Form(max_length=20)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    _require_pre_session_csrf(request, p, csrf_token)
+    key = _key(p)
+    pending = security.unseal(key, request.cookies.get(security.PENDING_COOKIE))
+    if pending is None:
+        return _failed(request, p)
+    try:
+        with p.db.transaction() as session:
+            signed = sessions.authenticate(
+                session, pending.username, pending.password, code, _address(request), secret_key=key
+            )
+    except (sessions.SignInFailed, sessions.EnrolmentRequired):
+        return _failed(request, p)
+    return _signed_in(request, signed)
+
+
+@router.post("/sign-out")
+def sign_out(
+    request: Request, p: PlatformDep, csrf_token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    token = require_csrf(request, p, csrf_token)
+    try:
+        with p.db.transaction() as session:
+            sessions.sign_out(session, token)
+    except sessions.SessionEnded:
+        pass
+    raise Redirect(SIGN_IN, forget=True)
+
+
+# --- the password an administrator set
+
+
+def _password_visit(request: Request, p: Platform) -> tuple[str, Person, bool]:
+    """The session token, the person and whether the change is forced; to sign-in otherwise."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Redirect(SIGN_IN)
+    forced = False
+    try:
+        with p.db.transaction() as session:
+            sessions.resume(session, token)
+    except sessions.PasswordChangeRequired:
+        forced = True  # the session is open otherwise; the refusal was committed
+    except sessions.SessionEnded:
+        raise Redirect(SIGN_IN, forget=True) from None
+    with p.db.transaction() as session:
+        return token, _person(session, token), forced
+
+
+def _password_page(request: Request, p: Platform, token: str, person: Person, forced: bool,
+                   error: str | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+    return render(
+        request, "password.html", {"forced": forced, "error": error},
+        csrf_token=security.session_token(_key(p), token), person=person, status_code=status_code,
+    )  # fmt: skip
+
+
+@router.get("/password", response_class=HTMLResponse)
+def password_form(request: Request, p: PlatformDep) -> Response:
+    token, person, forced = _password_visit(request, p)
+    return _password_page(request, p, token, person, forced)
+
+
+@router.post("/password", response_class=HTMLResponse)
+def change_password(
+    request: Request,
+    p: PlatformDep,
+    current: Annotated[str, Form(max_length=1000)] = "",
+    new: Annotated[str, Form(max_length=1000)] = "",
+    confirm: Annotated[str, Form(max_length=1000)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    require_csrf(request, p, csrf_token)
+    token, person, forced = _password_visit(request, p)
+    t = i18n.translations(locale_of(request))
+    if new != confirm:
+        error = t.gettext("The two new passwords differ.")
+        return _password_page(request, p, token, person, forced, error, status_code=400)
+    try:
+        with p.db.transaction() as session:
+            sessions.change_password(session, token, current, new)
+    except sessions.SessionEnded:
+        raise Redirect(SIGN_IN, forget=True) from None
+    except DomainError as e:
+        return _password_page(request, p, token, person, forced, _message(request, e), status_code=400)
+    return RedirectResponse(HOME, status_code=303)
+
+
+# --- language
+
+
+@router.get("/language/{locale}")
+def language(request: Request, locale: str, next: Annotated[str, Query(max_length=500)] = HOME) -> Response:
+    chosen = locale.replace("-", "_")
+    safe = next.startswith(PREFIX) and not next.startswith("//") and "\\" not in next
+    response = RedirectResponse(next if safe else HOME, status_code=303)
+    if chosen in i18n.LANGUAGES:
+        response.set_cookie(i18n.COOKIE, chosen, max_age=365 * 24 * 3600, path=PREFIX, samesite="lax",
+                            secure=request.url.scheme == "https", httponly=True)  # fmt: skip
+    return response
+
+
+# --- the dashboard
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(
+    request: Request, p: PlatformDep, v: VisitDep, before: Annotated[str | None, Query(max_length=32)] = None
+) -> Response:
+    with p.db.transaction() as session:
+        if not v.caller.may(Permission.SUBMISSIONS_READ):
+            audit.by_caller(session, v.caller, "submission.list", outcome="denied",
+                            detail={"reason": "permission"})  # fmt: skip
+            session.commit()
+            raise Refused()
+        rows = submissions.listing(session, v.caller, before=before or None, limit=PAGE_SIZE + 1)
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    for row in rows:
+        row["received"] = dt.datetime.fromisoformat(row["received_at"])
+        row["state_label"] = STATE_LABELS.get(row["state"], row["state"])
+    return page(
+        request, p, v, "dashboard.html",
+        {"rows": rows, "next_before": rows[-1]["id"] if more and rows else None, "paged": bool(before),
+         "show_sender": v.caller.is_hq},
+    )  # fmt: skip
+
+
+# --- mounting
+
+
+def install(app: FastAPI) -> None:
+    """The portal on the app: its routes, its static files and its two ways of ending a request."""
+    app.include_router(router)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=i18n.HERE / "static"), name="portal-static")
+
+    async def redirect(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Redirect)  # noqa: S101 - registered for Redirect only
+        response = RedirectResponse(exc.to, status_code=303)
+        if exc.forget:
+            response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+        return response
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        return render(request, "refused.html", {}, csrf_token="", status_code=403)
+
+    app.add_exception_handler(Redirect, redirect)
+    app.add_exception_handler(Refused, refused)
