@@ -51,9 +51,11 @@ def test_sign_in_with_a_password_then_the_forced_change_then_the_dashboard(porta
     assert home.status_code == 200
     assert "王小明" in home.text and "財政部臺北國稅局" in home.text and "目前尚無上傳紀錄。" in home.text
     assert '<html lang="zh-Hant-TW">' in home.text and 'href="#main"' in home.text
-    assert home.headers["cache-control"] == "no-store" and "frame-ancestors 'none'" in home.headers[
-        "content-security-policy"
-    ]
+    assert (
+        home.headers["cache-control"] == "no-store"
+        and "frame-ancestors 'none'" in home.headers["content-security-policy"]
+    )
+    assert browser.get("/portal/static/portal.css").headers["content-type"].startswith("text/css")
     # a new browser signs in with the chosen password straight to the dashboard
     other = portal.browser()
     again = sign_in(other, "chen.mei", NEW_PASSWORD)
@@ -193,7 +195,10 @@ def test_the_dashboard_shows_only_the_organisations_submissions_page_by_page(por
     assert "A383000000-29.csv" in first.text and "A383000000-5.csv" in first.text
     assert "A383000000-4.csv" not in first.text and theirs not in first.text
     assert "已退件" in first.text and "檢核通過" in first.text and "rejected<" not in first.text
-    assert '<time datetime="2024-11-25T09:59:00+08:00" title="2024-11-25 09:59">113/11/25 09:59</time>' in first.text
+    assert (
+        '<time datetime="2024-11-25T09:59:00+08:00" title="2024-11-25 09:59">113/11/25 09:59</time>'
+        in first.text
+    )
     older = re.search(r'href="/portal/\?before=([^"]+)" rel="next"', first.text)
     assert older is not None and older.group(1) == "sa383000005"
     second = browser.get(f"/portal/?before={older.group(1)}")
@@ -204,3 +209,23 @@ def test_the_dashboard_shows_only_the_organisations_submissions_page_by_page(por
     ready(portal, other, "A397000000", "lin.yu", "agency_officer")
     page = other.get("/portal/")
     assert "A397000000-1.csv" in page.text and "A383000000" not in page.text
+
+
+def test_a_person_without_the_permission_is_refused_the_dashboard(portal: Portal) -> None:
+    initial = portal.person("aea", "huang.stat", "statistician")
+    browser = portal.browser()
+    enrol = sign_in(browser, "huang.stat", initial)
+    found = re.search(r'<code class="secret">([A-Z2-7]+)</code>', enrol.text)
+    assert found is not None
+    code = totp.code_at(totp.from_base32(found.group(1)), utcnow())
+    signed = browser.post("/portal/sign-in/code", data={"code": code, "csrf_token": csrf_of(enrol)})
+    assert signed.status_code == 303
+    page = browser.get("/portal/password")
+    browser.post(
+        "/portal/password",
+        data={"current": initial, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf_of(page)},
+    )
+    portal.submission("A383000000", 1)
+    refused = browser.get("/portal/")
+    assert refused.status_code == 403 and "A383000000-1.csv" not in refused.text
+    assert [(o, d["reason"]) for o, d in _events(portal, "submission.list")] == [("denied", "permission")]

@@ -13,7 +13,9 @@ ROC_OFFSET = 1911
 
 def _local(value: dt.date | dt.datetime | str) -> dt.date | dt.datetime:
     if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value) if "T" in value or " " in value else dt.date.fromisoformat(value)
+        value = (
+            dt.datetime.fromisoformat(value) if "T" in value or " " in value else dt.date.fromisoformat(value)
+        )
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
         return aware.astimezone(TAIPEI)

@@ -22,7 +22,7 @@ LANGUAGES = {"zh_TW": "zh-Hant-TW", "en": "en"}  # locale -> the HTML lang attri
 COOKIE = "lang"
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
+def N_(message: str) -> str:  # the gettext convention for "translate later"
     """Marks a string for extraction; it is translated where it is shown."""
     return message
 

@@ -40,7 +40,9 @@ HOME = f"{PREFIX}/"
 PASSWORD = f"{PREFIX}/password"
 HEADERS = {
     "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "Content-Security-Policy": (
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
@@ -53,7 +55,9 @@ STATE_LABELS: dict[str, str] = {
     State.DELIVERED: N_("Delivered"),
     State.ACKNOWLEDGED: N_("Acknowledged"),
 }
-SIGN_IN_FAILED = N_("Sign-in failed: the username, password or code is wrong, or the account cannot be used now.")
+SIGN_IN_FAILED = N_(
+    "Sign-in failed: the username, password or code is wrong, or the account cannot be used now."
+)
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 templates = Environment(
@@ -199,7 +203,9 @@ VisitDep = Annotated[Visit, Depends(visit)]
 
 def page(request: Request, p: Platform, v: Visit, template: str, context: Mapping[str, Any]) -> HTMLResponse:
     """A signed-in page, its forms carrying the session's CSRF token."""
-    return render(request, template, context, csrf_token=security.session_token(_key(p), v.token), person=v.person)
+    return render(
+        request, template, context, csrf_token=security.session_token(_key(p), v.token), person=v.person
+    )
 
 
 def require_csrf(request: Request, p: Platform, given: str) -> str:
