@@ -9,7 +9,7 @@ PORT   ?= 8000
 
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit bench clean postgres-binaries command-line-tools
+.PHONY: run test lint typecheck unit bench clean postgres-binaries command-line-tools browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,15 @@ command-line-tools:
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl curl >/dev/null; }
 
-unit: $(STAMP) postgres-binaries command-line-tools
+# The portal tests drive Debian's Chromium with Playwright (Playwright's own browser download is not
+# used); CJK fonts make the screenshots legible.
+browser:
+	@test -x /usr/bin/chromium && fc-list :lang=zh-tw 2>/dev/null | grep -q . || { \
+		echo "installing Chromium and CJK fonts"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+unit: $(STAMP) postgres-binaries command-line-tools browser
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -1,4 +1,5 @@
-"""Shared fixtures: a throwaway PostgreSQL server for the session, and a platform on each database.
+"""Shared fixtures: a throwaway PostgreSQL server for the session, a platform on each database, and
+a browser.
 
 Under CI (``AEDX_REQUIRE_POSTGRES=1``, set by ``.ci/run``) a PostgreSQL that cannot start fails
 the run; elsewhere its tests are skipped with the reason.
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 from sqlalchemy import text
 
 from aedx.storage.db import Database
@@ -18,6 +20,7 @@ from aedx.storage.localpg import LocalPostgres, PostgresUnavailable
 from aedx.storage.tables import Base
 
 DATABASES = ["sqlite", "postgresql"]
+CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +56,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     server: LocalPostgres = request.getfixturevalue("postgres")
     _empty(server.url)
     return server.url
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, driven by Playwright (``make test`` installs it when missing)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox"] if os.geteuid() == 0 else [],  # Chromium's sandbox refuses root
+        )
+        yield browser
+        browser.close()
