@@ -1,4 +1,4 @@
-"""A hub's platform served by a real uvicorn on loopback, and the README's shell blocks, for the
+"""A platform served by a real uvicorn on loopback, and the README's shell blocks, for the
 tests that run the documented recipes as written with curl and openssl."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from aedx.api.app import create_app
-from tests.exchange.hub import Hub
+from aedx.exchange.platform import Platform
 
 README = Path(__file__).parents[1] / "README.md"
 
@@ -28,13 +28,13 @@ def readme_blocks(heading: str) -> list[str]:
 
 
 @contextmanager
-def serving(hub: Hub) -> Iterator[str]:
+def serving(platform: Platform) -> Iterator[str]:
     """The platform's API on a free loopback port; yields its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     server = uvicorn.Server(
-        uvicorn.Config(create_app(hub.platform), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

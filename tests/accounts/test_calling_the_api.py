@@ -30,7 +30,7 @@ def recipe() -> str:
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, str]]:
     hub = Hub(database_url, tmp_path / "platform")
-    with serving(hub) as url:
+    with serving(hub.platform) as url:
         yield hub, url
     hub.close()
 

@@ -32,7 +32,7 @@ AGENCY = "A383000000"
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, str]]:
     hub = Hub(database_url, tmp_path / "platform")
-    with serving(hub) as url:
+    with serving(hub.platform) as url:
         yield hub, url
     hub.close()
 
