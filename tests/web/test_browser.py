@@ -14,6 +14,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page
 
 from aedx.accounts import totp
+from aedx.kinds import get_kind
 from aedx.web.i18n import translations
 from tests.served import serving
 from tests.web.conftest import NEW_PASSWORD, Portal
@@ -65,6 +66,7 @@ def test_an_hq_administrator_signs_in_with_totp_in_chromium(
         assert page.url == f"{url}/portal/"
         assert "A383000000" in page.content() and "A397000000" in page.content()  # HQ oversees both
         assert page.locator("time[title]").count() >= 2  # ROC dates, AD on hover
+        assert page.get_by_text(get_kind("case_referral").label_zh).count() == 2  # kinds by their names
         photograph(page, "dashboard", tmp_path)
         cookies = {c["name"]: c for c in context.cookies()}
         assert cookies["aedx_session"]["httpOnly"] and cookies["aedx_session"]["sameSite"] == "Strict"

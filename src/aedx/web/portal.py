@@ -26,6 +26,7 @@ from aedx.errors import DomainError
 from aedx.exchange import submissions
 from aedx.exchange.platform import Platform
 from aedx.exchange.states import State
+from aedx.kinds import KINDS
 from aedx.storage.tables import Organisation, User, UserSession
 from aedx.trust import audit
 from aedx.trust.caller import Caller
@@ -436,9 +437,12 @@ def dashboard(
         rows = submissions.listing(session, v.caller, before=before or None, limit=PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
+    chinese = locale_of(request).startswith("zh")
     for row in rows:
         row["received"] = dt.datetime.fromisoformat(row["received_at"])
         row["state_label"] = STATE_LABELS.get(row["state"], row["state"])
+        kind = KINDS.get(row["kind"])  # each kind's name in both languages is in its declaration
+        row["kind_label"] = (kind.label_zh if chinese else kind.label_en) if kind else row["kind"]
     return page(
         request, p, v, "dashboard.html",
         {"rows": rows, "next_before": rows[-1]["id"] if more and rows else None, "paged": bool(before),
