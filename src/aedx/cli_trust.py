@@ -7,32 +7,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from aedx.accounts import certificates
 from aedx.accounts import organisations as orgs
-from aedx.cli_exchange import DatabaseOption, DataDirOption, cli_actor, err, fail, open_platform
-from aedx.errors import DomainError
-from aedx.exchange.platform import Platform
-from aedx.trust.pki import Authority, PkiError, Usage
+from aedx.cli_exchange import DatabaseOption, DataDirOption, as_operator, err, print_rows
+from aedx.trust.pki import Authority, Usage
 
 pki_app = typer.Typer(help="憑證 Certificates", no_args_is_help=True)
 UsageOption = Annotated[Usage, typer.Option("--usage", help="簽章 signing 或 加密 encryption")]
 
 
-def _authority(platform: Platform) -> Authority:
-    return Authority(platform.settings.data_dir / "pki")
-
-
 @pki_app.command("init")
 def pki_init(data_dir: DataDirOption = None, database: DatabaseOption = None) -> None:
     """建立平台根憑證與發證中心 — create the platform's root and issuing CA."""
-    platform = open_platform(data_dir, database)
-    try:
-        authority = Authority.create(_authority(platform).folder)
-    except PkiError as e:
-        raise fail(e) from None
+    with as_operator(data_dir, database) as (platform, _, _operator):
+        authority = Authority.create(platform.pki_folder)
     err.print(f"根憑證 root: {authority.folder / 'root.pem'}")
     err.print(f"發證中心 issuing CA: {authority.folder / 'issuing.pem'}")
 
@@ -47,15 +36,11 @@ def pki_issue(
     database: DatabaseOption = None,
 ) -> None:
     """核發機關憑證 — certify an organisation's key: from its CSR, or with a key made here."""
-    platform = open_platform(data_dir, database)
-    try:
-        with platform.db.transaction() as session:
-            orgs.seed_reference(session, cli_actor())
-            issued = certificates.issue(
-                session, _authority(platform), code, usage, cli_actor(), csr.read_bytes() if csr else None
-            )
-    except DomainError as e:
-        raise fail(e) from None
+    with as_operator(data_dir, database) as (platform, session, operator):
+        orgs.seed_reference(session, operator.actor)
+        issued = certificates.issue(
+            session, platform.authority, code, usage, operator.actor, csr.read_bytes() if csr else None
+        )
     out.mkdir(parents=True, exist_ok=True)
     cert_file = out / f"{code}-{usage.value}.pem"
     cert_file.write_text(issued.certificate.pem)
@@ -75,12 +60,8 @@ def pki_renew(
     database: DatabaseOption = None,
 ) -> None:
     """展期：同一金鑰之新憑證 — a new certificate for the same key."""
-    platform = open_platform(data_dir, database)
-    try:
-        with platform.db.transaction() as session:
-            cert = certificates.renew(session, _authority(platform), serial, cli_actor())
-    except PkiError as e:
-        raise fail(e) from None
+    with as_operator(data_dir, database) as (platform, session, operator):
+        cert = certificates.renew(session, platform.authority, serial, operator.actor)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{cert.serial}.pem").write_text(cert.pem)
     err.print(f"新憑證 new certificate: {out / f'{cert.serial}.pem'}")
@@ -94,12 +75,8 @@ def pki_revoke(
     database: DatabaseOption = None,
 ) -> None:
     """撤銷憑證 — revoke a certificate (it appears in the next CRL)."""
-    platform = open_platform(data_dir, database)
-    try:
-        with platform.db.transaction() as session:
-            certificates.revoke(session, serial, reason, cli_actor())
-    except PkiError as e:
-        raise fail(e) from None
+    with as_operator(data_dir, database) as (_, session, operator):
+        certificates.revoke(session, serial, reason, operator.actor)
     err.print(f"已撤銷 revoked {serial}")
 
 
@@ -110,12 +87,8 @@ def pki_crl(
     database: DatabaseOption = None,
 ) -> None:
     """產生憑證廢止清冊 — the issuing CA's CRL (PEM)."""
-    platform = open_platform(data_dir, database)
-    try:
-        with platform.db.transaction() as session:
-            crl = certificates.crl(session, _authority(platform))
-    except PkiError as e:
-        raise fail(e) from None
+    with as_operator(data_dir, database) as (platform, session, _operator):
+        crl = certificates.crl(session, platform.authority)
     if out:
         out.write_bytes(crl)
     else:
@@ -129,11 +102,8 @@ def pki_trust(
     database: DatabaseOption = None,
 ) -> None:
     """信任外部根憑證（如政府憑證總管理中心）— trust an outside root CA."""
-    platform = open_platform(data_dir, database)
-    try:
-        cert = certificates.trust(_authority(platform).folder / "anchors", root.read_bytes())
-    except PkiError as e:
-        raise fail(e) from None
+    with as_operator(data_dir, database) as (platform, _, _operator):
+        cert = certificates.trust(platform.authority.folder / "anchors", root.read_bytes())
     err.print(f"已信任 trusted: {cert.subject.rfc4514_string()}", highlight=False)
 
 
@@ -147,33 +117,30 @@ def pki_import(
     database: DatabaseOption = None,
 ) -> None:
     """匯入外部核發之憑證，驗證其憑證鏈 — import a certificate issued elsewhere, checked up its chain."""
-    platform = open_platform(data_dir, database)
-    try:
-        with platform.db.transaction() as session:
-            row = certificates.import_external(
-                session,
-                _authority(platform),
-                code,
-                usage,
-                cert.read_bytes(),
-                chain.read_bytes() if chain else b"",
-                cli_actor(),
-            )
-    except DomainError as e:
-        raise fail(e) from None
+    with as_operator(data_dir, database) as (platform, session, operator):
+        row = certificates.import_external(
+            session,
+            platform.authority,
+            code,
+            usage,
+            cert.read_bytes(),
+            chain.read_bytes() if chain else b"",
+            operator.actor,
+        )
     err.print(f"已匯入 imported {row.subject}（序號 serial {row.serial}）", highlight=False)
 
 
 @pki_app.command("list")
 def pki_list(data_dir: DataDirOption = None, database: DatabaseOption = None) -> None:
     """列出憑證 — list certificates."""
-    platform = open_platform(data_dir, database)
-    table = Table("機關 org", "用途 usage", "序號 serial", "到期 not after", "狀態 state", "發證者 issuer")
-    with platform.db.transaction() as session:
-        for c, code in certificates.listing(session):
-            state = f"revoked {c.revocation_reason}" if c.revoked_at else "valid"
-            table.add_row(code, c.usage, c.serial, f"{c.not_after:%Y-%m-%d}", state, c.issuer)
-    Console(width=200).print(table)
+    with as_operator(data_dir, database) as (_, session, _operator):
+        rows = [
+            (code, c.usage, c.serial, f"{c.not_after:%Y-%m-%d}",
+             f"revoked {c.revocation_reason}" if c.revoked_at else "valid", c.issuer)
+            for c, code in certificates.listing(session)
+        ]  # fmt: skip
+    heads = ("機關 org", "用途 usage", "序號 serial", "到期 not after", "狀態 state", "發證者 issuer")
+    print_rows(heads, rows, ("organisation", "usage", "serial", "not_after", "state", "issuer"))
 
 
 def register(app: typer.Typer) -> None:

@@ -6,6 +6,7 @@ import os
 import socket
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from aedx.settings import Settings
 from aedx.storage.blobs import BlobStore
@@ -30,7 +31,11 @@ class Platform:
     def authority(self) -> Authority:
         """The platform's CA; the embedded platform makes its own on first use, a production one
         is made by ``aedx pki init``."""
-        return Authority.open(self.settings.data_dir / "pki", create=self.settings.embedded)
+        return Authority.open(self.pki_folder, create=self.settings.embedded)
+
+    @property
+    def pki_folder(self) -> Path:
+        return self.settings.data_dir / "pki"
 
     @cached_property
     def signer(self) -> Identity:

@@ -15,7 +15,6 @@ from typing import Any, NoReturn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aedx.errors import DomainError
 from aedx.storage.tables import AuditEvent, Organisation, utcnow
 from aedx.trust.caller import Caller
 
@@ -72,7 +71,7 @@ def by_caller(session: Session, caller: Caller, action: str, **fields: Any) -> N
     record(session, actor=caller.actor, actor_organisation_id=caller.organisation_id, action=action, **fields)
 
 
-def refuse(session: Session, error: DomainError) -> NoReturn:
+def refuse(session: Session, error: Exception) -> NoReturn:
     """Keep what a refusal recorded (its audit event, a failure count, an ended session), then
     raise it: the request ends in the error, the record stays. Called before the request has
     changed anything else."""

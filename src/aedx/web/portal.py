@@ -432,8 +432,7 @@ def dashboard(
         if not v.caller.may(Permission.SUBMISSIONS_READ):
             audit.by_caller(session, v.caller, "submission.list", outcome="denied",
                             detail={"reason": "permission"})  # fmt: skip
-            session.commit()
-            raise Refused()
+            audit.refuse(session, Refused())
         rows = submissions.listing(session, v.caller, before=before or None, limit=PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
