@@ -20,7 +20,7 @@ from aedx.api import audit, cases, deliveries, oauth, submissions, trust
 from aedx.exchange.platform import Platform, process_actor
 from aedx.exchange.worker import Worker
 from aedx.trust import redaction
-from aedx.web import portal
+from aedx.web import site
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
         cases.router,
     ):
         app.include_router(router)
-    portal.install(app)  # the web portals under /portal
+    site.install(app)  # the web portals under /portal
 
     @app.exception_handler(errors.DomainError)
     async def exchange_error(request: Request, exc: errors.DomainError) -> JSONResponse:

@@ -1,5 +1,7 @@
 """Translations: gettext catalogues kept as ``.po`` files under ``translations/`` and read with
-Babel at start-up (no compiled ``.mo`` files in the repository). The source strings are English;
+Babel at start-up (no compiled ``.mo`` files in the repository). Each area of the portal keeps its
+own file (``messages.po`` for the foundation, ``<area>.po`` for the others); they are merged into
+one catalogue per locale. The source strings are English;
 Traditional Chinese (zh-TW) is the default. A ``lang`` cookie, set by the language switch, wins
 over the browser's ``Accept-Language``."""
 
@@ -28,8 +30,22 @@ def N_(message: str) -> str:  # the gettext convention for "translate later"
 
 
 def catalogue(locale: str) -> Catalog:
-    with (CATALOGUES / locale / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as f:
-        return read_po(f, locale=locale, domain=DOMAIN)
+    """Every area's messages of the locale as one catalogue; a msgid in two files is an error."""
+    merged: Catalog | None = None
+    for path in sorted((CATALOGUES / locale / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as f:
+            part = read_po(f, locale=locale, domain=DOMAIN)
+        if merged is None:
+            merged = part
+            continue
+        for message in part:
+            if message.id and merged.get(message.id) is not None:
+                raise ValueError(f"{path.name}: {message.id!r} is translated in another catalogue too")
+            if message.id:
+                merged[message.id] = message
+    if merged is None:
+        raise FileNotFoundError(f"no catalogue for {locale}")
+    return merged
 
 
 @functools.cache

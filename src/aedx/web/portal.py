@@ -70,6 +70,29 @@ templates = Environment(
 templates.filters["roc"] = dates.roc
 
 
+@dataclass(frozen=True)
+class Link:
+    """An entry of the main navigation, shown to whoever holds its permission."""
+
+    path: str
+    label: str  # marked with N_, translated where shown
+    permission: Permission | None
+    order: int
+
+
+NAVIGATION: list[Link] = []
+
+
+def navigation(path: str, label: str, *, permission: Permission | None = None, order: int = 50) -> None:
+    """Adds an area's page to the main navigation (each area declares its own links)."""
+    NAVIGATION.append(Link(path, label, permission, order))
+    NAVIGATION.sort(key=lambda link: (link.order, link.path))
+
+
+def _links(caller: Caller) -> list[Link]:
+    return [link for link in NAVIGATION if link.permission is None or caller.may(link.permission)]
+
+
 class Redirect(Exception):
     """Ends a request with a redirect (303), the session cookie removed when ``forget``."""
 
@@ -203,10 +226,12 @@ VisitDep = Annotated[Visit, Depends(visit)]
 
 
 def page(request: Request, p: Platform, v: Visit, template: str, context: Mapping[str, Any]) -> HTMLResponse:
-    """A signed-in page, its forms carrying the session's CSRF token."""
+    """A signed-in page, its forms carrying the session's CSRF token, its navigation the links the
+    person's permissions reach."""
     return render(
-        request, template, context, csrf_token=security.session_token(_key(p), v.token), person=v.person
-    )
+        request, template, {"navigation": _links(v.caller), **context},
+        csrf_token=security.session_token(_key(p), v.token), person=v.person,
+    )  # fmt: skip
 
 
 def require_csrf(request: Request, p: Platform, given: str) -> str:
@@ -351,35 +376,37 @@ def sign_out(
 # --- the password an administrator set
 
 
-def _password_visit(request: Request, p: Platform) -> tuple[str, Person, bool]:
-    """The session token, the person and whether the change is forced; to sign-in otherwise."""
+def _password_visit(request: Request, p: Platform) -> tuple[str, Person, list[Link] | None]:
+    """The session token, the person and their navigation (None while the change is forced); to
+    sign-in otherwise."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Redirect(SIGN_IN)
-    forced = False
+    links = None
     try:
         with p.db.transaction() as session:
-            sessions.resume(session, token)
+            caller = sessions.resume(session, token)
+        links = _links(caller)
     except sessions.PasswordChangeRequired:
-        forced = True  # the session is open otherwise; the refusal was committed
+        pass  # the session is open otherwise; the refusal was committed
     except sessions.SessionEnded:
         raise Redirect(SIGN_IN, forget=True) from None
     with p.db.transaction() as session:
-        return token, _person(session, token), forced
+        return token, _person(session, token), links
 
 
-def _password_page(request: Request, p: Platform, token: str, person: Person, forced: bool,
+def _password_page(request: Request, p: Platform, token: str, person: Person, links: list[Link] | None,
                    error: str | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
     return render(
-        request, "password.html", {"forced": forced, "error": error},
+        request, "password.html", {"forced": links is None, "error": error, "navigation": links or []},
         csrf_token=security.session_token(_key(p), token), person=person, status_code=status_code,
     )  # fmt: skip
 
 
 @router.get("/password", response_class=HTMLResponse)
 def password_form(request: Request, p: PlatformDep) -> Response:
-    token, person, forced = _password_visit(request, p)
-    return _password_page(request, p, token, person, forced)
+    token, person, links = _password_visit(request, p)
+    return _password_page(request, p, token, person, links)
 
 
 @router.post("/password", response_class=HTMLResponse)
@@ -392,18 +419,18 @@ def change_password(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     require_csrf(request, p, csrf_token)
-    token, person, forced = _password_visit(request, p)
+    token, person, links = _password_visit(request, p)
     t = i18n.translations(locale_of(request))
     if new != confirm:
         error = t.gettext("The two new passwords differ.")
-        return _password_page(request, p, token, person, forced, error, status_code=400)
+        return _password_page(request, p, token, person, links, error, status_code=400)
     try:
         with p.db.transaction() as session:
             sessions.change_password(session, token, current, new)
     except sessions.SessionEnded:
         raise Redirect(SIGN_IN, forget=True) from None
     except DomainError as e:
-        return _password_page(request, p, token, person, forced, _message(request, e), status_code=400)
+        return _password_page(request, p, token, person, links, _message(request, e), status_code=400)
     return RedirectResponse(HOME, status_code=303)
 
 
@@ -452,9 +479,16 @@ def dashboard(
 # --- mounting
 
 
-def install(app: FastAPI) -> None:
-    """The portal on the app: its routes, its static files and its two ways of ending a request."""
+navigation(HOME, N_("Submissions"), permission=Permission.SUBMISSIONS_READ, order=10)
+navigation(PASSWORD, N_("Change password"), order=90)
+
+
+def install(app: FastAPI, areas: list[APIRouter]) -> None:
+    """The portal on the app: its routes and its areas' routes, its static files and its two ways
+    of ending a request."""
     app.include_router(router)
+    for area in areas:
+        app.include_router(area)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=i18n.HERE / "static"), name="portal-static")
 
     async def redirect(request: Request, exc: Exception) -> Response:

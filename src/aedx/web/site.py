@@ -1,0 +1,15 @@
+"""The portal's areas, in one list: each is a module of the ``web`` package with a ``router`` of
+its pages, its templates under ``templates/<area>/``, its messages in ``translations/*/<area>.po``,
+and its links declared with ``portal.navigation``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from aedx.web import portal
+
+AREAS: list[APIRouter] = []
+
+
+def install(app: FastAPI) -> None:
+    portal.install(app, AREAS)
