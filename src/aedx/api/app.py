@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
 
@@ -20,7 +20,7 @@ from aedx.api import audit, cases, deliveries, oauth, submissions, trust
 from aedx.exchange.platform import Platform, process_actor
 from aedx.exchange.worker import Worker
 from aedx.trust import redaction
-from aedx.web import site
+from aedx.web import directory, site
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,10 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
     site.install(app)  # the web portals under /portal
 
     @app.exception_handler(errors.DomainError)
-    async def exchange_error(request: Request, exc: errors.DomainError) -> JSONResponse:
+    async def exchange_error(request: Request, exc: errors.DomainError) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+        if status == 404 and directory.under_portal(request.url.path):
+            return directory.not_found(request)  # the portal answers in HTML
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return error(status, exc.code, exc.message_zh, exc.message_en, headers)
 
@@ -89,7 +91,9 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
         return error(422, "request.invalid", f"請求內容有誤：{where}", f"invalid request: {where}")
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404 and directory.under_portal(request.url.path):
+            return directory.not_found(request)  # the portal answers in HTML
         zh, en = HTTP_MESSAGES.get(exc.status_code, ("請求無法處理", str(exc.detail)))
         return error(exc.status_code, f"http.{exc.status_code}", zh, en)
 

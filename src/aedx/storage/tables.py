@@ -371,3 +371,30 @@ class UsedAssertion(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"), primary_key=True)
     jti: Mapped[str] = mapped_column(String(200), primary_key=True)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ContactOffice(Base):
+    """An organisation's office as the contact directory shows it: its public phone and address."""
+
+    __tablename__ = "contact_offices"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    address: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ContactPerson(Base):
+    """A contact person (聯繫窗口) of an organisation: whom the others call about an exchange."""
+
+    __tablename__ = "contact_people"
+    __table_args__ = (Index("ix_contact_people_organisation_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    name: Mapped[str] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(60), default="")
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
