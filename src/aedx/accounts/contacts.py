@@ -106,7 +106,8 @@ def search(
     session: Session, *, text: str = "", role: str | None = None, offset: int = 0, limit: int = 25
 ) -> tuple[list[Entry], int]:
     """Organisations whose code, name, or a contact person's name or title contains ``text``,
-    HQ first, then the branches, agencies and partners, each by code; and how many there are."""
+    HQ first, then the branches in their official order, the agencies and partners by code; and
+    how many there are."""
     rank = case({r: i for i, r in enumerate(ROLE_ORDER)}, value=Organisation.role, else_=len(ROLE_ORDER))
     where: list[Any] = [Organisation.active]
     if role in ROLE_ORDER:
@@ -132,7 +133,7 @@ def search(
         select(Organisation, ContactOffice)
         .outerjoin(ContactOffice, ContactOffice.organisation_id == Organisation.id)
         .where(*where)
-        .order_by(rank, Organisation.code)
+        .order_by(rank, case((Organisation.role == "branch", Organisation.id), else_=0), Organisation.code)
         .offset(max(offset, 0))
         .limit(limit)
     ).all()
