@@ -14,8 +14,8 @@ from aedx.accounts import organisations as orgs
 from aedx.formats import Format
 from aedx.kinds import KINDS
 from aedx.storage.tables import AuditEvent
-from aedx.validation.engine import Options, validate_file
 from aedx.validation import rules
+from aedx.validation.engine import Options, validate_file
 from aedx.web import directory
 from tests.web.conftest import Portal, csrf_of
 from tests.web.directory_support import signed_in
@@ -86,7 +86,12 @@ def test_sample_files_are_valid_deterministic_and_the_error_samples_fail(
 
 def test_not_found_under_the_portal_is_a_page_and_elsewhere_json(portal: Portal) -> None:
     browser = signed_in(portal, AGENCY, "chen.mei", "agency_officer")
-    for path in ("/portal/nowhere", "/portal/kinds/nothing", "/portal/contacts/NOBODY", "/portal/static/x.css"):
+    for path in (
+        "/portal/nowhere",
+        "/portal/kinds/nothing",
+        "/portal/contacts/NOBODY",
+        "/portal/static/x.css",
+    ):
         answer = browser.get(path)
         assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html"), path
         assert '<html lang="zh-Hant-TW">' in answer.text and "查無此網頁" in answer.text
@@ -162,16 +167,24 @@ def test_an_agency_administrator_keeps_their_own_entry_only(portal: Portal) -> N
     other = admin.get("/portal/contacts/A397000000")
     assert other.status_code == 200 and "新增聯繫窗口" not in other.text
     forged = admin.post(
-        "/portal/contacts/A397000000/people", data={"name": "王大同", "phone": "02-2345-6789", "csrf_token": token}
+        "/portal/contacts/A397000000/people",
+        data={"name": "王大同", "phone": "02-2345-6789", "csrf_token": token},
     )
     assert forged.status_code == 403
     assert ("denied", {"reason": "permission"}) in _events(portal, "contacts.person_add")
     # without the token, nothing happens
     assert admin.post(f"/portal/contacts/{AGENCY}/office", data={"phone": "02-1234-5678"}).status_code == 403
-    removed = admin.post(f"/portal/contacts/{AGENCY}/people/{person_id[1]}/remove", data={"csrf_token": token})
+    removed = admin.post(
+        f"/portal/contacts/{AGENCY}/people/{person_id[1]}/remove", data={"csrf_token": token}
+    )
     assert removed.status_code == 303 and "林志明" not in admin.get(f"/portal/contacts/{AGENCY}").text
-    assert admin.post(f"/portal/contacts/{AGENCY}/people/x/remove", data={"csrf_token": token}).status_code == 404
-    outcomes = {a: _events(portal, a) for a in ("contacts.office", "contacts.person_change", "contacts.person_remove")}
+    assert (
+        admin.post(f"/portal/contacts/{AGENCY}/people/x/remove", data={"csrf_token": token}).status_code
+        == 404
+    )
+    outcomes = {
+        a: _events(portal, a) for a in ("contacts.office", "contacts.person_change", "contacts.person_remove")
+    }
     assert all(events and events[0][0] == "ok" for events in outcomes.values()), outcomes
 
 
@@ -188,7 +201,12 @@ def test_officers_read_and_hq_keeps_every_entry(portal: Portal) -> None:
     assert "新增聯繫窗口" in branch.text
     added = hq.post(
         "/portal/contacts/sly/people",
-        data={"name": "張淑芬", "title": "書記官", "email": "chang@mail.moj.gov.tw", "csrf_token": csrf_of(branch)},
+        data={
+            "name": "張淑芬",
+            "title": "書記官",
+            "email": "chang@mail.moj.gov.tw",
+            "csrf_token": csrf_of(branch),
+        },
     )
     assert added.status_code == 303
     assert "張淑芬" in officer.get("/portal/contacts", params={"q": "書記官"}).text

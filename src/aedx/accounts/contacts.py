@@ -177,7 +177,9 @@ def _denied(session: Session, caller: Caller, action: str, organisation_id: int)
     audit.by_caller(session, caller, action, outcome="denied", organisation_id=organisation_id,
                     object_type="organisation", object_id=str(organisation_id),
                     detail={"reason": "permission"})  # fmt: skip
-    audit.refuse(session, Denied("您無權維護此機關之聯繫窗口", "you may not edit this organisation's contacts"))
+    audit.refuse(
+        session, Denied("您無權維護此機關之聯繫窗口", "you may not edit this organisation's contacts")
+    )
 
 
 def _audit(session: Session, caller: Caller, action: str, org: Organisation, **detail: Any) -> None:
