@@ -13,6 +13,7 @@ from sqlalchemy import select
 from aedx.accounts import organisations as orgs
 from aedx.formats import Format
 from aedx.kinds import KINDS
+from aedx.sim import contacts as demo_contacts
 from aedx.storage.tables import AuditEvent
 from aedx.validation import rules
 from aedx.validation.engine import Options, validate_file
@@ -210,3 +211,13 @@ def test_officers_read_and_hq_keeps_every_entry(portal: Portal) -> None:
     )
     assert added.status_code == 303
     assert "張淑芬" in officer.get("/portal/contacts", params={"q": "書記官"}).text
+
+
+def test_the_demonstration_gives_each_organisation_contact_people_once(portal: Portal) -> None:
+    with portal.platform.db.transaction() as s:
+        operator = orgs.operator(s, "test")
+        assert demo_contacts.seed(s, operator) == 2 * 13 + 2  # two per branch, one per agency
+        assert demo_contacts.seed(s, operator) == 0
+    browser = signed_in(portal, AGENCY, "chen.mei", "agency_officer")
+    listed = browser.get("/portal/contacts", params={"role": "branch"})
+    assert listed.text.count("書記官") == 13 and "example.gov.tw" in listed.text

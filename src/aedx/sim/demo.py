@@ -35,7 +35,7 @@ from aedx.exchange.platform import Platform
 from aedx.formats import Format, read_batches
 from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
-from aedx.sim import keys, people
+from aedx.sim import contacts, keys, people
 from aedx.sim.generate import Request, generate
 from aedx.sim.records import MAKERS, Setting
 from aedx.storage.tables import ApiClient, Organisation
@@ -346,6 +346,7 @@ def enrol(platform: Platform, actor: str) -> list[Org]:
     with platform.db.transaction() as session:
         operator = orgs.operator(session, actor)
         grants.apply_defaults(session, operator)
+        contacts.seed(session, operator)
         for o in session.scalars(select(Organisation).where(Organisation.active).order_by(Organisation.id)):
             credentials = _reused(session, known.get(o.code), key_folder / f"{o.code}.key")
             if credentials is None:
