@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/validate.py
 	$(BIN)/python bench/cms.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/portal.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .aedx .pytest_cache .mypy_cache .ruff_cache

@@ -8,7 +8,6 @@ a page with path parameters needs example values below, or a reason to be left o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -16,9 +15,8 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
-from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
 
+from aedx.web.directory import portal_routes
 from aedx.web.portal import PREFIX
 from tests.web.conftest import Portal
 from tests.web.directory_support import signed_in
@@ -134,25 +132,12 @@ def check(html: str) -> list[str]:
     return problems
 
 
-def routes(items: Iterable[BaseRoute]) -> Iterator[APIRoute]:
-    """Every route of the app, those of included routers too (which FastAPI may keep as one
-    entry holding the router)."""
-    for route in items:
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from routes(included.routes)
-        elif isinstance(route, APIRoute):
-            yield route
-
-
 def portal_pages(app: FastAPI) -> tuple[list[str], list[str]]:
     """The addresses of every GET page under the portal, and the parameterised routes that have
     neither examples nor a reason to be left out."""
     pages, unlisted = [], []
-    for route in routes(app.routes):
+    for route in portal_routes(app.routes):
         if "GET" not in route.methods:
-            continue
-        if not (route.path == PREFIX or route.path.startswith(PREFIX + "/")):
             continue
         if not route.param_convertors:
             pages.append(route.path)

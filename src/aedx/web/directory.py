@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
+from starlette.routing import BaseRoute
 
 from aedx.accounts import contacts
 from aedx.errors import Denied, DomainError, NotFound
@@ -388,6 +390,21 @@ def contact_remove(
     require_csrf(request, p, csrf_token)
     return _change(request, p, v, code, str(person_id), {},
                    lambda s: contacts.remove_person(s, v.caller, code, int(person_id)))  # fmt: skip
+
+
+# --- the portal's pages, as the app routes them
+
+
+def portal_routes(items: Iterable[BaseRoute]) -> Iterator[APIRoute]:
+    """Every route under the portal among ``app.routes``, those of included routers too (which
+    FastAPI may keep as one entry holding the router): for checks and measurements that must
+    cover pages whichever area adds them."""
+    for route in items:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from portal_routes(included.routes)
+        elif isinstance(route, APIRoute) and under_portal(route.path):
+            yield route
 
 
 # --- not found
