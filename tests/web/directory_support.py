@@ -3,9 +3,13 @@ needs a second factor, then the initial password changed."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+from pathlib import Path
 
 import httpx
+from playwright.sync_api import Page
 
 from aedx.accounts import totp
 from aedx.storage.tables import utcnow
@@ -30,3 +34,14 @@ def signed_in(portal: Portal, org: str, username: str, role: str) -> httpx.Clien
     )
     assert changed.status_code == 303, changed.text
     return browser
+
+
+def photograph(page: Page, name: str, folder: Path) -> None:
+    """A full-page picture; copied to ``AEDX_SCREENSHOTS`` when it is set."""
+    path = folder / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    assert path.stat().st_size > 10_000  # a rendered page, not a blank one
+    wanted = os.environ.get("AEDX_SCREENSHOTS")
+    if wanted:
+        Path(wanted).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(wanted) / path.name)

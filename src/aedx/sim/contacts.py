@@ -25,7 +25,7 @@ def seed(session: Session, operator: Caller) -> int:
         if org.id in staffed:
             continue
         for title in TITLES.get(org.role, ()):
-            name = NAMES[(org.id * 3 + added) % len(NAMES)]
+            name = NAMES[(org.id + 3 * added) % len(NAMES)]
             contacts.add_person(
                 session, operator, org.code, name=name, title=title,
                 phone=f"(02)2{org.id % 1000:03d}-{1000 + added:04d}#{100 + added}",
