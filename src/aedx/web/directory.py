@@ -175,11 +175,9 @@ def _fields(kind: Kind, chinese: bool, code_rows: list[CodeRow]) -> list[FieldRo
     return rows
 
 
-def _kind(name: str) -> Kind:
-    kind = KINDS.get(name[:40])
-    if kind is None:
-        raise NotFound("查無此交換類別", "no such exchange kind")
-    return kind
+def _label(kind: Kind, name: str, chinese: bool) -> str:
+    f = kind.field(name)
+    return f.label_zh if chinese else f.label_en
 
 
 # --- pages
@@ -200,9 +198,8 @@ def kinds(request: Request, p: PlatformDep, v: VisitDep) -> Response:
 
 @router.get("/kinds/{name}", response_class=HTMLResponse)
 def kind_spec(request: Request, p: PlatformDep, v: VisitDep, name: str) -> Response:
-    try:
-        kind = _kind(name)
-    except NotFound:
+    kind = KINDS.get(name[:40])
+    if kind is None:
         return not_found(request)
     chinese = locale_of(request).startswith("zh")
     code_rows = _codes(kind, chinese)
@@ -218,11 +215,15 @@ def kind_spec(request: Request, p: PlatformDep, v: VisitDep, name: str) -> Respo
         "fields": _fields(kind, chinese, code_rows),
         "codes": code_rows,
         "severity_labels": SEVERITY_LABELS,
-        "control_label": kind.field(kind.control_amount).label_zh if chinese and kind.control_amount
-        else kind.field(kind.control_amount).label_en if kind.control_amount else None,
-        "unique": [kind.field(n).label_zh if chinese else kind.field(n).label_en for n in kind.unique_key],
-        "formats": FORMATS,
-        "encodings": ENCODINGS,
+        "control_label": _label(kind, kind.control_amount, chinese) if kind.control_amount else None,
+        "unique": [_label(kind, n, chinese) for n in kind.unique_key],
+        "samples": [
+            (FORMATS[fmt][0], ENCODINGS[encoding],
+             [(f"{KINDS_PATH}/{kind.name}/sample?format={fmt}&encoding={encoding}"
+               + ("&errors=true" if errors else ""), sample_name(kind, fmt, encoding, errors))
+              for errors in (False, True)])
+            for fmt in FORMATS for encoding in ENCODINGS
+        ],
         "preview": preview,
     }  # fmt: skip
     return page(request, p, v, "directory/kind.html", context)
