@@ -1,7 +1,7 @@
 """Every page of the portal, as an HQ administrator and as an agency officer, read with an HTML
 parser: the language is declared, one main heading, every form control labelled, every table with
 a caption and scoped headers, every posting form with its CSRF token, no inline script or style
-(the CSP forbids them), images with a text alternative, ids unique.
+(the CSP forbids them), images with a text alternative, ids unique and every id that ARIA names present.
 
 Pages are found in the app's routes, so pages added later are checked without touching this file;
 a page with path parameters needs example values below, or a reason to be left out."""
@@ -44,6 +44,7 @@ class Page(HTMLParser):
     controls: list[tuple[str, dict[str, str | None], bool]] = field(default_factory=list)
     tables: list[dict[str, int]] = field(default_factory=list)
     forms: list[dict[str, object]] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)  # ids named by aria-describedby, -labelledby
     in_label: int = 0
     in_script: bool = False
 
@@ -54,6 +55,8 @@ class Page(HTMLParser):
         a = dict(attrs)
         if a.get("id"):
             self.ids.append(str(a["id"]))
+        for name in ("aria-describedby", "aria-labelledby"):
+            self.references += (a.get(name) or "").split()
         if "style" in a:
             self.problems.append(f"inline style on <{tag}>")
         handlers = [name for name in a if name.startswith("on")]
@@ -126,6 +129,9 @@ def check(html: str) -> list[str]:
     for form in page.forms:
         if form["method"] == "post" and not form["csrf"]:
             problems.append(f"form posting to {form['action']} without the CSRF token")
+    dangling = sorted(set(page.references) - set(page.ids))
+    if dangling:
+        problems.append(f"aria references to missing ids: {', '.join(dangling)}")
     twice = sorted({i for i in page.ids if page.ids.count(i) > 1})
     if twice:
         problems.append(f"ids used twice: {', '.join(twice)}")
@@ -185,7 +191,7 @@ BROKEN = """<!doctype html><html><head><style>p {}</style></head><body>
 <h1>One</h1><h1>Two</h1>
 <form method="post" action="/portal/x"><input id="a" name="a"><select name="b"></select>
 <input type="hidden" name="csrf_token" value=""></form>
-<form method="post" action="/portal/y"><label for="c">C</label><input id="c" name="c">
+<form method="post" action="/portal/y"><label for="c">C</label><input id="c" name="c" aria-describedby="c-hint">
 <input type="hidden" name="csrf_token" value="t"></form>
 <table><tr><th>Head</th></tr><tr><td>1</td></tr></table>
 <img src="/x.png"><p style="color: red" onclick="go()">x</p><script>alert(1)</script>
@@ -222,5 +228,6 @@ def test_the_checks_find_a_broken_page(portal: Portal) -> None:
             "inline <script>",
             "inline script text",
             "ids used twice: c",
+            "aria references to missing ids: c-hint",
         ]
     )

@@ -52,6 +52,8 @@ def test_the_spec_page_of_each_kind_follows_its_declaration(portal: Portal) -> N
             assert f'id="code-{test.code.code}-{test.field or ""}"' in text
         assert "record.length" in text and "record.duplicate" in text and "control.amount_mismatch" in text
         assert "#CONTROL," in text and "CP950" in text
+    referral = browser.get("/portal/kinds/case_referral").text
+    assert "依「義務人地址」所在地，送交轄區分署" in referral  # routing, from the declaration
     english = browser.get("/portal/kinds/payment", headers={"Accept-Language": "en"})
     assert "Payments an agency received" in english.text and "Amount paid" in english.text
     assert "bank transfer" in english.text

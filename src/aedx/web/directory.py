@@ -65,6 +65,10 @@ TYPE_LABELS = {
     FieldType.PARTY_ID: N_("National, resident or business ID"),
     FieldType.PERSON_ID: N_("National or resident ID"),
 }
+ROUTING_LABELS = {
+    "territory": N_("To the branch whose territory holds the address in the field %(field)s"),
+    "case": N_("To whoever holds the case in the case index"),
+}
 SEVERITY_LABELS = {"error": N_("Error"), "warning": N_("Warning")}
 
 # --- sample files
@@ -212,6 +216,8 @@ def kind_spec(request: Request, p: PlatformDep, v: VisitDep, name: str) -> Respo
         "summary": kind.summary_zh if chinese else kind.summary_en,
         "sender": ROLE_LABELS.get(kind.sender_role, kind.sender_role),
         "recipient": ROLE_LABELS.get(kind.recipient_role, kind.recipient_role),
+        "routing": ROUTING_LABELS.get(kind.routing or ""),
+        "route_field": _label(kind, kind.route_field, chinese) if kind.route_field else "",
         "fields": _fields(kind, chinese, code_rows),
         "codes": code_rows,
         "severity_labels": SEVERITY_LABELS,
