@@ -131,8 +131,10 @@ class CodeRow:
     message: str
 
 
-def _codes(kind: Kind, chinese: bool) -> list[CodeRow]:
+@functools.lru_cache(maxsize=32)
+def _codes(kind_name: str, chinese: bool) -> tuple[CodeRow, ...]:
     """Every finding code that can apply to a file of the kind, in the order the engine checks."""
+    kind = KINDS[kind_name]
     ctx = Context(kind=kind, today=SAMPLE_DAY, lossy=True, sender=DEFAULT_SENDERS[kind.name])
     rows: list[CodeRow] = []
     seen: set[tuple[str, str | None]] = set()
@@ -160,10 +162,10 @@ def _codes(kind: Kind, chinese: bool) -> list[CodeRow]:
         params = {"declared": "D", "actual": "A"}
         for code in (codes.CONTROL_COUNT, codes.CONTROL_AMOUNT):
             add(code, None, code.message_zh.format(**params), code.message_en.format(**params))
-    return rows
+    return tuple(rows)
 
 
-def _fields(kind: Kind, chinese: bool, code_rows: list[CodeRow]) -> list[FieldRow]:
+def _fields(kind: Kind, chinese: bool, code_rows: tuple[CodeRow, ...]) -> list[FieldRow]:
     rows, start = [], 1
     for number, f in enumerate(kind.fields, start=1):
         rows.append(
@@ -206,7 +208,7 @@ def kind_spec(request: Request, p: PlatformDep, v: VisitDep, name: str) -> Respo
     if kind is None:
         return not_found(request)
     chinese = locale_of(request).startswith("zh")
-    code_rows = _codes(kind, chinese)
+    code_rows = _codes(kind.name, chinese)
     sender = sample_sender(kind, v.caller.role, v.caller.code)
     preview = sample(kind.name, "csv", "utf-8", False, sender).decode().splitlines()[:4]
     context: dict[str, Any] = {
