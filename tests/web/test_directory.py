@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from aedx.accounts import contacts
 from aedx.accounts import organisations as orgs
+from aedx.errors import Invalid
 from aedx.formats import Format
 from aedx.kinds import KINDS
 from aedx.sim import contacts as demo_contacts
@@ -223,3 +225,25 @@ def test_the_demonstration_gives_each_organisation_contact_people_once(portal: P
     browser = signed_in(portal, AGENCY, "chen.mei", "agency_officer")
     listed = browser.get("/portal/contacts", params={"role": "branch"})
     assert listed.text.count("書記官") == 13 and "example.gov.tw" in listed.text
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [("(02)2311-3711#1234", "(02)2311-3711#1234"), ("0912-345-678", "0912-345-678"),
+     (" +886 2  2311 3711 ", "+886 2 2311 3711"), ("", "")],
+)  # fmt: skip
+def test_phone_numbers_as_written_in_taiwan_are_kept(raw: str, kept: str) -> None:
+    assert contacts.phone(raw) == kept
+
+
+@pytest.mark.parametrize("raw", ["123-45", "call me", "02-2311-3711 ext. 5", "(02)2311-3711#", "1" * 30])
+def test_other_phone_numbers_are_refused(raw: str) -> None:
+    with pytest.raises(Invalid):
+        contacts.phone(raw)
+
+
+def test_e_mail_addresses_are_checked_and_lower_cased() -> None:
+    assert contacts.email(" Chen@Mail.MOJ.gov.tw ") == "chen@mail.moj.gov.tw"
+    for raw in ("chen@", "chen mail@moj.gov.tw", "a@b", "x" * 200 + "@moj.gov.tw"):
+        with pytest.raises(Invalid):
+            contacts.email(raw)
