@@ -126,11 +126,9 @@ def check(session: Session, at: dt.datetime) -> list[Missing]:
     noticed = []
     for m in missing(session, at):
         values = {"organisation_id": m.organisation_id, "kind": m.kind, "day": m.day, "noticed_at": utcnow()}
-        insert = (
-            postgresql.insert if session.bind and session.bind.dialect.name == "postgresql" else sqlite.insert
-        )
-        done = session.execute(insert(MissingFile).values(**values).on_conflict_do_nothing())
-        if not done.rowcount:  # type: ignore[attr-defined]
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        first = insert(MissingFile).values(**values).on_conflict_do_nothing().returning(MissingFile.id)
+        if session.scalar(first) is None:  # noticed before
             continue
         params = {"kind": m.kind, "day": m.day.isoformat(), "due": m.due.strftime("%H:%M")}
         events.emit(
