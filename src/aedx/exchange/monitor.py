@@ -177,5 +177,8 @@ def timings(session: Session, start: dt.datetime, end: dt.datetime) -> list[Timi
             .group_by(ranked.c.kind)
             .order_by(ranked.c.kind)
         )
-        found += [Timing(k, stage, int(n), float(m or 0), float(p or 0)) for k, n, m, p in rows]
+        # to the millisecond: SQLite reckons in Julian days, a double
+        found += [
+            Timing(k, stage, int(n), round(float(m or 0), 3), round(float(p or 0), 3)) for k, n, m, p in rows
+        ]
     return sorted(found, key=lambda t: (t.kind, list(stages).index(t.stage)))

@@ -1,0 +1,104 @@
+"""The exchange monitor on both databases: the figures of a known set of submissions and their
+transitions (days in Taipei, rejection rates, nearest-rank medians and 95th percentiles), the
+missing expected files, and the page for those who hold ``exchange.monitor`` only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from aedx.exchange import monitor
+from aedx.storage.tables import AuditEvent, MissingFile
+from tests.web.conftest import Portal, csrf_of, ready
+from tests.web.notify_support import hq_ready, org_id
+
+TPE = dt.timezone(dt.timedelta(hours=8))
+FIRST, LAST = dt.date(2026, 11, 19), dt.date(2026, 11, 20)
+
+
+def known_exchange(portal: Portal) -> None:
+    """Four submissions in the period, one before it; seconds to decision and to delivery."""
+    made = [  # org, n, state, received (Taipei), seconds to the decision, to delivery
+        ("A383000000", 1, "delivered", dt.datetime(2026, 11, 20, 9, 30, tzinfo=TPE), 60, 180),
+        ("A383000000", 2, "rejected", dt.datetime(2026, 11, 20, 1, 0, tzinfo=TPE), 120, None),  # 11-19 in UTC
+        ("A383000000", 3, "delivered", dt.datetime(2026, 11, 19, 23, 0, tzinfo=TPE), 30, 100),
+        ("A397000000", 4, "delivered", dt.datetime(2026, 11, 20, 10, 0, tzinfo=TPE), 300, 400),
+        (
+            "A397000000",
+            5,
+            "delivered",
+            dt.datetime(2026, 11, 1, 10, 0, tzinfo=TPE),
+            1,
+            2,
+        ),  # before the period
+    ]
+    for org, n, state, received, decided, delivered in made:
+        sid = portal.submission(org, n, state=state, at=received.astimezone(dt.UTC))
+        with portal.platform.db.transaction() as s:
+            action = "submission.rejected" if state == "rejected" else "submission.accepted"
+            steps = [(action, decided)] + ([("submission.delivered", delivered)] if delivered else [])
+            for step, seconds in steps:
+                s.add(AuditEvent(actor="worker:test", action=step, submission_id=sid, kind="case_referral",
+                                 outcome="ok", at=received + dt.timedelta(seconds=seconds)))  # fmt: skip
+    a383 = org_id(portal, "A383000000")
+    with portal.platform.db.transaction() as s:
+        s.add(MissingFile(organisation_id=a383, kind="payment", day=LAST, noticed_at=dt.datetime.now(dt.UTC)))
+
+
+def test_the_figures_of_a_known_exchange(portal: Portal) -> None:
+    known_exchange(portal)
+    with portal.platform.db.transaction() as s:
+        f = monitor.figures(s, FIRST, LAST)
+    assert [(v.day, v.organisation, v.submissions, v.records, v.rejected) for v in f.volumes] == [
+        (LAST, "A383000000", 2, 20, 1),
+        (LAST, "A397000000", 1, 10, 0),
+        (FIRST, "A383000000", 1, 10, 0),
+    ]
+    assert [(r.organisation, r.submissions, r.rejected) for r in f.rates] == [
+        ("A383000000", 3, 1),
+        ("A397000000", 1, 0),
+    ]
+    assert [(t.stage, t.count, t.median, t.p95) for t in f.timings] == [
+        ("validation", 4, 60.0, 300.0),  # 30, 60, 120, 300
+        ("delivery", 3, 100.0, 120.0),  # 70, 100, 120
+        ("total", 3, 180.0, 400.0),  # 100, 180, 400
+    ]
+    assert f.missing == [("A383000000", "payment", LAST)]
+
+
+def test_the_monitor_page_for_hq_and_no_one_else(portal: Portal) -> None:
+    known_exchange(portal)
+    browser = portal.browser()
+    hq_ready(portal, browser, "huang.stat", "statistician")
+    page = browser.get("/portal/monitor?from=2026-11-19&to=2026-11-20")
+    assert page.status_code == 200
+    text = page.text
+    assert "交換監控" in text and '<a href="/portal/monitor" aria-current="page">' in text
+    assert "33.3%" in text and "0.0%" in text  # A383: 1 of 3 rejected
+    assert "0:01:00" in text and "0:05:00" in text and "0:06:40" in text  # medians and 95th percentiles
+    assert '<time datetime="2026-11-20" title="2026-11-20">115/11/20</time>' in text
+    assert text.count("<caption>") == 4 and 'scope="col"' in text and 'scope="row"' in text
+    assert "A397000000" in text and "移送案件" in text
+    wrong = browser.get("/portal/monitor?from=2026-11-20&to=2026-11-01")
+    assert (
+        wrong.status_code == 200 and 'role="alert"' in wrong.text and "請選擇 1 至 366 日之期間" in wrong.text
+    )
+    default = browser.get("/portal/monitor")
+    today = dt.datetime.now(TPE).date()
+    assert f'value="{(today - dt.timedelta(days=13)).isoformat()}"' in default.text
+    assert browser.get("/portal/monitor?from=notaday").status_code == 200
+    english = browser.get("/portal/monitor?from=2026-11-19&to=2026-11-20", headers={"accept-language": "en"})
+    assert "Exchange monitor" in english.text and "Rejection rates" in english.text
+
+    officer = portal.browser()
+    ready(portal, officer, "A383000000", "chen.mei", "agency_officer")
+    refused = officer.get("/portal/monitor")
+    assert refused.status_code == 403 and "33.3%" not in refused.text
+    assert "/portal/monitor" not in officer.get("/portal/notifications").text
+    assert csrf_of(officer.get("/portal/notifications"))
+    with portal.platform.db.transaction() as s:
+        denied = s.scalar(
+            select(func.count()).where(AuditEvent.action == "monitor.read", AuditEvent.outcome == "denied")
+        )
+    assert denied == 1
