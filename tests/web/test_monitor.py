@@ -4,14 +4,23 @@ missing expected files, and the page for those who hold ``exchange.monitor`` onl
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+from pathlib import Path
 
+from playwright.sync_api import Browser
 from sqlalchemy import func, select
 
+from aedx.accounts import totp
 from aedx.exchange import monitor
 from aedx.storage.tables import AuditEvent, MissingFile
-from tests.web.conftest import Portal, csrf_of, ready
+from aedx.web.i18n import translations
+from tests.served import serving
+from tests.web.conftest import NEW_PASSWORD, Portal, csrf_of, ready
 from tests.web.notify_support import hq_ready, org_id
+from tests.web.test_browser import photograph
+
+zh = translations("zh_TW").gettext
 
 TPE = dt.timezone(dt.timedelta(hours=8))
 FIRST, LAST = dt.date(2026, 11, 19), dt.date(2026, 11, 20)
@@ -102,3 +111,34 @@ def test_the_monitor_page_for_hq_and_no_one_else(portal: Portal) -> None:
             select(func.count()).where(AuditEvent.action == "monitor.read", AuditEvent.outcome == "denied")
         )
     assert denied == 1
+
+
+def test_the_monitor_in_chromium(portal: Portal, chromium: Browser, tmp_path: Path) -> None:
+    known_exchange(portal)
+    initial = portal.person("aea", "huang.stat", "statistician")
+    with serving(portal.platform) as url:
+        context = chromium.new_context(locale="zh-TW", viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.goto(f"{url}/portal/sign-in")
+        page.get_by_label(zh("Username")).fill("huang.stat")
+        page.get_by_label(zh("Password"), exact=True).fill(initial)
+        page.get_by_role("button", name=zh("Sign in")).click()
+        secret = page.locator("code.secret").inner_text().replace(" ", "")
+        key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+        page.get_by_label(zh("Verification code")).fill(totp.code_at(key, dt.datetime.now(dt.UTC)))
+        page.get_by_role("button", name=zh("Confirm")).click()
+        page.get_by_label(zh("Current password")).fill(initial)
+        page.get_by_label(zh("New password"), exact=True).fill(NEW_PASSWORD)
+        page.get_by_label(zh("New password again")).fill(NEW_PASSWORD)
+        page.get_by_role("button", name=zh("Change password")).click()
+        page.wait_for_load_state()
+        page.goto(f"{url}/portal/monitor")
+        page.get_by_role("heading", name=zh("Exchange monitor"), exact=True).wait_for()
+        page.get_by_label(zh("First day")).fill("2026-11-19")
+        page.get_by_label(zh("Last day")).fill("2026-11-20")
+        with page.expect_navigation():
+            page.get_by_role("button", name=zh("Show the period")).click()
+        assert page.get_by_role("cell", name="33.3%").count() == 1
+        assert page.locator("caption").count() == 4
+        photograph(page, "monitor", tmp_path)
+        context.close()

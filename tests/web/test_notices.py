@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
+from playwright.sync_api import Browser
 from sqlalchemy import func, select
 
+from aedx.notify import events
+from aedx.notify.events import Event
 from aedx.storage.tables import AuditEvent, Notification, OutboxMessage, Webhook
-from tests.web.conftest import Portal, csrf_of, ready
-from tests.web.notify_support import hq_ready, rejected, user_id
+from aedx.web.i18n import translations
+from tests.served import serving
+from tests.web.conftest import NEW_PASSWORD, Portal, csrf_of, ready
+from tests.web.notify_support import hq_ready, org_id, rejected, user_id
+from tests.web.test_browser import photograph
+
+zh = translations("zh_TW").gettext
 
 
 def _denied(portal: Portal, action: str) -> int:
@@ -171,3 +180,43 @@ def test_hq_administrators_manage_any_organisations_webhooks(portal: Portal) -> 
     with portal.platform.db.transaction() as s:
         hook = s.scalars(select(Webhook)).one()
         assert hook.url == "https://nhi.example.gov.tw/hook"
+
+
+def test_the_notification_centre_in_chromium(portal: Portal, chromium: Browser, tmp_path: Path) -> None:
+    initial = portal.person("A383000000", "chen.mei", "agency_officer")
+    agency = org_id(portal, "A383000000")
+    rejected(portal, "A383000000", "01a2b3c4d5e6f708a9b0")
+    with portal.platform.db.transaction() as s:
+        for event, link, params in [
+            (Event.PACKAGE_READY, "/portal/inbox", {"kind": "status_feedback", "records": 128}),
+            (Event.FILE_MISSING, "/portal/", {"kind": "payment", "day": "2026-11-24", "due": "10:00"}),
+            (Event.REPORT_READY, "/portal/submissions/01a2b3c4d5e6f708a9b1",
+             {"kind": "case_referral", "records": 5230, "warning_rows": 12, "error_rows": 0}),
+        ]:  # fmt: skip
+            events.emit(s, events.Notice(event, agency, link, params))
+    with serving(portal.platform) as url:
+        context = chromium.new_context(locale="zh-TW", viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.goto(f"{url}/portal/sign-in")
+        page.get_by_label(zh("Username")).fill("chen.mei")
+        page.get_by_label(zh("Password"), exact=True).fill(initial)
+        page.get_by_role("button", name=zh("Sign in")).click()
+        page.get_by_label(zh("Current password")).fill(initial)
+        page.get_by_label(zh("New password"), exact=True).fill(NEW_PASSWORD)
+        page.get_by_label(zh("New password again")).fill(NEW_PASSWORD)
+        page.get_by_role("button", name=zh("Change password")).click()
+        page.get_by_role("heading", name=zh("Recent submissions")).wait_for()
+        page.get_by_role("link", name=zh("Notifications")).click()
+        page.get_by_role("heading", name=zh("Notifications")).wait_for()
+        assert page.locator("li.notice-item.unread").count() == 4
+        with page.expect_navigation():
+            page.get_by_role("button", name=re.compile("^" + zh("Mark as read") + ":")).first.click()
+        assert page.locator("li.notice-item.unread").count() == 3
+        assert page.locator("time[title]").count() == 4
+        photograph(page, "notifications", tmp_path)
+        page.get_by_role("link", name=zh("Notification preferences")).click()
+        page.get_by_label(f"{zh('Validation report ready')}：{zh('By e-mail')}").check()
+        page.get_by_role("button", name=zh("Save preferences")).click()
+        page.get_by_role("status").wait_for()
+        assert page.get_by_label(f"{zh('Validation report ready')}：{zh('By e-mail')}").is_checked()
+        context.close()
