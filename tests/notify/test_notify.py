@@ -303,3 +303,45 @@ def test_a_missing_expected_file_is_noticed_once(hub: Hub) -> None:
     with hub.platform.db.transaction() as s:
         assert s.scalar(select(func.count()).where(OutboxMessage.channel == "email")) == 1  # on by default
         assert s.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+def test_two_workers_never_lease_the_same_message(hub: Hub) -> None:
+    for name in ("chen.mei", "lin.yu", "wu.hao"):
+        person(hub, "A383000000", name, "agency_officer")
+    hub.send("A383000000", "case_referral", records("case_referral", {"obligor_id": "A123456780"}))
+    now = utcnow()
+    leased = [outbox.claim(hub.platform, f"worker:{n}", now) for n in range(4)]
+    assert None not in leased[:3] and len(set(leased[:3])) == 3 and leased[3] is None
+
+
+def test_a_running_worker_sends_the_outbox_and_notices_missing_files(hub: Hub) -> None:
+    person(hub, "A383000000", "chen.officer", "agency_officer")
+    hub.send("A383000000", "case_referral", records("case_referral", {"obligor_id": "A123456780"}))
+    with smtp_server() as (port, box):
+        hub.worker.notifier.smtp = mail.Smtp("127.0.0.1", port)
+        hub.worker.notifier.tick()
+        hub.worker.notifier.tick()  # too soon: nothing more
+        assert [to for to, _ in box.received] == [["chen.officer@example.gov.tw"]]
+
+
+def test_the_operator_declares_and_checks_expected_files_at_the_console(
+    hub: Hub, database_url: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from aedx.cli import app
+
+    env = {"AEDX_DATABASE_URL": database_url, "AEDX_DATA_DIR": str(hub.platform.settings.data_dir)}
+    runner = CliRunner()
+    done = runner.invoke(app, ["notify", "expect", "A383000000", "payment", "--by", "00:00"], env=env)
+    assert done.exit_code == 0, done.output
+    wrong = runner.invoke(app, ["notify", "expect", "A383000000", "no_such_kind"], env=env)
+    assert wrong.exit_code == 1
+    checked = runner.invoke(app, ["notify", "check-expected"], env=env)
+    assert checked.exit_code == 0, checked.output
+    weekday = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).weekday() < 5
+    assert ("A383000000\tpayment" in checked.output) is weekday
+    again = runner.invoke(app, ["notify", "check-expected"], env=env)
+    assert "A383000000\tpayment" not in again.output  # once a day
+    sent = runner.invoke(app, ["notify", "send"], env=env)
+    assert sent.exit_code == 0, sent.output
