@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, select
+from sqlalchemy import ColumnElement, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from aedx.exchange import expected
@@ -145,6 +145,7 @@ def timings(session: Session, start: dt.datetime, end: dt.datetime) -> list[Timi
             Submission.received_at >= start,
             Submission.received_at < end,
             AuditEvent.action.in_((*DECIDED, DELIVERED)),
+            AuditEvent.at >= start,  # transitions follow receipt: the index range starts there
         )
         .group_by(Submission.id, Submission.kind, Submission.received_at)
         .cte("steps")
@@ -154,31 +155,35 @@ def timings(session: Session, start: dt.datetime, end: dt.datetime) -> list[Timi
         "delivery": (steps.c.delivered, steps.c.decided),
         "total": (steps.c.delivered, steps.c.received),
     }
-    found: list[Timing] = []
-    for stage, (later, earlier) in stages.items():
-        durations = (
-            select(steps.c.kind.label("kind"), _seconds(session, later, earlier).label("seconds"))
-            .where(later.is_not(None), earlier.is_not(None))
-            .cte(f"durations_{stage}")
-        )
-        ranked = select(
-            durations.c.kind,
-            durations.c.seconds,
-            func.row_number().over(partition_by=durations.c.kind, order_by=durations.c.seconds).label("rn"),
-            func.count().over(partition_by=durations.c.kind).label("n"),
-        ).cte(f"ranked_{stage}")
-        rows = session.execute(
+    durations = union_all(
+        *(
             select(
-                ranked.c.kind,
-                func.max(ranked.c.n),
-                func.min(case((ranked.c.rn >= ranked.c.n * literal(0.5), ranked.c.seconds))),
-                func.min(case((ranked.c.rn >= ranked.c.n * literal(0.95), ranked.c.seconds))),
-            )
-            .group_by(ranked.c.kind)
-            .order_by(ranked.c.kind)
+                literal(stage).label("stage"),
+                steps.c.kind.label("kind"),
+                _seconds(session, later, earlier).label("seconds"),
+            ).where(later.is_not(None), earlier.is_not(None))
+            for stage, (later, earlier) in stages.items()
         )
-        # to the millisecond: SQLite reckons in Julian days, a double
-        found += [
-            Timing(k, stage, int(n), round(float(m or 0), 3), round(float(p or 0), 3)) for k, n, m, p in rows
-        ]
+    ).cte("durations")
+    within = (durations.c.stage, durations.c.kind)
+    ranked = select(
+        durations.c.stage,
+        durations.c.kind,
+        durations.c.seconds,
+        func.row_number().over(partition_by=within, order_by=durations.c.seconds).label("rn"),
+        func.count().over(partition_by=within).label("n"),
+    ).cte("ranked")
+    rows = session.execute(
+        select(
+            ranked.c.stage,
+            ranked.c.kind,
+            func.max(ranked.c.n),
+            func.min(case((ranked.c.rn >= ranked.c.n * literal(0.5), ranked.c.seconds))),
+            func.min(case((ranked.c.rn >= ranked.c.n * literal(0.95), ranked.c.seconds))),
+        ).group_by(ranked.c.stage, ranked.c.kind)
+    )
+    # to the millisecond: SQLite reckons in Julian days, a double
+    found = [
+        Timing(k, st, int(n), round(float(m or 0), 3), round(float(p or 0), 3)) for st, k, n, m, p in rows
+    ]
     return sorted(found, key=lambda t: (t.kind, list(stages).index(t.stage)))
