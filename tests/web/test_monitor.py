@@ -142,3 +142,35 @@ def test_the_monitor_in_chromium(portal: Portal, chromium: Browser, tmp_path: Pa
         assert page.locator("caption").count() == 4
         photograph(page, "monitor", tmp_path)
         context.close()
+
+
+def test_hq_declares_and_withdraws_expected_files(portal: Portal) -> None:
+    admin = portal.browser()
+    hq_ready(portal, admin, "lin.hq", "hq_admin")
+    page = admin.get("/portal/monitor")
+    assert "尚未設定應送檔案。" in page.text and 'id="expect-organisation"' in page.text
+    form = {"organisation": "A383000000", "kind": "payment", "due": "09:30", "csrf_token": csrf_of(page)}
+    assert admin.post("/portal/monitor/expected", data=form | {"csrf_token": "0" * 64}).status_code == 403
+    declared = admin.post("/portal/monitor/expected", data=form)
+    assert declared.status_code == 303
+    page = admin.get("/portal/monitor")
+    assert "<td>A383000000</td><td>繳款資料</td><td>09:30</td>" in page.text
+    unknown = admin.post("/portal/monitor/expected", data=form | {"organisation": "X999"})
+    assert unknown.status_code == 400 and 'role="alert"' in unknown.text and "無此機關" in unknown.text
+    bad_time = admin.post("/portal/monitor/expected", data=form | {"due": "25:99"})
+    assert bad_time.status_code == 400 and 'role="alert"' in bad_time.text
+    withdrawn = admin.post("/portal/monitor/expected", data=form | {"withdraw": "true"})
+    assert withdrawn.status_code == 303 and "尚未設定應送檔案。" in admin.get("/portal/monitor").text
+
+    # a statistician sees the declarations but may not change them
+    stat = portal.browser()
+    hq_ready(portal, stat, "huang.stat", "statistician")
+    page = stat.get("/portal/monitor")
+    assert page.status_code == 200 and 'id="expect-organisation"' not in page.text
+    refused = stat.post("/portal/monitor/expected", data=form | {"csrf_token": csrf_of(page)})
+    assert refused.status_code == 403
+    with portal.platform.db.transaction() as s:
+        denied = s.scalar(
+            select(func.count()).where(AuditEvent.action == "expected.set", AuditEvent.outcome == "denied")
+        )
+    assert denied == 1
