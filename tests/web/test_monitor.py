@@ -11,8 +11,9 @@ from pathlib import Path
 from playwright.sync_api import Browser
 from sqlalchemy import func, select
 
+from aedx.accounts import organisations as orgs
 from aedx.accounts import totp
-from aedx.exchange import monitor
+from aedx.exchange import expected, monitor
 from aedx.storage.tables import AuditEvent, MissingFile
 from aedx.web.i18n import translations
 from tests.served import serving
@@ -115,6 +116,8 @@ def test_the_monitor_page_for_hq_and_no_one_else(portal: Portal) -> None:
 
 def test_the_monitor_in_chromium(portal: Portal, chromium: Browser, tmp_path: Path) -> None:
     known_exchange(portal)
+    with portal.platform.db.transaction() as s:
+        expected.expect(s, orgs.operator(s, "test"), "A383000000", "payment")
     initial = portal.person("aea", "huang.stat", "statistician")
     with serving(portal.platform) as url:
         context = chromium.new_context(locale="zh-TW", viewport={"width": 1280, "height": 800})
@@ -139,7 +142,7 @@ def test_the_monitor_in_chromium(portal: Portal, chromium: Browser, tmp_path: Pa
         with page.expect_navigation():
             page.get_by_role("button", name=zh("Show the period")).click()
         assert page.get_by_role("cell", name="33.3%").count() == 1
-        assert page.locator("caption").count() == 4
+        assert page.locator("caption").count() == 5
         photograph(page, "monitor", tmp_path)
         context.close()
 
