@@ -20,6 +20,7 @@ from aedx.cli_accounts import register as register_accounts
 from aedx.cli_clients import register as register_clients
 from aedx.cli_exchange import register
 from aedx.cli_keys import register as register_keys
+from aedx.cli_notify import register as register_notify
 from aedx.cli_trust import register as register_trust
 from aedx.findings import UnusableInput
 from aedx.formats import Format, Limits, guess_format
@@ -37,6 +38,7 @@ register_trust(app)
 register_accounts(app)
 register_clients(app)
 register_keys(app)
+register_notify(app)
 
 out = Console()
 err = Console(stderr=True)

@@ -13,6 +13,7 @@ from cryptography import x509
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from aedx import notify
 from aedx.accounts import certificates
 from aedx.errors import NotFound, NotReady
 from aedx.exchange.platform import Platform
@@ -133,6 +134,7 @@ def release(session: Session, sub: Submission, actor: str) -> int:
             kind=sub.kind,
             detail={"records": d.records},
         )
+    notify.packages_ready(session, ready)
     return len(ready)
 
 

@@ -24,7 +24,7 @@ import polars as pl
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from aedx import findings
+from aedx import findings, notify
 from aedx.exchange import delivery, registry, reports, routing
 from aedx.exchange.platform import Platform
 from aedx.exchange.states import FINISHED, State, transition
@@ -189,6 +189,7 @@ def _decide(
             receipt_key=receipt_key,
             summary=json.dumps(report.summary(), ensure_ascii=False),
         )
+        notify.decided(session, sub.id)
 
 
 def _route(platform: Platform, sub: Submission, kind: Kind, records: pl.DataFrame | None, actor: str) -> bool:

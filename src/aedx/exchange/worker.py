@@ -22,6 +22,7 @@ from sqlalchemy import Connection, TextClause, text
 
 from aedx.exchange import process
 from aedx.exchange.platform import Platform
+from aedx.notify.outbox import Notifier
 from aedx.storage.tables import utcnow
 from aedx.trust import audit, ledger
 
@@ -50,6 +51,7 @@ class Worker:
         self.seal_every = SEAL_EVERY
         self._next_seal = 0.0
         self._seal_failure = ""
+        self.notifier = Notifier(platform, actor)
 
     def run_once(self) -> bool:
         """Claim and run one job; False when there was none."""
@@ -117,6 +119,7 @@ class Worker:
     def run_forever(self, poll: float = 0.2, on_idle: Callable[[], None] | None = None) -> None:
         while not self.stopping.is_set():
             self.seal_if_due()
+            self.notifier.tick()
             if not self.run_once():
                 if on_idle:
                     on_idle()

@@ -398,3 +398,120 @@ class ContactPerson(Base):
     email: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- notifications, webhooks, the outbox and expected files (aedx.notify, aedx.exchange.expected) ---
+
+
+class Notification(Base):
+    """One event shown to one person in the portal; the event's facts, never personal data."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    event: Mapped[str] = mapped_column(String(30))  # aedx.notify.events.Event
+    link: Mapped[str] = mapped_column(String(200))  # the portal page concerned
+    params: Mapped[str] = mapped_column(Text)  # JSON: kind, submission, counts, day
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationPreference(Base):
+    """A person's choice for one event and channel; without a row the default applies."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    event: Mapped[str] = mapped_column(String(30), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)  # in_app, email
+    enabled: Mapped[bool] = mapped_column(Boolean)
+
+
+class Webhook(Base):
+    """An organisation's endpoint for signed event notices; the secret sealed (aedx.trust.vault)."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (Index("ix_webhooks_organisation_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    url: Mapped[str] = mapped_column(String(500))
+    secret_sealed: Mapped[str] = mapped_column(Text)  # base64, AES-256-GCM under the data keys
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """An e-mail or a webhook call to make: written with the event, sent by a worker that leases
+    it, retried with back-off, given up after a number of attempts."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_state_due", "state", "due_at"),
+        Index("ix_outbox_webhook_id_id", "webhook_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(10))  # email, webhook
+    event: Mapped[str] = mapped_column(String(30))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # e-mail: the address at sending
+    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhooks.id"))
+    body: Mapped[str] = mapped_column(Text)  # JSON: the event
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sent, failed, skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    leased_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxAttempt(Base):
+    """Each attempt at an outbox message: when, the HTTP status or the error."""
+
+    __tablename__ = "outbox_attempts"
+    __table_args__ = (Index("ix_outbox_attempts_message_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[int | None] = mapped_column(SmallInteger)  # HTTP status of a webhook call
+    error: Mapped[str | None] = mapped_column(String(500))
+
+
+class ExpectedFile(Base):
+    """A file an organisation should send: of a kind, by a time of day (Taipei), on working days."""
+
+    __tablename__ = "expected_files"
+    __table_args__ = (UniqueConstraint("organisation_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    due_minute: Mapped[int] = mapped_column(SmallInteger)  # minutes after midnight, Taipei time
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MissingFile(Base):
+    """An expected file that had not arrived by its time, noticed once per day."""
+
+    __tablename__ = "missing_files"
+    __table_args__ = (UniqueConstraint("organisation_id", "kind", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    noticed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The exchange monitor reads submissions by day and transitions by action and time.
+Index("ix_submissions_received_at", Submission.received_at)
+Index("ix_audit_events_action_at", AuditEvent.action, AuditEvent.at)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from aedx.web import directory, portal
+from aedx.web import directory, monitor, notices, portal
 
-AREAS: list[APIRouter] = [directory.router]
+AREAS: list[APIRouter] = [directory.router, notices.router, monitor.router]
 
 
 def install(app: FastAPI) -> None:

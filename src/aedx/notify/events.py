@@ -1,0 +1,223 @@
+"""Events that notify people: who hears of them, by which channel, and what is written for each.
+
+An event concerns one organisation. Its people who hold the event's permission hear of it in the
+portal and by e-mail, as each has chosen (``preferences``; without a choice the defaults apply);
+the organisation's webhooks hear of every event. Everything is written in the caller's
+transaction, with the change that caused it: the e-mails and webhook calls go to the outbox,
+which a worker sends (``aedx.notify.outbox``). Nothing personal is written: kinds, identifiers,
+counts and days only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from aedx.accounts.roles import ROLE_PERMISSIONS, Permission
+from aedx.storage.tables import (
+    Delivery,
+    Notification,
+    NotificationPreference,
+    OutboxMessage,
+    Submission,
+    User,
+    Webhook,
+    utcnow,
+)
+
+
+class Event(StrEnum):
+    REPORT_READY = "report_ready"  # a submission validated: accepted, perhaps with warnings
+    REJECTED = "rejected"  # a submission rejected, with its report
+    PACKAGE_READY = "package_ready"  # a package waits in the organisation's inbox
+    FILE_MISSING = "file_missing"  # an expected file did not arrive in time
+
+
+class Channel(StrEnum):
+    IN_APP = "in_app"
+    EMAIL = "email"
+
+
+PERMISSIONS: dict[Event, Permission] = {
+    Event.REPORT_READY: Permission.SUBMISSIONS_READ,
+    Event.REJECTED: Permission.SUBMISSIONS_READ,
+    Event.PACKAGE_READY: Permission.DELIVERIES_READ,
+    Event.FILE_MISSING: Permission.SUBMISSIONS_READ,
+}
+DEFAULTS: dict[Channel, frozenset[Event]] = {
+    Channel.IN_APP: frozenset(Event),
+    Channel.EMAIL: frozenset({Event.REJECTED, Event.FILE_MISSING}),
+}
+INBOX = "/portal/inbox"
+DASHBOARD = "/portal/"
+
+
+@dataclass(frozen=True)
+class Notice:
+    event: Event
+    organisation_id: int
+    link: str  # the portal page concerned
+    params: Mapping[str, Any]  # no personal data
+
+
+def submission_link(submission_id: str) -> str:
+    return f"/portal/submissions/{submission_id}"
+
+
+def decided(session: Session, submission_id: str) -> None:
+    """A submission was accepted or rejected (called with its transition)."""
+    sub = session.get_one(Submission, submission_id)
+    event = Event.REJECTED if sub.state == "rejected" else Event.REPORT_READY
+    params = {
+        "submission_id": sub.id,
+        "kind": sub.kind,
+        "records": sub.records,
+        "error_rows": sub.error_rows,
+        "warning_rows": sub.warning_rows,
+    }
+    emit(session, Notice(event, sub.sender_id, submission_link(sub.id), params))
+
+
+def packages_ready(session: Session, deliveries: Iterable[Delivery]) -> None:
+    """Packages were put into their recipients' inboxes (called as they are released)."""
+    for d in deliveries:
+        params = {"delivery_id": d.id, "submission_id": d.submission_id, "kind": d.kind, "records": d.records}
+        emit(session, Notice(Event.PACKAGE_READY, d.recipient_id, INBOX, params))
+
+
+def emit(session: Session, notice: Notice) -> int:
+    """Notify the organisation's people (as each prefers) and its webhooks; returns how many
+    people were notified in the portal."""
+    roles = [r.value for r, granted in ROLE_PERMISSIONS.items() if PERMISSIONS[notice.event] in granted]
+    people = session.scalars(
+        select(User.id)
+        .where(User.organisation_id == notice.organisation_id, User.active.is_(True), User.role.in_(roles))
+        .order_by(User.id)
+    ).all()
+    chosen = _choices(session, list(people), notice.event)
+    params = json.dumps(dict(notice.params), ensure_ascii=False, sort_keys=True)
+    now = utcnow()
+    shown = 0
+    for user_id in people:
+        wants = chosen.get(user_id, {})
+        if wants.get(Channel.IN_APP, notice.event in DEFAULTS[Channel.IN_APP]):
+            session.add(
+                Notification(
+                    user_id=user_id,
+                    organisation_id=notice.organisation_id,
+                    event=notice.event.value,
+                    link=notice.link,
+                    params=params,
+                    created_at=now,
+                )
+            )
+            shown += 1
+        if wants.get(Channel.EMAIL, notice.event in DEFAULTS[Channel.EMAIL]):
+            body = {"event": notice.event.value, "link": notice.link, "params": dict(notice.params)}
+            session.add(
+                _message("email", notice.event, json.dumps(body, ensure_ascii=False), user_id=user_id)
+            )
+    hooks = session.scalars(
+        select(Webhook.id).where(Webhook.organisation_id == notice.organisation_id, Webhook.active.is_(True))
+    ).all()
+    for hook in hooks:
+        body = {
+            "event": notice.event.value,
+            "occurred_at": now.isoformat(),
+            "link": notice.link,
+            "data": dict(notice.params),
+        }
+        session.add(_message("webhook", notice.event, json.dumps(body, ensure_ascii=False), webhook_id=hook))
+    return shown
+
+
+def _message(
+    channel: str, event: Event, body: str, *, user_id: int | None = None, webhook_id: int | None = None
+) -> OutboxMessage:
+    return OutboxMessage(
+        channel=channel,
+        event=event.value,
+        body=body,
+        user_id=user_id,
+        webhook_id=webhook_id,
+        state="pending",
+        attempts=0,
+        due_at=utcnow(),
+    )
+
+
+def _choices(session: Session, people: list[int], event: Event) -> dict[int, dict[Channel, bool]]:
+    found: dict[int, dict[Channel, bool]] = {}
+    if not people:
+        return found
+    rows = session.execute(
+        select(
+            NotificationPreference.user_id, NotificationPreference.channel, NotificationPreference.enabled
+        ).where(NotificationPreference.user_id.in_(people), NotificationPreference.event == event.value)
+    )
+    for user_id, channel, enabled in rows:
+        if channel in Channel.__members__.values():
+            found.setdefault(user_id, {})[Channel(channel)] = enabled
+    return found
+
+
+# --- a person's preferences and notifications
+
+
+def preferences(session: Session, user_id: int) -> dict[tuple[Event, Channel], bool]:
+    """Every (event, channel) with the person's choice or the default."""
+    chosen = {
+        (p.event, p.channel): p.enabled
+        for p in session.scalars(
+            select(NotificationPreference).where(NotificationPreference.user_id == user_id)
+        )
+    }
+    return {(e, c): chosen.get((e.value, c.value), e in DEFAULTS[c]) for e in Event for c in Channel}
+
+
+def set_preferences(session: Session, user_id: int, enabled: set[tuple[Event, Channel]]) -> None:
+    """Keep the person's choice for every (event, channel): on when in ``enabled``, off otherwise."""
+    for e in Event:
+        for c in Channel:
+            row = session.get(NotificationPreference, (user_id, e.value, c.value))
+            if row is None:
+                session.add(
+                    NotificationPreference(
+                        user_id=user_id, event=e.value, channel=c.value, enabled=(e, c) in enabled
+                    )
+                )
+            else:
+                row.enabled = (e, c) in enabled
+
+
+def listing(
+    session: Session, user_id: int, *, before: int | None = None, limit: int = 25
+) -> list[Notification]:
+    """The person's notifications, newest first, ``limit`` of them older than ``before``."""
+    stmt = select(Notification).where(Notification.user_id == user_id)
+    if before is not None:
+        stmt = stmt.where(Notification.id < before)
+    return list(session.scalars(stmt.order_by(Notification.id.desc()).limit(limit)))
+
+
+def unread(session: Session, user_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
+
+
+def mark_read(session: Session, user_id: int, notification_id: int | None = None) -> int:
+    """Mark one of the person's notifications read (all of them when no id); returns how many."""
+    stmt = update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        stmt = stmt.where(Notification.id == notification_id)
+    return session.execute(stmt.values(read_at=utcnow())).rowcount or 0  # type: ignore[attr-defined]

@@ -1,0 +1,116 @@
+"""E-mail of notifications, through an SMTP server (the standard library's ``smtplib``).
+
+``AEDX_SMTP_HOST``      the server; when unset, e-mails are not sent and are recorded as skipped
+``AEDX_SMTP_PORT``      its port (default 25; 587 with STARTTLS)
+``AEDX_SMTP_FROM``      the sender address (default ``aedx@localhost``)
+``AEDX_SMTP_STARTTLS``  ``1`` upgrades the connection with STARTTLS before anything is sent
+``AEDX_SMTP_USER`` / ``AEDX_SMTP_PASSWORD``  sign in to the server after STARTTLS, when set
+
+The text is Traditional Chinese with English below; it names the kind, the identifiers and the
+counts, never a person or their data, and links to the portal page where the rest is shown to
+whoever may see it.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from aedx.kinds import KINDS
+
+TIMEOUT = 15.0
+SUBJECTS = {
+    "report_ready": ("檢核報告已完成", "Validation report ready"),
+    "rejected": ("上傳檔案已退件", "Submission rejected"),
+    "package_ready": ("回饋檔已可下載", "Package ready to download"),
+    "file_missing": ("應送檔案未送達", "Expected file missing"),
+}
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int = 25
+    sender: str = "aedx@localhost"
+    starttls: bool = False
+    user: str | None = None
+    password: str | None = None
+
+    @classmethod
+    def from_env(cls) -> Smtp | None:
+        host = os.environ.get("AEDX_SMTP_HOST")
+        if not host:
+            return None
+        starttls = os.environ.get("AEDX_SMTP_STARTTLS") == "1"
+        return cls(
+            host=host,
+            port=int(os.environ.get("AEDX_SMTP_PORT") or (587 if starttls else 25)),
+            sender=os.environ.get("AEDX_SMTP_FROM") or "aedx@localhost",
+            starttls=starttls,
+            user=os.environ.get("AEDX_SMTP_USER") or None,
+            password=os.environ.get("AEDX_SMTP_PASSWORD") or None,
+        )
+
+    def send(self, message: EmailMessage) -> None:
+        with smtplib.SMTP(self.host, self.port, timeout=TIMEOUT) as server:
+            if self.starttls:
+                server.starttls()
+            if self.user and self.password:
+                server.login(self.user, self.password)
+            server.send_message(message)
+
+
+def _kind(name: str) -> tuple[str, str]:
+    kind = KINDS.get(name)
+    return (kind.label_zh, kind.label_en) if kind else (name, name)
+
+
+def _lines(event: str, p: dict[str, Any]) -> tuple[str, str]:
+    zh_kind, en_kind = _kind(str(p.get("kind", "")))
+    if event == "report_ready":
+        return (
+            f"貴機關上傳之{zh_kind}檔案（編號 {p.get('submission_id')}）已檢核完成："
+            f"共 {p.get('records')} 筆，警告 {p.get('warning_rows') or 0} 筆。",
+            f"The {en_kind} file your organisation sent (submission {p.get('submission_id')}) was "
+            f"validated: {p.get('records')} records, {p.get('warning_rows') or 0} with warnings.",
+        )
+    if event == "rejected":
+        return (
+            f"貴機關上傳之{zh_kind}檔案（編號 {p.get('submission_id')}）未通過檢核，已退件："
+            f"錯誤 {p.get('error_rows') or 0} 筆。請至平台查看檢核報告並更正後重新上傳。",
+            f"The {en_kind} file your organisation sent (submission {p.get('submission_id')}) was "
+            f"rejected: {p.get('error_rows') or 0} rows with errors. See the report, correct the file "
+            "and send it again.",
+        )
+    if event == "package_ready":
+        return (
+            f"有一份{zh_kind}檔案（{p.get('records')} 筆）已送達貴機關收件匣，請下載並確認收受。",
+            f"A {en_kind} package ({p.get('records')} records) waits in your organisation's inbox; "
+            "please download and acknowledge it.",
+        )
+    return (
+        f"貴機關應於 {p.get('day')} {p.get('due')} 前上傳之{zh_kind}檔案尚未送達。",
+        f"The {en_kind} file your organisation should have sent by {p.get('due')} on {p.get('day')} "
+        "has not arrived.",
+    )
+
+
+def compose(
+    sender: str, to: str, event: str, link: str, params: dict[str, Any], base_url: str
+) -> EmailMessage:
+    zh_subject, en_subject = SUBJECTS.get(event, ("平台通知", "Notification"))
+    zh, en = _lines(event, params)
+    url = base_url.rstrip("/") + link
+    message = EmailMessage()
+    message["Subject"] = f"[行政執行資料交換平台] {zh_subject} / {en_subject}"
+    message["From"] = sender
+    message["To"] = to
+    message.set_content(
+        f"您好：\n\n{zh}\n\n詳情請登入平台查看：{url}\n\n此為系統自動發送之通知，請勿直接回覆。\n"
+        f"\n----\n\n{en}\n\nSign in to see the details: {url}\n\n"
+        "This notice was sent automatically; please do not reply.\n"
+    )
+    return message

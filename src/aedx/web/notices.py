@@ -1,0 +1,231 @@
+"""The notification centre (``/portal/notifications``): the person's notifications, newest first,
+each linking to the page concerned; their preferences per event and channel; and organisations'
+webhooks (``/portal/webhooks``) for their administrators and HQ."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aedx.accounts.roles import Permission
+from aedx.errors import DomainError
+from aedx.kinds import KINDS
+from aedx.notify import events, webhooks
+from aedx.notify.events import Channel, Event
+from aedx.storage.tables import Notification, Organisation
+from aedx.trust import audit
+from aedx.web import dates
+from aedx.web.i18n import N_, translations
+from aedx.web.portal import (
+    PAGE_SIZE,
+    PlatformDep,
+    Refused,
+    Visit,
+    VisitDep,
+    locale_of,
+    navigation,
+    page,
+    require_csrf,
+)
+
+NOTICES = "/portal/notifications"
+PREFERENCES = f"{NOTICES}/preferences"
+WEBHOOKS = "/portal/webhooks"
+router = APIRouter(prefix="/portal", include_in_schema=False)
+
+EVENT_LABELS: dict[Event, str] = {
+    Event.REPORT_READY: N_("Validation report ready"),
+    Event.REJECTED: N_("Submission rejected"),
+    Event.PACKAGE_READY: N_("Package ready in the inbox"),
+    Event.FILE_MISSING: N_("Expected file missing"),
+}
+CHANNEL_LABELS: dict[Channel, str] = {Channel.IN_APP: N_("In the portal"), Channel.EMAIL: N_("By e-mail")}
+OUTBOX_STATES: dict[str, str] = {
+    "pending": N_("Waiting to retry"),
+    "sent": N_("Sent successfully"),
+    "failed": N_("Given up"),
+    "skipped": N_("Not sent (skipped)"),
+}
+MESSAGES: dict[str, str] = {
+    Event.REPORT_READY: N_(
+        "Your %(kind)s file was validated: %(records)s records, %(warnings)s with warnings."
+    ),
+    Event.REJECTED: N_("Your %(kind)s file was rejected: %(errors)s rows with errors."),
+    Event.PACKAGE_READY: N_("A %(kind)s package of %(records)s records waits in your inbox."),
+    Event.FILE_MISSING: N_("The %(kind)s file due by %(due)s on %(day)s has not arrived."),
+}
+
+
+def user_id(v: Visit) -> int:
+    """The signed-in person's user id (the core names people ``user:<id>``)."""
+    kind, _, number = v.caller.actor.partition(":")
+    if kind != "user" or not number.isdigit():
+        raise Refused()
+    return int(number)
+
+
+def describe(n: Notification, locale: str) -> str:
+    t = translations(locale)
+    p: dict[str, Any] = json.loads(n.params)
+    kind = KINDS.get(str(p.get("kind")))
+    kind_label = (kind.label_en if locale == "en" else kind.label_zh) if kind else str(p.get("kind"))
+    day = p.get("day")
+    values = {
+        "kind": kind_label,
+        "records": p.get("records") or 0,
+        "warnings": p.get("warning_rows") or 0,
+        "errors": p.get("error_rows") or 0,
+        "due": p.get("due", ""),
+        "day": dates.roc_text(dt.date.fromisoformat(day)) if isinstance(day, str) else "",
+    }
+    return t.gettext(MESSAGES.get(n.event, N_("Notification"))) % values
+
+
+@router.get("/notifications", response_class=HTMLResponse)
+def notifications(
+    request: Request, p: PlatformDep, v: VisitDep, before: Annotated[int | None, Query(ge=1)] = None
+) -> Response:
+    me = user_id(v)
+    locale = locale_of(request)
+    with p.db.transaction() as session:
+        rows = events.listing(session, me, before=before, limit=PAGE_SIZE + 1)
+        unread = events.unread(session, me)
+        more = len(rows) > PAGE_SIZE
+        shown = [
+            {"id": n.id, "text": describe(n, locale), "link": n.link, "at": n.created_at,
+             "unread": n.read_at is None, "event": n.event}
+            for n in rows[:PAGE_SIZE]
+        ]  # fmt: skip
+    return page(request, p, v, "notices/list.html",
+                {"rows": shown, "unread": unread, "paged": before is not None,
+                 "next_before": shown[-1]["id"] if more and shown else None})  # fmt: skip
+
+
+@router.post("/notifications/read")
+def mark_read(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    notification: Annotated[int | None, Form(ge=1)] = None,
+    go: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    require_csrf(request, p, csrf_token)
+    me = user_id(v)
+    with p.db.transaction() as session:
+        events.mark_read(session, me, notification)
+    safe = go.startswith("/portal/") and not go.startswith("//") and "\\" not in go
+    return RedirectResponse(go if safe else NOTICES, status_code=303)
+
+
+@router.get("/notifications/preferences", response_class=HTMLResponse)
+def preferences_form(request: Request, p: PlatformDep, v: VisitDep, saved: bool = False) -> Response:
+    with p.db.transaction() as session:
+        chosen = events.preferences(session, user_id(v))
+    return page(request, p, v, "notices/preferences.html", _preferences(chosen) | {"saved": saved})
+
+
+def _preferences(chosen: dict[tuple[Event, Channel], bool]) -> dict[str, Any]:
+    return {
+        "events": [(e.value, EVENT_LABELS[e]) for e in Event],
+        "channels": [(c.value, CHANNEL_LABELS[c]) for c in Channel],
+        "chosen": {f"{e.value}.{c.value}" for (e, c), on in chosen.items() if on},
+    }
+
+
+@router.post("/notifications/preferences")
+async def save_preferences(request: Request, p: PlatformDep, v: VisitDep) -> Response:
+    form = await request.form(max_files=0, max_fields=50, max_part_size=1024)
+    require_csrf(request, p, str(form.get("csrf_token", ""))[:200])
+    wanted = {str(value) for key, value in form.multi_items() if key == "on"}
+    enabled = {(e, c) for e in Event for c in Channel if f"{e.value}.{c.value}" in wanted}
+    with p.db.transaction() as session:
+        events.set_preferences(session, user_id(v), enabled)
+        audit.by_caller(session, v.caller, "notify.preferences",
+                        detail={"on": sorted(f"{e.value}.{c.value}" for e, c in enabled)})  # fmt: skip
+    return RedirectResponse(f"{PREFERENCES}?saved=1", status_code=303)
+
+
+# --- webhooks
+
+
+def _organisation(session: Session, v: Visit, code: str | None) -> Organisation:
+    """The organisation whose webhooks are shown: one's own, or any for HQ; refused otherwise."""
+    wanted = (code or "").strip()[:20] or v.caller.code
+    org = session.scalar(select(Organisation).where(Organisation.code == wanted))
+    if org is None or not webhooks.may_manage(v.caller, org.id):
+        audit.by_caller(session, v.caller, "webhook.list", outcome="denied",
+                        detail={"reason": "permission", "organisation": wanted})  # fmt: skip
+        audit.refuse(session, Refused())
+    return org
+
+
+def _webhooks_page(request: Request, p: PlatformDep, v: Visit, session: Session, org: Organisation,
+                   **extra: Any) -> HTMLResponse:  # fmt: skip
+    hooks = webhooks.listing(session, org.id)
+    attempts = webhooks.recent_attempts(session, org.id)
+    return page(request, p, v, "notices/webhooks.html",
+                {"organisation": org, "hooks": hooks, "attempts": attempts, "is_hq": v.caller.is_hq,
+                 "state_labels": OUTBOX_STATES,
+                 "secret": None, "error": None} | extra)  # fmt: skip
+
+
+@router.get("/webhooks", response_class=HTMLResponse)
+def webhooks_page(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    organisation: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    with p.db.transaction() as session:
+        org = _organisation(session, v, organisation)
+        return _webhooks_page(request, p, v, session, org)
+
+
+@router.post("/webhooks", response_class=HTMLResponse)
+def add_webhook(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    url: Annotated[str, Form(max_length=webhooks.MAX_URL)] = "",
+    organisation: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    require_csrf(request, p, csrf_token)
+    with p.db.transaction() as session:
+        org = _organisation(session, v, organisation)
+        try:
+            added = webhooks.add(session, v.caller, p.keyring, org.id, url)
+        except DomainError as e:
+            message = e.message_en if locale_of(request) == "en" else e.message_zh
+            return _webhooks_page(request, p, v, session, org, error=message, url=url)
+        session.flush()
+        return _webhooks_page(request, p, v, session, org, secret=added.secret)
+
+
+@router.post("/webhooks/{webhook_id}/disable")
+def disable_webhook(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    webhook_id: int,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    require_csrf(request, p, csrf_token)
+    try:
+        with p.db.transaction() as session:
+            hook = webhooks.disable(session, v.caller, webhook_id)
+            code = session.get_one(Organisation, hook.organisation_id).code
+    except DomainError:
+        raise Refused() from None
+    return RedirectResponse(f"{WEBHOOKS}?organisation={code}", status_code=303)
+
+
+navigation(NOTICES, N_("Notifications"), order=80)
+navigation(WEBHOOKS, N_("Webhooks"), permission=Permission.ACCOUNTS_MANAGE_OWN, order=85)
