@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from aedx.web import portal
+from aedx.web import admin, portal
 
-AREAS: list[APIRouter] = []
+AREAS: list[APIRouter] = [admin.router]
 
 
 def install(app: FastAPI) -> None:
