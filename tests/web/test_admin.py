@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from aedx.accounts import clients, grants
 from aedx.storage.tables import Certificate, Organisation, User
+from aedx.trust import ledger
 from aedx.trust.caller import Direction
 from aedx.trust.pki import Authority
 from tests.web.admin_support import csrf, events, routes, signed_in
@@ -364,3 +365,28 @@ def test_an_agency_reads_only_its_own_audit_events(portal: Portal) -> None:
     assert [json.loads(line)["organisation"] for line in lines] == ["A383000000"]
     page = admin.get("/portal/admin/audit?organisation=A397000000&action=grant.add")
     assert "A397000000:payment:send" not in page.text and "A383000000:payment:send" in page.text
+
+
+def test_hq_sees_how_far_the_audit_ledger_is_sealed(portal: Portal) -> None:
+    if not (portal.platform.pki_folder / "root.pem").exists():
+        Authority.create(portal.platform.pki_folder)
+    hq = signed_in(portal, "aea", "lin.hq", "hq_admin")
+    assert "尚無已封存之紀錄" in hq.get("/portal/admin/audit").text
+    sealed = ledger.seal(portal.platform)
+    assert sealed is not None
+    page = hq.get("/portal/admin/audit").text
+    status = page[page.index('id="ledger"') : page.index("</p>", page.index('id="ledger"'))]
+    assert "已封存至第" in status and "待封存" not in status, status
+    hq.post("/portal/admin/grants/A383000000", data={"csrf_token": csrf(hq), "grant": "payment:send"})
+    assert "尚有 1 筆紀錄待封存" in hq.get("/portal/admin/audit").text
+    admin = signed_in(portal, "A383000000", "chen.admin", "agency_admin")
+    assert 'id="ledger"' not in admin.get("/portal/admin/audit").text  # the chain is HQ's
+
+
+def test_the_management_pages_switch_to_english(portal: Portal) -> None:
+    hq = signed_in(portal, "aea", "lin.hq", "hq_admin")
+    hq.get("/portal/language/en?next=/portal/admin/")
+    for path, heading in (("/portal/admin/organisations", "Organisations"), ("/portal/admin/users", "People"),
+                          ("/portal/admin/grants", "Grants"), ("/portal/admin/audit", "Audit log")):  # fmt: skip
+        page = hq.get(path)
+        assert page.status_code == 200 and f"<h1>{heading}</h1>" in page.text and 'lang="en"' in page.text

@@ -26,7 +26,7 @@ from aedx.accounts.roles import ORGANISATION_ROLES, ROLE_PERMISSIONS, Permission
 from aedx.errors import Denied, DomainError, Invalid, NotFound
 from aedx.kinds import KINDS
 from aedx.storage.tables import Organisation
-from aedx.trust import audit
+from aedx.trust import audit, ledger
 from aedx.trust.caller import Direction
 from aedx.trust.pki import Usage
 from aedx.web.i18n import N_
@@ -81,7 +81,7 @@ PERMISSION_LABELS: dict[str, str] = {
 DIRECTION_LABELS = {Direction.SEND: N_("Send"), Direction.RECEIVE: N_("Receive")}
 OUTCOMES = ("ok", "denied", "rejected", "duplicate", "failed")
 FORMATS = ("csv", "fixed", "jsonl")
-ENCODINGS = ("utf-8", "cp950", "big5")
+ENCODINGS = ("utf-8", "cp950")  # Big5 is read as its superset CP950
 REVOCATION_LABELS = {
     "unspecified": N_("Unspecified"),
     "key_compromise": N_("Key compromised"),
@@ -1012,6 +1012,7 @@ def audit_search(
             )
         except DomainError as e:
             error = _message(request, e)
+        sealing = ledger.status(session) if v.caller.is_hq else None
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     for row in rows:
@@ -1027,6 +1028,7 @@ def audit_search(
         "next_before": rows[-1]["id"] if more and rows else None,
         "paged": before is not None,
         "show_organisation": v.caller.is_hq,
+        "sealing": sealing,
         "error": error,
     }
     return _show(request, p, v, "audit.html", context, 400 if error else 200)
