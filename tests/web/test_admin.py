@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from aedx.accounts import clients, grants
+from aedx.accounts import organisations as orgs
 from aedx.storage.tables import Certificate, Organisation, User
 from aedx.trust import ledger
 from aedx.trust.caller import Direction
@@ -336,6 +337,7 @@ def test_the_audit_search_filters_and_exports_the_filtered_events(portal: Portal
     hq.post("/portal/admin/grants/A397000000", data={"csrf_token": token, "grant": "payment:send"})
     page = hq.get("/portal/admin/audit?outcome=denied")
     assert page.status_code == 200 and "admin.view" in page.text and "grant.add" not in page.text
+    assert '">chen.officer</span>' in page.text  # people by their usernames, the id on hover
 
     as_csv = hq.get("/portal/admin/audit/export?format=csv&action=grant.add")
     assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
@@ -390,3 +392,40 @@ def test_the_management_pages_switch_to_english(portal: Portal) -> None:
                           ("/portal/admin/grants", "Grants"), ("/portal/admin/audit", "Audit log")):  # fmt: skip
         page = hq.get(path)
         assert page.status_code == 200 and f"<h1>{heading}</h1>" in page.text and 'lang="en"' in page.text
+
+
+def test_lists_are_filtered_and_paged(portal: Portal) -> None:
+    with portal.platform.db.transaction() as s:
+        orgs.upsert(s, [orgs.OrgRow(f"B{n:03d}", f"測試機關{n}", "partner") for n in range(30)], "test")
+    hq = signed_in(portal, "aea", "lin.hq", "hq_admin")
+    first = hq.get("/portal/admin/organisations?kind=partner")
+    assert first.text.count('<th scope="row">') == 25 and "B024" in first.text and "B025" not in first.text
+    following = hq.get("/portal/admin/organisations?kind=partner&after=B024")
+    assert following.text.count('<th scope="row">') == 5 and 'rel="next"' not in following.text
+    assert 'rel="next"' in first.text and "after=B024" in first.text
+    hq.post("/portal/admin/organisations/B003/state", data={"csrf_token": csrf(hq)})
+    disabled = hq.get("/portal/admin/organisations?state=disabled")
+    assert disabled.text.count('<th scope="row">') == 1 and "B003" in disabled.text
+
+    for n in range(27):
+        portal.person("A397000000", f"kuo.{n:02d}", "agency_officer")
+    people = hq.get("/portal/admin/users?organisation=A397000000")
+    assert people.text.count('<th scope="row">') == 25 and "page=2" in people.text
+    second = hq.get("/portal/admin/users?organisation=A397000000&page=2")
+    assert second.text.count('<th scope="row">') == 2 and "kuo.26" in second.text
+
+
+def test_a_person_s_name_and_e_mail_are_corrected(portal: Portal) -> None:
+    hq = signed_in(portal, "aea", "lin.hq", "hq_admin")
+    portal.person("A383000000", "wu.officer", "agency_officer")
+    fixed = hq.post("/portal/admin/users/wu.officer",
+                    data={"csrf_token": csrf(hq), "full_name": "吳志明", "email": "wu.cm@example.gov.tw"})  # fmt: skip
+    assert fixed.status_code == 303
+    page = hq.get("/portal/admin/users/wu.officer").text
+    assert "吳志明" in page and "wu.cm@example.gov.tw" in page
+    shared = hq.post("/portal/admin/users/wu.officer",
+                     data={"csrf_token": csrf(hq), "full_name": "管理員", "email": "wu.cm@example.gov.tw"})  # fmt: skip
+    assert shared.status_code == 400 and 'role="alert"' in shared.text
+    assert [d["fields"] for o, _, _, d in events(portal, "user.update") if o == "ok"] == [
+        ["full_name", "email"]
+    ]

@@ -12,10 +12,13 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from aedx.accounts.roles import Permission
 from aedx.errors import DomainError, Invalid
 from aedx.kinds import KINDS
+from aedx.storage.tables import User
 from aedx.trust import audit, ledger
 from aedx.web.admin.common import OUTCOMES, Text, message, require, router, show
 from aedx.web.portal import (
@@ -69,6 +72,17 @@ def _filter(
     )
 
 
+def _usernames(session: Session, actors: list[str]) -> dict[str, str]:
+    """The usernames of the people among the actors (``user:<id>``), to show beside the id."""
+    ids = {int(a[5:]) for a in actors if a.startswith("user:") and a[5:].isdigit() and len(a) < 25}
+    if not ids:
+        return {}
+    return {
+        f"user:{i}": name
+        for i, name in session.execute(select(User.id, User.username).where(User.id.in_(ids)))
+    }
+
+
 FILTERS = ("since", "until", "organisation", "actor", "action", "outcome", "kind", "object_id")
 
 
@@ -109,11 +123,13 @@ def audit_search(
         except DomainError as e:
             error = message(request, e)
         sealing = ledger.status(session) if v.caller.is_hq else None
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        people = _usernames(session, [row["actor"] for row in rows])
     for row in rows:
         row["at"] = dt.datetime.fromisoformat(row["at"])
         row["detail"] = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True) if row["detail"] else ""
+        row["who"] = people.get(row["actor"])
     query = urlencode({k: x for k, x in given.items() if x})
     context = {
         "rows": rows,

@@ -44,21 +44,23 @@ def _organisations_page(
     *,
     kind: str = "",
     q: str = "",
+    state: str = "",
     after: str = "",
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     with p.db.transaction() as session:
         require(session, v, "organisation.list", (Permission.ORGANISATIONS_MANAGE,))
-        rows = orgs.listing(
-            session, role=kind or None, search=q or None, after=after or None, limit=PAGE_SIZE + 1
-        )
+        active = {"active": True, "disabled": False}.get(state)
+        rows = orgs.listing(session, role=kind or None, search=q or None, active=active, after=after or None,
+                            limit=PAGE_SIZE + 1)  # fmt: skip
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     context = {
         "rows": rows,
         "kind": kind,
         "q": q,
+        "state": state,
         "kinds": ROLE_KINDS,
         "formats": FORMATS,
         "encodings": ENCODINGS,
@@ -73,9 +75,10 @@ def _organisations_page(
 
 @router.get("/organisations", response_class=HTMLResponse)
 def organisations(
-    request: Request, p: PlatformDep, v: VisitDep, kind: Text = "", q: Text = "", after: Text = ""
-) -> Response:
-    return _organisations_page(request, p, v, kind=kind, q=q, after=after)
+    request: Request, p: PlatformDep, v: VisitDep, kind: Text = "", q: Text = "", state: Text = "",
+    after: Text = "",
+) -> Response:  # fmt: skip
+    return _organisations_page(request, p, v, kind=kind, q=q, state=state, after=after)
 
 
 @router.post("/organisations", response_class=HTMLResponse)

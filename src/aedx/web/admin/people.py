@@ -230,6 +230,23 @@ def user_state(
     return _user_change(request, p, v, name, csrf_token, "user.state", lambda s: change(s, v.caller, name))
 
 
+@router.post("/users/{username}", response_class=HTMLResponse)
+def user_update(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    username: str,
+    csrf_token: Csrf = "",
+    full_name: Annotated[str, Form(max_length=100)] = "",
+    email: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    name = username[:50]
+    return _user_change(
+        request, p, v, name, csrf_token, "user.update",
+        lambda s: users.change(s, v.caller, name, full_name=full_name, email=email),
+    )  # fmt: skip
+
+
 @router.post("/users/{username}/unlock", response_class=HTMLResponse)
 def user_unlock(
     request: Request, p: PlatformDep, v: VisitDep, username: str, csrf_token: Csrf = ""
