@@ -429,3 +429,10 @@ def test_a_person_s_name_and_e_mail_are_corrected(portal: Portal) -> None:
     assert [d["fields"] for o, _, _, d in events(portal, "user.update") if o == "ok"] == [
         ["full_name", "email"]
     ]
+
+
+def test_an_organisation_s_administrator_is_offered_only_the_roles_they_may_give(portal: Portal) -> None:
+    admin = signed_in(portal, "A383000000", "chen.admin", "agency_admin")
+    form = admin.get("/portal/admin/users").text.split('id="new-person"')[1]
+    assert 'value="agency_officer"' in form and 'value="hq_admin"' not in form
+    assert 'value="A383000000"' in form and 'value="A397000000"' not in form

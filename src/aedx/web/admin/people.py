@@ -71,7 +71,13 @@ def _users_page(
         u for u in found if (not role or u.role == role) and (not state or u.active == (state == "active"))
     ]
     shown, next_page = paged(rows, number)
-    roles = {kind: sorted(r.value for r in allowed) for kind, allowed in ORGANISATION_ROLES.items()}
+    kinds = {kind for _, _, kind in choices}
+    own = v.caller.organisation_id
+    choosable = [  # the roles the person may give in the organisations they manage
+        r.value
+        for r in Role
+        if any(r in ORGANISATION_ROLES[k] for k in kinds) and users.may_manage(v.caller, own, r)
+    ]
     context = {
         "rows": shown,
         "next_page": next_page,
@@ -81,7 +87,7 @@ def _users_page(
         "state": state,
         "organisations": choices,
         "role_labels": ROLE_LABELS,
-        "roles_by_kind": roles,
+        "choosable": choosable,
         "error": error,
         "saved": request.query_params.get("saved") == "1",
     }
