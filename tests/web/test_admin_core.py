@@ -5,6 +5,8 @@ JWK, the audit filters by actor, outcome and object, newest first."""
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 
 import pytest
@@ -115,3 +117,12 @@ def test_the_audit_filters_by_actor_outcome_and_object_newest_first(portal: Port
         assert [e["object_id"] for e in exported] == ["o0", "o1", "o2"]  # an export is oldest first
         lines = "".join(audit.csv_lines(iter(exported))).splitlines()
         assert lines[0] == ",".join(audit.COLUMNS) and len(lines) == 4
+
+
+def test_an_exported_csv_never_holds_a_formula(portal: Portal) -> None:
+    with portal.platform.db.transaction() as s:
+        hq = orgs.operator(s, "cli:test")
+        audit.record(s, actor="user:1", action="x.test", object_id='=HYPERLINK("http://x")', outcome="denied")
+        events = list(audit.export(s, hq, audit.Filter(action="x.test")))
+    rows = list(csv.DictReader(io.StringIO("".join(audit.csv_lines(iter(events))))))
+    assert rows[0]["object_id"] == '\'=HYPERLINK("http://x")' and rows[0]["actor"] == "user:1"

@@ -170,7 +170,8 @@ def export(session: Session, caller: Caller, f: Filter) -> Iterator[dict[str, An
 
 
 def csv_lines(events: Iterator[dict[str, Any]]) -> Iterator[str]:
-    """Events as CSV (a header of ``COLUMNS``, the detail as JSON), a line at a time."""
+    """Events as CSV (a header of ``COLUMNS``, the detail as JSON), a line at a time, safe to open
+    in a spreadsheet."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
@@ -183,9 +184,14 @@ def csv_lines(events: Iterator[dict[str, Any]]) -> Iterator[str]:
 
 
 def _cell(name: str, value: Any) -> Any:
+    """A CSV cell; text a spreadsheet would read as a formula is quoted with a leading apostrophe
+    (what an event records may come from a refused caller's input)."""
     if value is None:
         return ""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True) if name == "detail" else value
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True) if name == "detail" else value
+    if isinstance(text, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
 
 
 def json_lines(events: Iterator[dict[str, Any]]) -> Iterator[str]:
