@@ -4,6 +4,7 @@ overview of all grants, and the reference grants (``accounts.manage``)."""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -141,4 +142,4 @@ def grants_set(
     done = change(request, p, v, csrf_token, "grant.set", GRANTS, apply)
     if isinstance(done, DomainError):
         return _grants_page(request, p, v, organisation=code, error=message(request, done), status_code=400)
-    return RedirectResponse(f"{ADMIN}/grants?organisation={code}&saved=1", status_code=303)
+    return RedirectResponse(f"{ADMIN}/grants?organisation={quote(code)}&saved=1", status_code=303)

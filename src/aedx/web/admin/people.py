@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -204,7 +205,7 @@ def _user_change(
         raise Refused()
     if isinstance(done, DomainError):
         return _user_page(request, p, v, username, message(request, done), 400)
-    return saved_redirect(f"{ADMIN}/users/{username}")
+    return saved_redirect(f"{ADMIN}/users/{quote(username)}")
 
 
 @router.post("/users/{username}/role", response_class=HTMLResponse)
