@@ -20,7 +20,7 @@ from aedx.web.portal import PlatformDep, VisitDep, navigation
 
 __all__ = ["audit_log", "certificates", "grants", "organisations", "people", "router"]
 
-# --- the index of the sections
+# --- the index
 
 
 @router.get("/", response_class=HTMLResponse)

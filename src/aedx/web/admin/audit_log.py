@@ -21,14 +21,7 @@ from aedx.kinds import KINDS
 from aedx.storage.tables import User
 from aedx.trust import audit, ledger
 from aedx.web.admin.common import OUTCOMES, Text, message, require, router, show
-from aedx.web.portal import (
-    PAGE_SIZE,
-    PlatformDep,
-    Refused,
-    VisitDep,
-)
-
-# --- the audit log
+from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, VisitDep
 
 
 def _time(value: str, end: bool = False) -> dt.datetime | None:

@@ -30,14 +30,7 @@ from aedx.web.admin.common import (
     show,
     upload,
 )
-from aedx.web.portal import (
-    PlatformDep,
-    Refused,
-    Visit,
-    VisitDep,
-)
-
-# --- certificates
+from aedx.web.portal import PlatformDep, Refused, Visit, VisitDep
 
 CERTIFICATES = (Permission.CERTIFICATES_MANAGE,)
 

@@ -18,14 +18,7 @@ from aedx.storage.tables import Organisation
 from aedx.trust import audit
 from aedx.trust.caller import Direction
 from aedx.web.i18n import N_
-from aedx.web.portal import (
-    PAGE_SIZE,
-    PlatformDep,
-    Refused,
-    Visit,
-    locale_of,
-    require_csrf,
-)
+from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, Visit, locale_of, require_csrf
 from aedx.web.portal import page as render_page
 
 ADMIN = "/portal/admin"

@@ -33,13 +33,7 @@ from aedx.web.admin.common import (
     saved_redirect,
     show,
 )
-from aedx.web.portal import (
-    PlatformDep,
-    Visit,
-    VisitDep,
-)
-
-# --- grants
+from aedx.web.portal import PlatformDep, Visit, VisitDep
 
 GRANTS = (Permission.ACCOUNTS_MANAGE,)
 

@@ -26,15 +26,7 @@ from aedx.web.admin.common import (
     saved_redirect,
     show,
 )
-from aedx.web.portal import (
-    PAGE_SIZE,
-    PlatformDep,
-    Refused,
-    Visit,
-    VisitDep,
-)
-
-# --- organisations
+from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, Visit, VisitDep
 
 
 def _organisations_page(

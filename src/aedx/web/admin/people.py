@@ -37,12 +37,7 @@ from aedx.web.admin.common import (
     show,
     upload,
 )
-from aedx.web.portal import (
-    PlatformDep,
-    Refused,
-    Visit,
-    VisitDep,
-)
+from aedx.web.portal import PlatformDep, Refused, Visit, VisitDep
 
 # --- people
 
