@@ -24,10 +24,13 @@ from tests.web.directory_support import signed_in
 EXAMPLES: dict[str, list[str]] = {
     "/portal/kinds/{name}": ["case_referral", "payment", "status_feedback"],
     "/portal/contacts/{code}": ["A383000000", "sly", "aea"],
+    "/portal/admin/organisations/{code}": ["A383000000", "aea"],
+    "/portal/admin/users/{username}": ["hq.admin.lee", "chen.mei"],
 }
 LEFT_OUT: dict[str, str] = {
     "/portal/language/{locale}": "a redirect back to the page it came from",
     "/portal/kinds/{name}/sample": "a file to download, not a page",
+    "/portal/admin/certificates/{serial}/certificate.pem": "a file to download, not a page",
 }
 UNLABELLED_INPUTS = {"hidden", "submit", "button", "reset", "image"}
 

@@ -62,7 +62,7 @@ def test_an_agency_administrator_reads_a_spec_and_keeps_the_contacts(
         photograph(page, "contacts", tmp_path)
 
         page.goto(f"{url}/portal/contacts/{AGENCY}")
-        page.get_by_label(zh("Name")).last.fill("陳美玲")
+        page.get_by_label(zh("Full name")).last.fill("陳美玲")
         page.get_by_label(zh("Title")).last.fill("科員")
         page.get_by_label(zh("Phone")).last.fill("(02)2311-3711#5678")
         page.get_by_label(zh("E-mail")).last.focus()

@@ -92,6 +92,38 @@ def load_public_key(pem: bytes) -> tuple[rsa.RSAPublicKey | ec.EllipticCurvePubl
     return _checked(key)
 
 
+def public_key_from_jwk(text: str) -> bytes:
+    """A public JWK (RFC 7517: ``kty`` RSA with ``n`` and ``e``, or EC P-256 with ``x`` and ``y``)
+    as a PEM public key, for ``register``."""
+    try:
+        jwk = json.loads(text)
+        if not isinstance(jwk, dict):
+            raise TypeError
+        if jwk.get("kty") == "RSA":
+            key: object = rsa.RSAPublicNumbers(_jwk_int(jwk["e"]), _jwk_int(jwk["n"])).public_key()
+        elif jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+            key = ec.EllipticCurvePublicNumbers(
+                _jwk_int(jwk["x"]), _jwk_int(jwk["y"]), ec.SECP256R1()
+            ).public_key()
+        else:
+            raise TypeError
+    except (ValueError, TypeError, KeyError):
+        raise Invalid(
+            "JWK 格式有誤（須為 RSA 或 EC P-256 公鑰）",
+            "the JWK cannot be read (an RSA or EC P-256 public key)",
+        ) from None
+    public_key, _ = _checked(key)
+    return public_key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _jwk_int(value: object) -> int:
+    if not isinstance(value, str):
+        raise TypeError
+    return int.from_bytes(_b64decode(value), "big")
+
+
 def _checked(key: object) -> tuple[rsa.RSAPublicKey | ec.EllipticCurvePublicKey, str]:
     if isinstance(key, rsa.RSAPublicKey) and key.key_size >= MIN_RSA_BITS:
         return key, f"RSA-{key.key_size}"

@@ -9,13 +9,15 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aedx import refdata
-from aedx.accounts.roles import ROLE_PERMISSIONS, Role
-from aedx.errors import Invalid
+from aedx.accounts.roles import ROLE_PERMISSIONS, Permission, Role
+from aedx.errors import Conflict, Denied, Invalid
+from aedx.findings import UnusableInput
 from aedx.formats import Format
 from aedx.formats.source import canonical_encoding
 from aedx.kinds.fields import AGENCY_CODE_PATTERN
@@ -131,3 +133,144 @@ def operator(session: Session, actor: str) -> Caller:
         seed_reference(session, actor)
         hq = get(session, HQ_CODE)
     return Caller(hq.id, hq.code, hq.role, actor, permissions=frozenset(ROLE_PERMISSIONS[Role.HQ_ADMIN]))
+
+
+# --- management by HQ (``Permission.ORGANISATIONS_MANAGE``); every change and refusal audited
+
+MANAGED_ROLES = ("agency", "partner")  # HQ and the branches come from the reference tables
+SEARCH_LIMIT = 100
+
+
+def _require_manager(session: Session, caller: Caller, action: str, code: str | None) -> None:
+    if caller.may(Permission.ORGANISATIONS_MANAGE):
+        return
+    audit.by_caller(session, caller, action, outcome="denied", object_type="organisation", object_id=code,
+                    detail={"reason": "permission"})  # fmt: skip
+    audit.refuse(session, Denied("您無權管理機關", "you may not manage organisations"))
+
+
+def _name(raw: str) -> str:
+    name = " ".join(raw.split())
+    if not 2 <= len(name) <= 100:
+        raise Invalid("機關名稱須為 2 至 100 字", "an organisation's name has 2 to 100 characters")
+    return name
+
+
+def _preferences(fmt: str, encoding: str) -> tuple[str, str]:
+    try:
+        return Format.parse(fmt).value, canonical_encoding(encoding)
+    except UnusableInput as e:
+        raise Invalid(e.message_zh, e.message_en) from None
+
+
+def _managed_role(role: str) -> str:
+    if role not in MANAGED_ROLES:
+        raise Invalid(
+            "僅可新增或變更為移送機關或合作機關", "only agencies and partner offices are managed here"
+        )
+    return role
+
+
+def _changed(session: Session, caller: Caller, action: str, org: Organisation, **detail: Any) -> None:
+    audit.by_caller(session, caller, action, organisation_id=org.id, object_type="organisation",
+                    object_id=org.code, detail=detail or None)  # fmt: skip
+
+
+def create(
+    session: Session,
+    caller: Caller,
+    code: str,
+    name: str,
+    role: str = "agency",
+    *,
+    category: str | None = None,
+    preferred_format: str = "csv",
+    preferred_encoding: str = "utf-8",
+) -> Organisation:
+    """A new agency or partner office; its code is an agency code (2 to 10 capital letters or
+    digits) no other organisation has. It exchanges nothing until granted (``accounts.grants``)."""
+    _require_manager(session, caller, "organisation.create", code[:64])
+    code = code.strip()
+    if not re.fullmatch(AGENCY_CODE_PATTERN, code):
+        raise Invalid(
+            "機關代號須為 2 至 10 個大寫英文字母或數字",
+            "an organisation code has 2 to 10 capital letters or digits",
+        )
+    if category is not None and category not in CATEGORIES:
+        raise Invalid(f"類別須為 {', '.join(CATEGORIES)}", f"the category is one of {', '.join(CATEGORIES)}")
+    if session.scalar(select(Organisation.id).where(Organisation.code == code)) is not None:
+        raise Conflict(f"機關代號 {code} 已有機關使用", f"the code {code} belongs to another organisation")
+    fmt, encoding = _preferences(preferred_format, preferred_encoding)
+    org = Organisation(code=code, name=_name(name), role=_managed_role(role), category=category,
+                       preferred_format=fmt, preferred_encoding=encoding, active=True)  # fmt: skip
+    session.add(org)
+    session.flush()
+    _changed(session, caller, "organisation.create", org, role=org.role, name=org.name)
+    return org
+
+
+def update(
+    session: Session,
+    caller: Caller,
+    code: str,
+    *,
+    name: str,
+    role: str,
+    preferred_format: str,
+    preferred_encoding: str,
+) -> Organisation:
+    """Correct an organisation's name and preferences; an agency may become a partner office and
+    back (both give their people the same roles), HQ and branches keep their kind."""
+    _require_manager(session, caller, "organisation.update", code[:64])
+    org = get(session, code)
+    if role != org.role:
+        if org.role not in MANAGED_ROLES:
+            raise Invalid("總署與分署之類型不可變更", "HQ and the branches keep their kind")
+        org.role = _managed_role(role)
+    org.name = _name(name)
+    org.preferred_format, org.preferred_encoding = _preferences(preferred_format, preferred_encoding)
+    session.flush()
+    _changed(session, caller, "organisation.update", org, role=org.role, name=org.name,
+             preferred_format=org.preferred_format, preferred_encoding=org.preferred_encoding)  # fmt: skip
+    return org
+
+
+def set_active(session: Session, caller: Caller, code: str, active: bool) -> Organisation:
+    """Disable an organisation (it neither sends nor receives; its grants stay for when it is
+    enabled again) or enable it. HQ cannot be disabled."""
+    action = "organisation.enable" if active else "organisation.disable"
+    _require_manager(session, caller, action, code[:64])
+    org = get(session, code)
+    if org.role == "hq" and not active:
+        raise Invalid("行政執行署不可停用", "HQ cannot be disabled")
+    if org.active != active:
+        org.active = active
+        session.flush()
+        _changed(session, caller, action, org)
+    return org
+
+
+def listing(
+    session: Session,
+    *,
+    role: str | None = None,
+    search: str | None = None,
+    active: bool | None = None,
+    after: str | None = None,
+    limit: int = SEARCH_LIMIT,
+) -> list[Organisation]:
+    """Organisations by code, filtered by kind, by a piece of the code or name, by state; keyset
+    paged on the code."""
+    stmt = select(Organisation).order_by(Organisation.code).limit(min(limit, 1000))
+    if role:
+        stmt = stmt.where(Organisation.role == role)
+    if search:
+        like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            Organisation.code.ilike(like, escape="\\") | Organisation.name.ilike(like, escape="\\")
+        )
+    if active is not None:
+        stmt = stmt.where(Organisation.active.is_(active))
+    if after:
+        stmt = stmt.where(Organisation.code > after)
+    return list(session.scalars(stmt))

@@ -6,7 +6,9 @@ event its place in a hash chain with signed checkpoints (``aedx audit seal``, ``
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,6 +91,11 @@ class Filter:
     action: str | None = None
     after_id: int = 0  # keyset pagination
     limit: int = 100
+    actor: str | None = None
+    outcome: str | None = None  # ok, denied, rejected, duplicate, failed
+    object_id: str | None = None
+    before_id: int | None = None  # newest first: events older than this one (keyset, backwards)
+    newest_first: bool = False
 
 
 def query(session: Session, caller: Caller, f: Filter) -> list[dict[str, Any]]:
@@ -101,9 +108,11 @@ def _rows(session: Session, caller: Caller, f: Filter) -> Iterator[dict[str, Any
         select(AuditEvent, org.c.code)
         .outerjoin(org, org.c.id == AuditEvent.organisation_id)
         .where(AuditEvent.id > f.after_id)
-        .order_by(AuditEvent.id)
+        .order_by(AuditEvent.id.desc() if f.newest_first else AuditEvent.id)
         .limit(f.limit)
     )
+    if f.before_id is not None:
+        stmt = stmt.where(AuditEvent.id < f.before_id)
     if not caller.is_hq:
         stmt = stmt.where(AuditEvent.organisation_id == caller.organisation_id)
     elif f.organisation:
@@ -118,6 +127,12 @@ def _rows(session: Session, caller: Caller, f: Filter) -> Iterator[dict[str, Any
         stmt = stmt.where(AuditEvent.submission_id == f.submission_id)
     if f.action:
         stmt = stmt.where(AuditEvent.action == f.action)
+    if f.actor:
+        stmt = stmt.where(AuditEvent.actor == f.actor)
+    if f.outcome:
+        stmt = stmt.where(AuditEvent.outcome == f.outcome)
+    if f.object_id:
+        stmt = stmt.where(AuditEvent.object_id == f.object_id)
     for event, code in session.execute(stmt):
         yield {
             "id": event.id,
@@ -143,8 +158,43 @@ def export(session: Session, caller: Caller, f: Filter) -> Iterator[dict[str, An
     """Every matching event, oldest first, fetched a batch at a time."""
     after = f.after_id
     while True:
-        batch = query(session, caller, Filter(**{**f.__dict__, "after_id": after, "limit": EXPORT_BATCH}))
+        batch = query(
+            session,
+            caller,
+            Filter(**{**f.__dict__, "after_id": after, "limit": EXPORT_BATCH, "newest_first": False}),
+        )
         yield from batch
         if len(batch) < EXPORT_BATCH:
             return
         after = batch[-1]["id"]
+
+
+def csv_lines(events: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """Events as CSV (a header of ``COLUMNS``, the detail as JSON), a line at a time, safe to open
+    in a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for event in events:
+        writer.writerow(_cell(name, event[name]) for name in COLUMNS)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _cell(name: str, value: Any) -> Any:
+    """A CSV cell; text a spreadsheet would read as a formula is quoted with a leading apostrophe
+    (what an event records may come from a refused caller's input)."""
+    if value is None:
+        return ""
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True) if name == "detail" else value
+    if isinstance(text, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def json_lines(events: Iterator[dict[str, Any]]) -> Iterator[str]:
+    """Events as JSON lines, one object per event."""
+    for event in events:
+        yield json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n"

@@ -868,3 +868,24 @@ def public_key_pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+@dataclass(frozen=True)
+class Status:
+    """How far the chain is sealed, read from the last checkpoint and the unsealed events: two
+    small queries, not a verification (``verify`` walks the whole chain)."""
+
+    sealed_to: int | None  # the last checkpoint's seq
+    sealed_at: dt.datetime | None
+    unsealed: int
+    oldest_unsealed: dt.datetime | None
+
+
+def status(session: Session) -> Status:
+    last = session.execute(
+        select(CHECKPOINTS.c.seq, CHECKPOINTS.c.at).order_by(CHECKPOINTS.c.seq.desc()).limit(1)
+    ).first()
+    unsealed, oldest = session.execute(
+        select(func.count(), func.min(EVENTS.c.at)).where(EVENTS.c.seq.is_(None))
+    ).one()
+    return Status(last[0] if last else None, last[1] if last else None, int(unsealed), oldest)

@@ -1,0 +1,177 @@
+"""The audit search: filters by time, organisation, actor, action, outcome, kind and object, newest
+first page by page; the filtered events exported as CSV or JSON lines; how far the ledger is sealed.
+HQ reads every organisation's events, others their own (``audit.read``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import Query, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aedx.accounts.roles import Permission
+from aedx.errors import DomainError, Invalid
+from aedx.kinds import KINDS
+from aedx.storage.tables import User
+from aedx.trust import audit, ledger
+from aedx.web.admin.common import OUTCOMES, Text, message, require, router, show
+from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, VisitDep
+
+
+def _time(value: str, end: bool = False) -> dt.datetime | None:
+    """A day (YYYY-MM-DD) as the start of that day in Taiwan, or the start of the next with ``end``."""
+    if not value:
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise Invalid("日期格式須為 YYYY-MM-DD", "a date is written YYYY-MM-DD") from None
+    start = dt.datetime.combine(
+        day + dt.timedelta(days=1 if end else 0), dt.time(), dt.timezone(dt.timedelta(hours=8))
+    )
+    return start.astimezone(dt.UTC)
+
+
+def _filter(
+    since: str,
+    until: str,
+    organisation: str,
+    actor: str,
+    action: str,
+    outcome: str,
+    kind: str,
+    object_id: str,
+    before: int | None = None,
+    limit: int = PAGE_SIZE + 1,
+) -> audit.Filter:
+    return audit.Filter(
+        since=_time(since),
+        until=_time(until, end=True),
+        kind=kind or None,
+        organisation=organisation or None,
+        action=action or None,
+        actor=actor or None,
+        outcome=outcome or None,
+        object_id=object_id or None,
+        before_id=before,
+        newest_first=True,
+        limit=limit,
+    )
+
+
+def _usernames(session: Session, actors: list[str]) -> dict[str, str]:
+    """The usernames of the people among the actors (``user:<id>``), to show beside the id."""
+    ids = {int(a[5:]) for a in actors if a.startswith("user:") and a[5:].isdigit() and len(a) < 25}
+    if not ids:
+        return {}
+    return {
+        f"user:{i}": name
+        for i, name in session.execute(select(User.id, User.username).where(User.id.in_(ids)))
+    }
+
+
+FILTERS = ("since", "until", "organisation", "actor", "action", "outcome", "kind", "object_id")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_search(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    since: Text = "",
+    until: Text = "",
+    organisation: Text = "",
+    actor: Text = "",
+    action: Text = "",
+    outcome: Text = "",
+    kind: Text = "",
+    object_id: Text = "",
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> Response:
+    given = {
+        "since": since,
+        "until": until,
+        "organisation": organisation,
+        "actor": actor,
+        "action": action,
+        "outcome": outcome,
+        "kind": kind,
+        "object_id": object_id,
+    }
+    error, rows = None, []
+    with p.db.transaction() as session:
+        require(session, v, "audit.read", (Permission.AUDIT_READ,))
+        try:
+            rows = audit.query(
+                session,
+                v.caller,
+                _filter(since, until, organisation, actor, action, outcome, kind, object_id, before),
+            )
+        except DomainError as e:
+            error = message(request, e)
+        sealing = ledger.status(session) if v.caller.is_hq else None
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        people = _usernames(session, [row["actor"] for row in rows])
+    for row in rows:
+        row["at"] = dt.datetime.fromisoformat(row["at"])
+        row["detail"] = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True) if row["detail"] else ""
+        row["who"] = people.get(row["actor"])
+    query = urlencode({k: x for k, x in given.items() if x})
+    context = {
+        "rows": rows,
+        "given": given,
+        "query": query,
+        "outcomes": OUTCOMES,
+        "kinds": list(KINDS),
+        "next_before": rows[-1]["id"] if more and rows else None,
+        "paged": before is not None,
+        "show_organisation": v.caller.is_hq,
+        "sealing": sealing,
+        "error": error,
+    }
+    return show(request, p, v, "audit.html", context, 400 if error else 200)
+
+
+@router.get("/audit/export")
+def audit_export(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    since: Text = "",
+    until: Text = "",
+    organisation: Text = "",
+    actor: Text = "",
+    action: Text = "",
+    outcome: Text = "",
+    kind: Text = "",
+    object_id: Text = "",
+    format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
+) -> Response:
+    try:
+        f = _filter(since, until, organisation, actor, action, outcome, kind, object_id)
+    except DomainError as e:
+        raise Refused() from e
+    with p.db.transaction() as session:
+        require(session, v, "audit.export", (Permission.AUDIT_READ,))
+        audit.by_caller(
+            session,
+            v.caller,
+            "audit.export",
+            detail={"format": format, **{k: str(x) for k, x in f.__dict__.items() if x and k in FILTERS}},
+        )
+
+    def lines() -> Iterator[str]:
+        with p.db.transaction() as session:
+            events = audit.export(session, v.caller, f)
+            yield from audit.csv_lines(events) if format == "csv" else audit.json_lines(events)
+
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    headers = {"Content-Disposition": f'attachment; filename="audit.{format}"', "Cache-Control": "no-store"}
+    return StreamingResponse(lines(), media_type=media, headers=headers)

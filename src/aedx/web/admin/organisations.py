@@ -1,0 +1,193 @@
+"""Organisations: the list by kind, code or name; a new agency or partner office; corrections of a
+name, kind or preferences; disabling and enabling. HQ only (``organisations.manage``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from aedx.accounts import organisations as orgs
+from aedx.accounts.roles import Permission
+from aedx.errors import DomainError
+from aedx.web.admin.common import (
+    ADMIN,
+    ENCODINGS,
+    FORMATS,
+    ROLE_KINDS,
+    Code,
+    Csrf,
+    Text,
+    change,
+    message,
+    require,
+    router,
+    saved_redirect,
+    show,
+)
+from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, Visit, VisitDep
+
+
+def _organisations_page(
+    request: Request,
+    p: PlatformDep,
+    v: Visit,
+    *,
+    kind: str = "",
+    q: str = "",
+    state: str = "",
+    after: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    with p.db.transaction() as session:
+        require(session, v, "organisation.list", (Permission.ORGANISATIONS_MANAGE,))
+        active = {"active": True, "disabled": False}.get(state)
+        rows = orgs.listing(session, role=kind or None, search=q or None, active=active, after=after or None,
+                            limit=PAGE_SIZE + 1)  # fmt: skip
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    context = {
+        "rows": rows,
+        "kind": kind,
+        "q": q,
+        "state": state,
+        "kinds": ROLE_KINDS,
+        "formats": FORMATS,
+        "encodings": ENCODINGS,
+        "next_after": rows[-1].code if more and rows else None,
+        "paged": bool(after),
+        "error": error,
+        "saved": request.query_params.get("saved") == "1",
+        "categories": orgs.CATEGORIES,
+    }
+    return show(request, p, v, "organisations.html", context, status_code)
+
+
+@router.get("/organisations", response_class=HTMLResponse)
+def organisations(
+    request: Request, p: PlatformDep, v: VisitDep, kind: Text = "", q: Text = "", state: Text = "",
+    after: Text = "",
+) -> Response:  # fmt: skip
+    return _organisations_page(request, p, v, kind=kind, q=q, state=state, after=after)
+
+
+@router.post("/organisations", response_class=HTMLResponse)
+def organisation_create(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    csrf_token: Csrf = "",
+    code: Code = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    kind: Annotated[str, Form(max_length=10)] = "agency",
+    category: Annotated[str, Form(max_length=10)] = "",
+    preferred_format: Annotated[str, Form(max_length=10)] = "csv",
+    preferred_encoding: Annotated[str, Form(max_length=10)] = "utf-8",
+) -> Response:
+    made = change(
+        request,
+        p,
+        v,
+        csrf_token,
+        "organisation.create",
+        (Permission.ORGANISATIONS_MANAGE,),
+        lambda s: orgs.create(
+            s,
+            v.caller,
+            code,
+            name,
+            kind,
+            category=category or None,
+            preferred_format=preferred_format,
+            preferred_encoding=preferred_encoding,
+        ),
+    )
+    if isinstance(made, DomainError):
+        return _organisations_page(request, p, v, error=message(request, made), status_code=400)
+    return saved_redirect(f"{ADMIN}/organisations/{made.code}")
+
+
+def _organisation_page(
+    request: Request, p: PlatformDep, v: Visit, code: str, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    with p.db.transaction() as session:
+        require(session, v, "organisation.view", (Permission.ORGANISATIONS_MANAGE,))
+        try:
+            org = orgs.get(session, code)
+        except DomainError:
+            raise Refused() from None
+        session.expunge(org)
+    context = {
+        "org": org,
+        "kinds": ROLE_KINDS,
+        "formats": FORMATS,
+        "encodings": ENCODINGS,
+        "managed": org.role in orgs.MANAGED_ROLES,
+        "error": error,
+        "saved": request.query_params.get("saved") == "1",
+    }
+    return show(request, p, v, "organisation.html", context, status_code)
+
+
+@router.get("/organisations/{code}", response_class=HTMLResponse)
+def organisation(request: Request, p: PlatformDep, v: VisitDep, code: str) -> Response:
+    return _organisation_page(request, p, v, code[:20])
+
+
+@router.post("/organisations/{code}", response_class=HTMLResponse)
+def organisation_update(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    code: str,
+    csrf_token: Csrf = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    kind: Annotated[str, Form(max_length=10)] = "",
+    preferred_format: Annotated[str, Form(max_length=10)] = "csv",
+    preferred_encoding: Annotated[str, Form(max_length=10)] = "utf-8",
+) -> Response:
+    done = change(
+        request,
+        p,
+        v,
+        csrf_token,
+        "organisation.update",
+        (Permission.ORGANISATIONS_MANAGE,),
+        lambda s: orgs.update(
+            s,
+            v.caller,
+            code[:20],
+            name=name,
+            role=kind,
+            preferred_format=preferred_format,
+            preferred_encoding=preferred_encoding,
+        ),
+    )
+    if isinstance(done, DomainError):
+        return _organisation_page(request, p, v, code[:20], message(request, done), 400)
+    return saved_redirect(f"{ADMIN}/organisations/{done.code}")
+
+
+@router.post("/organisations/{code}/state", response_class=HTMLResponse)
+def organisation_state(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    code: str,
+    csrf_token: Csrf = "",
+    active: Annotated[bool, Form()] = False,
+) -> Response:
+    done = change(
+        request,
+        p,
+        v,
+        csrf_token,
+        "organisation.state",
+        (Permission.ORGANISATIONS_MANAGE,),
+        lambda s: orgs.set_active(s, v.caller, code[:20], active),
+    )
+    if isinstance(done, DomainError):
+        return _organisation_page(request, p, v, code[:20], message(request, done), 400)
+    return saved_redirect(f"{ADMIN}/organisations/{done.code}")

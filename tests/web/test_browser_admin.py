@@ -1,0 +1,116 @@
+"""The management portal in Debian's Chromium, driven by Playwright against a real server: an HQ
+administrator adds an agency, a person in it (reading the initial password shown once) and the
+grant to send case referrals; that person then signs in, replaces the password and reaches the
+dashboard. With ``AEDX_SCREENSHOTS=docs/screenshots`` the management pages' pictures are refreshed."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page
+
+from aedx.accounts import grants, totp
+from aedx.accounts import organisations as orgs
+from aedx.kinds import get_kind
+from aedx.trust.caller import Direction
+from aedx.web.i18n import translations
+from tests.served import serving
+from tests.web.conftest import NEW_PASSWORD, Portal
+from tests.web.test_browser import photograph
+
+zh = translations("zh_TW").gettext
+AGENCY, AGENCY_NAME = "A376000000", "臺北市稅捐稽徵處"
+
+
+def first_sign_in(page: Page, url: str, username: str, initial: str) -> None:
+    """Password, the authenticator when the role needs one, then the person's own password."""
+    page.goto(f"{url}/portal/sign-in")
+    page.get_by_label(zh("Username")).fill(username)
+    page.get_by_label(zh("Password"), exact=True).fill(initial)
+    page.get_by_role("button", name=zh("Sign in")).click()
+    secret = page.locator("code.secret")
+    page.wait_for_load_state()
+    if secret.count():
+        text = secret.inner_text().replace(" ", "")
+        key = base64.b32decode(text + "=" * (-len(text) % 8))
+        page.get_by_label(zh("Verification code")).fill(totp.code_at(key, dt.datetime.now(dt.UTC)))
+        page.get_by_role("button", name=zh("Confirm")).click()
+    page.get_by_label(zh("Current password")).fill(initial)
+    page.get_by_label(zh("New password"), exact=True).fill(NEW_PASSWORD)
+    page.get_by_label(zh("New password again")).fill(NEW_PASSWORD)
+    page.get_by_role("button", name=zh("Change password")).click()
+
+
+def upload_a_first_file(page: Page, url: str) -> None:
+    """The new agency's first upload of case referrals, once the upload page exists."""
+
+
+def test_hq_adds_an_agency_a_person_and_a_grant_and_the_person_signs_in(
+    portal: Portal, chromium: Browser, tmp_path: Path
+) -> None:
+    initial = portal.person("aea", "lin.meihua", "hq_admin")
+    with serving(portal.platform) as url:
+        context = chromium.new_context(locale="zh-TW", viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        first_sign_in(page, url, "lin.meihua", initial)
+        page.get_by_role("navigation", name=zh("Main")).get_by_role("link", name=zh("Management")).click()
+        page.get_by_role("heading", name=zh("Management")).wait_for()
+
+        # the agency
+        page.get_by_role("link", name=zh("Organisations")).first.click()
+        form = page.locator('form[aria-labelledby="new-organisation"]')
+        form.get_by_label(zh("Code"), exact=True).fill(AGENCY)
+        form.get_by_label(zh("Name"), exact=True).fill(AGENCY_NAME)
+        form.get_by_label(zh("Organisation kind")).select_option("agency")
+        form.get_by_label(zh("Preferred encoding")).select_option("cp950")
+        form.get_by_role("button", name=zh("Add organisation")).click()
+        page.get_by_role("heading", name=f"{AGENCY_NAME}（{AGENCY}）").wait_for()
+        page.goto(f"{url}/portal/admin/organisations?kind=agency")
+        assert AGENCY in page.content()
+        photograph(page, "admin-organisations", tmp_path)
+
+        # a person in it: the initial password is shown once
+        page.get_by_role("link", name=zh("People")).first.click()
+        form = page.locator('form[aria-labelledby="new-person"]')
+        form.get_by_label(zh("Organisation")).select_option(AGENCY)
+        form.get_by_label(zh("Username"), exact=True).fill("chang.yating")
+        form.get_by_label(zh("Full name")).fill("張雅婷")
+        form.get_by_label(zh("E-mail")).fill("chang.yating@example.gov.tw")
+        form.get_by_label(zh("Role")).select_option("agency_admin")
+        form.get_by_role("button", name=zh("Add person")).click()
+        password = page.locator("code.initial-password").inner_text()
+        assert len(password) >= 12
+        page.goto(f"{url}/portal/admin/users?organisation={AGENCY}")
+        assert "chang.yating" in page.content()
+        photograph(page, "admin-users", tmp_path)
+
+        # the grant to send case referrals
+        page.goto(f"{url}/portal/admin/grants")
+        page.get_by_label(zh("Organisation"), exact=True).select_option(AGENCY)
+        page.get_by_role("button", name=zh("Show")).click()
+        label = get_kind("case_referral").label_zh
+        page.get_by_label(f"{label} · {zh('Send')}").check()
+        page.get_by_role("button", name=zh("Save grants")).click()
+        page.get_by_text(zh("The change was saved.")).wait_for()
+        assert page.get_by_label(f"{label} · {zh('Send')}").is_checked()
+        photograph(page, "admin-grants", tmp_path)
+
+        page.goto(f"{url}/portal/admin/audit")
+        assert page.locator("time[title]").count() >= 3  # ROC dates, AD on hover
+        assert "organisation.create" in page.content() and "grant.add" in page.content()
+        photograph(page, "admin-audit", tmp_path)
+        context.close()
+
+        with portal.platform.db.transaction() as s:
+            assert grants.of(s, orgs.get(s, AGENCY).id) == {("case_referral", Direction.SEND)}
+
+        # the new person signs in, replaces the password and reaches the dashboard
+        context = chromium.new_context(locale="zh-TW", viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        first_sign_in(page, url, "chang.yating", password)
+        page.get_by_role("heading", name=zh("Recent submissions")).wait_for()
+        assert page.url == f"{url}/portal/"
+        upload_a_first_file(page, url)
+        context.close()
