@@ -26,7 +26,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar, overload
 
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
@@ -468,9 +468,17 @@ class Streamed:
 Part = Buffer | Streamed
 
 
+@overload
+def sign(
+    content: Buffer, signer: Identity, *, at: dt.datetime | None = None, digest: bytes | None = None
+) -> list[Buffer]: ...
+@overload
+def sign(
+    content: Streamed, signer: Identity, *, at: dt.datetime | None = None, digest: bytes | None = None
+) -> list[Part]: ...
 def sign(
     content: Part, signer: Identity, *, at: dt.datetime | None = None, digest: bytes | None = None
-) -> list[Part]:
+) -> list[Buffer] | list[Part]:
     """SignedData with ``content`` attached, as a list of parts to be written one after the other
     (the content itself is not copied). The signer's and its issuer's certificates go along.
     Streamed content needs its SHA-256 ``digest``, computed as it arrived."""

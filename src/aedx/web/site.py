@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from aedx.web import portal
+from aedx.web import exchange, portal
 
-AREAS: list[APIRouter] = []
+AREAS: list[APIRouter] = [exchange.router]
 
 
 def install(app: FastAPI) -> None:
