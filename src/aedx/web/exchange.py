@@ -26,6 +26,7 @@ from aedx.errors import Denied, DomainError, Invalid, NotFound, NotReady, TooLar
 from aedx.exchange import cases, delivery, intake, reports, submissions
 from aedx.formats import Format
 from aedx.kinds import KINDS
+from aedx.kinds.status_feedback import EVENTS
 from aedx.schema import Kind, Severity
 from aedx.trust import audit
 from aedx.trust.caller import Caller, Direction
@@ -44,6 +45,7 @@ SEVERITIES = {Severity.ERROR: N_("Error"), Severity.WARNING: N_("Warning")}
 REPORT_FILES = ("csv", "xlsx", "ods")
 DRY_RUN_SHOWN = 200  # findings a dry-run shows; the rest are counted
 DELIVERY_MEDIA = {"csv": "text/csv", "fixed": "text/plain", "jsonl": "application/jsonl"}
+REFERRED = N_("Referred")  # a case's status until its branch reports on it
 Short = Annotated[str, Query(max_length=100)]
 
 
@@ -342,6 +344,11 @@ def case_lookup(
             raise Refused() from None
         except Invalid as e:
             error = _message(request, e)
+    english = locale_of(request) == "en"
+    statuses = {c.value: c.label_en if english else c.label_zh for c in EVENTS}
+    statuses["REFERRED"] = i18n.translations(locale_of(request)).gettext(REFERRED)
+    for row in rows:
+        row["status_label"] = statuses.get(row["status"] or "", row["status"])
     return page(
         request, p, v, "exchange/cases.html",
         {"criteria": criteria, "asked": asked, "rows": rows, "error": error, "unmask": unmask,
