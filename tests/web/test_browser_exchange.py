@@ -36,9 +36,13 @@ def world(tmp_path: Path) -> Iterator[World]:
     made.platform.close()
 
 
-def signed_in(chromium: Browser, url: str, world: World, org: str, username: str, role: str) -> BrowserContext:
+def signed_in(
+    chromium: Browser, url: str, world: World, org: str, username: str, role: str
+) -> BrowserContext:
     world.person(org, username, role)  # the account, its own password chosen
-    context = chromium.new_context(locale="zh-TW", viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context = chromium.new_context(
+        locale="zh-TW", viewport={"width": 1280, "height": 900}, accept_downloads=True
+    )
     page = context.new_page()
     page.goto(f"{url}/portal/sign-in")
     page.get_by_label(zh("Username")).fill(username)
