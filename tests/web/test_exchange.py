@@ -107,7 +107,7 @@ def test_grants_limits_and_formats_are_refused_with_clear_messages(world: World,
     refused = upload(officer, "status_feedback", file_of("status_feedback"))
     assert refused.status_code == 403 and "未獲授權傳送" in refused.json()["error"]
     wrong = upload(officer, "case_referral", file_of("case_referral"), format="xml")
-    assert wrong.status_code == 400 and refused.json()["error"]
+    assert wrong.status_code == 400 and "xml" in wrong.json()["error"]
     assert _audits(world, "submission.create", "denied") == 1
 
     small = make_world(world.platform.settings.database_url, tmp_path / "small", max_upload_bytes=100)
@@ -264,3 +264,16 @@ def test_cases_are_looked_up_masked_unless_unmasked_and_audited(world: World) ->
     assert 'role="alert"' in bad.text
     other = world.person(OTHER_BRANCH, "huang.zhiwei", "branch_officer")
     assert zh("No case matches.") in other.get("/portal/cases", params={"agency_case_no": case_no}).text
+
+
+def test_the_pages_switch_to_english_and_the_dashboard_links_each_submission(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    sid = _submitted(world, officer, "case_referral", file_of("case_referral"))
+    dashboard = officer.get("/portal/")
+    assert f'href="/portal/submissions/{sid}"' in dashboard.text
+    switched = officer.get("/portal/language/en", params={"next": "/portal/upload"})
+    assert switched.status_code == 303 and switched.headers["location"] == "/portal/upload"
+    page = officer.get("/portal/upload")
+    assert '<html lang="en">' in page.text and "Upload a file" in page.text and "Case referral" in page.text
+    refused = upload(officer, "status_feedback", file_of("status_feedback"))
+    assert "is not granted to send" in refused.json()["error"]
