@@ -162,6 +162,11 @@ def test_the_report_filters_pages_and_exports(world: World) -> None:
     assert 0 < rows <= 25 and "amount_due" not in codes.text.split("<tbody>")[1]
     nothing = officer.get(f"/portal/submissions/{sid}", params={"code": "no.such.code"})
     assert zh("No findings match.") in nothing.text
+    last = officer.get(f"/portal/submissions/{sid}", params={"page": 3})
+    assert last.text.count("<tr>") - 1 == 60 - 2 * 25  # two findings on each of 30 records
+    assert zh("Show personal data unmasked") not in page.text  # an agency officer may not unmask
+    assert officer.get(f"/portal/submissions/{sid}", params={"unmask": "true"}).status_code == 403
+    assert _audits(world, "personal_data.unmask", "denied") == 1
 
     xlsx = officer.get(f"/portal/submissions/{sid}/report.xlsx")
     assert xlsx.status_code == 200

@@ -210,26 +210,18 @@ def submission(
         "received": sub.received_at, "updated": sub.updated_at, "ready": False,
     }  # fmt: skip
     try:
-        report = submissions.report(p, sub, masked=not unmask)
+        found = submissions.findings(
+            p, sub, code=code, field=field, severity=severity, offset=(page_no - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE, masked=not unmask,
+        )  # fmt: skip
     except NotReady:
         return page(request, p, v, "exchange/submission.html", context)
-    found = report.findings
-    chosen = found
-    if code:
-        chosen = chosen.filter(pl.col("code") == code)
-    if field:
-        chosen = chosen.filter(pl.col("field") == field)
-    if severity:
-        chosen = chosen.filter(pl.col("severity") == severity)
-    pages = max(1, -(-chosen.height // PAGE_SIZE))
-    page_no = min(page_no, pages)
+    pages = max(1, -(-found.matching // PAGE_SIZE))
     labels = {f.name: (f.label_en if locale_of(request) == "en" else f.label_zh) for f in kind.fields}
     context |= {
-        "ready": True, "summary": report.summary(), "total": found.height, "matching": chosen.height,
-        "rows": _rows(request, kind, chosen.slice((page_no - 1) * PAGE_SIZE, PAGE_SIZE)),
-        "page_no": page_no, "pages": pages,
-        "codes": sorted(c for c in found["code"].unique().to_list() if c),
-        "fields": [(f, labels.get(f, f)) for f in sorted(x for x in found["field"].unique().to_list() if x)],
+        "ready": True, "total": found.total, "matching": found.matching,
+        "rows": _rows(request, kind, found.page), "page_no": page_no, "pages": pages,
+        "codes": found.codes, "fields": [(f, labels.get(f, f)) for f in found.fields],
     }  # fmt: skip
     return page(request, p, v, "exchange/submission.html", context)
 
