@@ -22,7 +22,7 @@ from aedx.accounts.roles import Permission
 from aedx.api.submissions import MEDIA as REPORT_MEDIA
 from aedx.api.submissions import NO_CONTROL_CHARACTERS
 from aedx.api.submissions import _blocking as blocking
-from aedx.errors import Denied, DomainError, Invalid, NotFound, NotReady, TooLarge
+from aedx.errors import Conflict, Denied, DomainError, Invalid, NotFound, NotReady, TooLarge
 from aedx.exchange import cases, delivery, intake, reports, submissions
 from aedx.formats import Format
 from aedx.kinds import KINDS
@@ -98,7 +98,7 @@ def _error(request: Request, status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=portal.HEADERS)
 
 
-STATUS = {Denied: 403, NotFound: 404, TooLarge: 413, Invalid: 400}
+STATUS = {Denied: 403, NotFound: 404, TooLarge: 413, Invalid: 400, Conflict: 409}
 
 
 @router.post("/upload")
