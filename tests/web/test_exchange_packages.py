@@ -116,3 +116,17 @@ def test_a_package_for_a_certified_recipient_is_served_as_stored(hub: Hub) -> No
     assert answer.status_code == 200 and answer.headers["etag"] == f'"{d.sha256}"'
     assert len(cms.recipients(answer.content)) == 2
     assert b"113TAX000123" in hub.open(BRANCH, answer.content)
+
+
+def test_whom_a_package_is_for_is_read_from_its_first_bytes(hub: Hub) -> None:
+    org = hub.identities[AGENCY, Usage.ENCRYPTION].certificate
+    ours = hub.platform.decrypter.certificate
+    sealed = b"".join(cms.seal(CONTENT * 40, hub.platform.signer, [org, ours]))
+    assert len(sealed) > cms.RECIPIENTS_WITHIN
+    found = cms.recipients(sealed[: cms.RECIPIENTS_WITHIN])
+    assert sorted(found) == sorted((c.issuer.public_bytes(), c.serial_number) for c in (org, ours))
+    assert cms.is_for(sealed, org) and cms.is_for(sealed, ours)
+    signed = b"".join(bytes(p) for p in cms.sign(CONTENT, hub.platform.signer))
+    for junk in (signed, sealed[:40], b"\x30\x80"):
+        with pytest.raises(cms.CmsRefused):
+            cms.recipients(junk)

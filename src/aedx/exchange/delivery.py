@@ -202,9 +202,10 @@ def for_client(platform: Platform, session: Session, d: Delivery, path: Path) ->
     Refused when the organisation still has no certificate."""
     if not path.name.endswith(SEALED):
         return None
-    stored = path.read_bytes()
+    with path.open("rb") as f:
+        start = f.read(cms.RECIPIENTS_WITHIN)
     ours = platform.decrypter.certificate
-    if any(r != (ours.issuer.public_bytes(), ours.serial_number) for r in cms.recipients(stored)):
+    if any(r != (ours.issuer.public_bytes(), ours.serial_number) for r in cms.recipients(start)):
         return None
     current = certificates.encryption_certificates(session, [d.recipient_id]).get(d.recipient_id)
     if current is None:
@@ -213,7 +214,7 @@ def for_client(platform: Platform, session: Session, d: Delivery, path: Path) ->
             "your organisation has no valid encryption certificate; download the package from the"
             " portal, or ask HQ for a certificate",
         )
-    return cms.reenvelope(stored, platform.decrypter, current)
+    return cms.reenvelope(path.read_bytes(), platform.decrypter, current)
 
 
 def clear(platform: Platform, session: Session, caller: Caller, delivery_id: str) -> tuple[Delivery, bytes]:

@@ -638,12 +638,32 @@ def seal(
     return envelope(sign(content, signer, digest=digest), recipients)
 
 
+RECIPIENTS_WITHIN = 64 << 10  # an envelope's recipient infos are within its first bytes
+
+
+def _opening(buf: memoryview, pos: int, tag: int, what: str) -> int:
+    """Where the contents of the constructed element at ``pos`` begin; its end is not checked,
+    so that the start of a large structure can be read alone."""
+    if pos + 2 > len(buf) or buf[pos] != tag:
+        raise CmsRefused(f"{what}: not found")
+    first = buf[pos + 1]
+    return pos + 2 + (first & 0x7F if first & 0x80 and first != 0x80 else 0)
+
+
 @_uniform
-def recipients(data: Buffer) -> list[tuple[bytes, int]]:
-    """Whom an envelope is for: each key transport recipient's issuer (DER) and serial number."""
-    buf, _, fields = _content_info(data, {ENVELOPED_DATA, AUTH_ENVELOPED_DATA})
-    i = 2 if len(fields) > 1 and fields[1].tag == 0xA0 else 1
-    infos = cms.RecipientInfos.load(_der(buf, _expect(fields[i], 0x31, "recipientInfos")))
+def recipients(start: Buffer) -> list[tuple[bytes, int]]:
+    """Whom an envelope is for, read from its first bytes (``RECIPIENTS_WITHIN`` of them suffice):
+    each key transport recipient's issuer (DER) and serial number."""
+    buf = memoryview(start).cast("B") if not isinstance(start, memoryview) else start
+    pos = _opening(buf, 0, 0x30, "ContentInfo")
+    kind = _tlv(buf, pos, len(buf))
+    if _oid(buf, _expect(kind, 0x06, "content type")) not in {ENVELOPED_DATA, AUTH_ENVELOPED_DATA}:
+        raise CmsRefused("not an envelope")
+    pos = _opening(buf, _opening(buf, kind.end, 0xA0, "content"), 0x30, "envelope")
+    field = _tlv(buf, _expect(_tlv(buf, pos, len(buf)), 0x02, "version").end, len(buf))
+    if field.tag == 0xA0:  # originatorInfo
+        field = _tlv(buf, field.end, len(buf))
+    infos = cms.RecipientInfos.load(_der(buf, _expect(field, 0x31, "recipientInfos")))
     found = []
     for info in infos:
         rid = info.chosen["rid"] if info.name == "ktri" else None
