@@ -282,3 +282,25 @@ def test_the_pages_switch_to_english_and_the_dashboard_links_each_submission(wor
     assert '<html lang="en">' in page.text and "Upload a file" in page.text and "Case referral" in page.text
     refused = upload(officer, "status_feedback", file_of("status_feedback"))
     assert "is not granted to send" in refused.json()["error"]
+
+
+def test_a_large_upload_streams_in_chunks_into_its_sealed_copy(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    line = "A383000000,113TAX000123,大型檔案測試\n".encode()
+    chunk = line * (1 << 15)  # about 1.5 MB
+    token = token_of(officer.get("/portal/upload"))
+    answer = officer.post(
+        "/portal/upload",
+        params={"kind": "case_referral", "format": "csv", "encoding": "utf-8"},
+        content=iter([chunk] * 16),  # sent chunked, without a length
+        headers={"X-CSRF-Token": token},
+    )
+    assert answer.status_code == 201, answer.text
+    with world.platform.db.transaction() as s:
+        sub = s.scalars(select(Submission)).one()
+    stored = world.platform.blobs.path(sub.blob_key)
+    assert sub.size == len(chunk) * 16 and stored.stat().st_size > sub.size
+    assert bytes(cms.unwrap(stored.read_bytes(), world.platform.decrypter).content) == chunk * 16
+    blobs = world.platform.settings.data_dir / "blobs"
+    assert [p.name for p in (blobs / "incoming").iterdir()] == []  # nothing left behind
+    assert not any(line * 4 in data for data in _files(world.platform.settings.data_dir))
