@@ -26,11 +26,14 @@ EXAMPLES: dict[str, list[str]] = {
     "/portal/contacts/{code}": ["A383000000", "sly", "aea"],
     "/portal/admin/organisations/{code}": ["A383000000", "aea"],
     "/portal/admin/users/{username}": ["hq.admin.lee", "chen.mei"],
+    "/portal/submissions/{submission_id}": ["sa383000001"],  # made by the test
 }
 LEFT_OUT: dict[str, str] = {
     "/portal/language/{locale}": "a redirect back to the page it came from",
     "/portal/kinds/{name}/sample": "a file to download, not a page",
     "/portal/admin/certificates/{serial}/certificate.pem": "a file to download, not a page",
+    "/portal/submissions/{submission_id}/report.{fmt}": "a file to download, not a page",
+    "/portal/inbox/{delivery_id}/download": "a file to download, not a page",
 }
 UNLABELLED_INPUTS = {"hidden", "submit", "button", "reset", "image"}
 
@@ -176,6 +179,7 @@ def visit_all(browser: httpx.Client, pages: list[str]) -> dict[str, list[str]]:
     [("aea", "hq.admin.lee", "hq_admin"), ("A383000000", "chen.mei", "agency_officer")],
 )
 def test_every_portal_page_is_accessible(portal: Portal, org: str, username: str, role: str) -> None:
+    portal.submission("A383000000", 1)
     browser = signed_in(portal, org, username, role)
     pages, _ = portal_pages(browser.app)  # type: ignore[attr-defined]
     assert {"/portal/", "/portal/kinds", "/portal/contacts", "/portal/kinds/payment"} <= set(pages)

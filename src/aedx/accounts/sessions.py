@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aedx.accounts import passwords, totp, users
+from aedx.accounts import grants, passwords, totp, users
 from aedx.accounts.roles import ROLE_PERMISSIONS, Role
 from aedx.errors import Conflict, Denied, Unauthenticated
 from aedx.storage.tables import Organisation, User, UserSession, utcnow
@@ -310,6 +310,7 @@ def resume(session: Session, token: str | None, *, now: dt.datetime | None = Non
         role=org.role,
         actor=users.actor_of(user),
         permissions=frozenset(ROLE_PERMISSIONS[Role(user.role)]),
+        grants=grants.of(session, org.id),  # people send within their organisation's grants
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from aedx.api.deps import CallerDep, PlatformDep
@@ -46,18 +46,27 @@ def read(delivery_id: str, p: PlatformDep, caller: CallerDep) -> dict[str, Any]:
 
 
 @router.get("/deliveries/{delivery_id}/content", response_class=FileResponse, summary="下載 Download")
-def content(delivery_id: str, p: PlatformDep, caller: CallerDep) -> FileResponse:
-    """The package as stored: CMS signed by the platform and enveloped to the recipient
-    (``application/pkcs7-mime``); its SHA-256 is in the ``ETag`` header."""
+def content(delivery_id: str, p: PlatformDep, caller: CallerDep) -> Response:
+    """The package: CMS signed by the platform and enveloped to the recipient's encryption
+    certificate (``application/pkcs7-mime``); its SHA-256 is in the ``ETag`` header. A package
+    made while the organisation had no encryption certificate is enveloped to its current one as
+    it is downloaded, without an ``ETag`` (409 ``not_ready`` while it has none)."""
     with p.db.transaction() as session:
         d, path = delivery.content(p, session, caller, delivery_id)
+        again = delivery.for_client(p, session, d, path)
     charset = "utf-8" if d.encoding == "utf-8" else "big5"
     sealed = path.name.endswith(delivery.SEALED)
+    headers = {"ETag": f'"{d.sha256}"', "X-Content-SHA256": d.sha256, "X-Records": str(d.records)}
+    if again is not None:  # a new envelope: the stored package's digest does not describe it
+        disposition = {"Content-Disposition": f'attachment; filename="{path.name}"'}
+        return StreamingResponse(
+            again, media_type=SEALED_MEDIA, headers=disposition | {"X-Records": str(d.records)}
+        )
     return FileResponse(
         path,
         media_type=SEALED_MEDIA if sealed else f"{MEDIA[d.format]}; charset={charset}",
         filename=path.name,
-        headers={"ETag": f'"{d.sha256}"', "X-Content-SHA256": d.sha256, "X-Records": str(d.records)},
+        headers=headers,
     )
 
 

@@ -4,6 +4,7 @@ status feedback. Downloading is read-only, so downloading twice is safe."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,8 @@ from aedx.trust import audit, cms
 from aedx.trust.caller import Caller
 
 EXTENSIONS = {"csv": "csv", "fixed": "txt", "jsonl": "jsonl"}
-Sealing = dict[int, x509.Certificate] | None  # organisation id → its encryption certificate
-SEALED = ".p7m"  # signed by the platform, enveloped to the recipient (CMS, DER)
+Sealing = dict[int, list[x509.Certificate]] | None  # organisation id → whom its packages are for
+SEALED = ".p7m"  # signed by the platform, enveloped to the recipient and the platform (CMS, DER)
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,9 @@ def write_packages(
     routed: pl.DataFrame,
 ) -> list[Package]:
     """Write each recipient's package to the blob store, signed by the platform and enveloped to
-    the recipient's encryption certificate; keys are per submission and recipient, so a retry after
-    a crash overwrites what an earlier attempt left."""
+    the recipient's encryption certificate and the platform's own (see ``sealing``); keys are
+    per submission and recipient, so a retry after a crash overwrites what an earlier attempt
+    left."""
     packages = []
     routed = routed.select(*kind.names, RECIPIENT)
     for (code,), part in routed.partition_by(RECIPIENT, as_dict=True, maintain_order=True).items():
@@ -74,17 +76,15 @@ def write_packages(
 
 
 def sealing(session: Session, platform: Platform, to: dict[str, Organisation]) -> Sealing:
-    """Each recipient's encryption certificate (None when the exchange runs in the clear)."""
+    """Whom each recipient's packages are enveloped to: its encryption certificate, when it has
+    one, and the platform's own, so that its people can download them from the portal (None when
+    the exchange runs in the clear). An organisation without a certificate (one that only uses
+    the portal) gets packages the platform alone opens."""
     if platform.settings.plain_exchange:
         return None
     found = certificates.encryption_certificates(session, [o.id for o in to.values()])
-    missing = sorted(o.code for o in to.values() if o.id not in found)
-    if missing:  # the job is retried with back-off until HQ issues the certificate
-        raise NotReady(
-            f"收件機關 {', '.join(missing)} 尚無有效之加密憑證",
-            f"no valid encryption certificate for {', '.join(missing)}",
-        )
-    return found
+    ours = platform.decrypter.certificate
+    return {o.id: [found[o.id], ours] if o.id in found else [ours] for o in to.values()}
 
 
 def _encode(part: pl.DataFrame, kind: Kind, fmt: str, encoding: str) -> tuple[bytes, str]:
@@ -195,6 +195,45 @@ def content(platform: Platform, session: Session, caller: Caller, delivery_id: s
     session.execute(update(Delivery).where(Delivery.id == d.id).values(downloads=Delivery.downloads + 1))
     _audit(session, caller, "delivery.download", d)
     return d, platform.blobs.path(d.blob_key)
+
+
+def for_client(platform: Platform, session: Session, d: Delivery, path: Path) -> Iterator[bytes] | None:
+    """What a client downloads when the stored package was enveloped to the platform alone (its
+    organisation had no encryption certificate then): the same signed package, enveloped on the
+    fly to the organisation's current certificate; None when the stored one is for the client.
+    Refused when the organisation still has no certificate."""
+    if not path.name.endswith(SEALED):
+        return None
+    with path.open("rb") as f:
+        start = f.read(cms.RECIPIENTS_WITHIN)
+    ours = platform.decrypter.certificate
+    if any(r != (ours.issuer.public_bytes(), ours.serial_number) for r in cms.recipients(start)):
+        return None
+    current = certificates.encryption_certificates(session, [d.recipient_id]).get(d.recipient_id)
+    if current is None:
+        raise NotReady(
+            "貴機關尚無有效之加密憑證，請由入口網站下載，或向署本部申請憑證",
+            "your organisation has no valid encryption certificate; download the package from the"
+            " portal, or ask HQ for a certificate",
+        )
+    return cms.reenvelope(path.read_bytes(), platform.decrypter, current)
+
+
+def clear(platform: Platform, session: Session, caller: Caller, delivery_id: str) -> tuple[Delivery, bytes]:
+    """A package opened for a person signed in to the portal (the file travels over TLS): the
+    platform opens its own envelope and checks its own signature. Audited as a download."""
+    d, path = content(platform, session, caller, delivery_id)
+    if not path.name.endswith(SEALED):
+        return d, path.read_bytes()
+    signed = cms.unwrap(path.read_bytes(), platform.decrypter)
+    if signed.signer != platform.signer.certificate:
+        raise cms.CmsRefused("the package is not signed by the platform")
+    return d, bytes(signed.content)
+
+
+def filename(d: Delivery) -> str:
+    """The name a downloaded clear package gets."""
+    return f"{d.kind}-{d.id}.{EXTENSIONS.get(d.format, 'txt')}"
 
 
 def acknowledge(session: Session, caller: Caller, delivery_id: str) -> Delivery:

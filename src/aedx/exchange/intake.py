@@ -8,29 +8,38 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import polars as pl
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from aedx import findings
 from aedx.accounts import certificates
+from aedx.accounts.roles import Permission
 from aedx.errors import Conflict, Denied, Invalid, TooLarge
 from aedx.exchange.platform import Platform
 from aedx.exchange.states import State
 from aedx.findings import UnusableInput
-from aedx.formats import Format
+from aedx.formats import Format, read_batches
 from aedx.formats.source import canonical_encoding
 from aedx.kinds import KINDS
+from aedx.schema import Severity
 from aedx.storage.tables import Job, Submission, new_id, utcnow
 from aedx.trust import audit, cms
 from aedx.trust.caller import Caller, Direction
 from aedx.trust.cms import CmsRefused
+from aedx.validation.engine import Options, Validator
+from aedx.validation.report import Report
 
 MAX_KEY = 100
 MAX_SIGNATURE_AGE = dt.timedelta(days=7)  # an older signed file is refused as a replay
 CLOCK_SKEW = dt.timedelta(minutes=10)
+TAIPEI = dt.timezone(dt.timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -62,8 +71,134 @@ def submit(platform: Platform, caller: Caller, upload: Upload, body: Iterable[by
         platform.blobs.delete(incoming)
         _refused(platform, caller, kind, reason=e.reason)
         raise
-    content_sha = opened.sha256 if opened else sha
-    key = f"received/{caller.code}/{sha}" + (".p7m" if opened else "")
+    stored = _Stored(
+        incoming,
+        f"received/{caller.code}/{sha}" + (".p7m" if opened else ""),
+        opened.sha256 if opened else sha,
+        size,
+        sha if opened else None,
+        opened.signer_serial if opened else None,
+    )
+    return _keep(platform, caller, upload, (kind, fmt, encoding), stored)
+
+
+def submit_by_person(platform: Platform, caller: Caller, upload: Upload, body: Iterable[bytes]) -> Received:
+    """A file a person uploads from a signed-in portal session (over TLS, not signed by its
+    sender): the same checks and idempotency as ``submit``, and the same protection at rest. The
+    bytes pass once, as they arrive, into a scratch blob encrypted with a key that lives only in
+    memory, while their SHA-256 is computed; a second pass signs them with the platform's key and
+    envelopes them to the platform, as a signed upload is kept. No clear copy is ever written."""
+    kind, fmt, encoding = _check(platform, caller, upload)
+    if platform.settings.plain_exchange:
+        return submit(platform, caller, upload, body)
+    scratch = _Scratch(platform)
+    try:
+        try:
+            digest, size = scratch.write(_limited(body, platform.settings.max_upload_bytes))
+        except TooLarge:
+            _refused(platform, caller, kind, reason="too_large")
+            raise
+        existing = _existing(platform, caller, kind, digest.hex(), upload.idempotency_key)
+        if existing is not None:
+            return existing
+        sealing = f"incoming/{secrets.token_hex(16)}"
+        streamed = cms.Streamed(size, scratch.read())
+        ours = platform.decrypter.certificate
+        envelope_sha, _ = platform.blobs.put(
+            sealing, cms.seal(streamed, platform.signer, ours, digest=digest)
+        )
+    finally:
+        scratch.delete()
+    stored = _Stored(
+        sealing,
+        f"received/{caller.code}/{envelope_sha}.p7m",
+        digest.hex(),
+        size,
+        envelope_sha,
+        format(platform.signer.certificate.serial_number, "x"),
+    )
+    return _keep(platform, caller, upload, (kind, fmt, encoding), stored)
+
+
+class _Scratch:
+    """A blob encrypted (AES-256-CTR) with a key held only by this object: what it holds is
+    unreadable once the process lets go of it."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.blobs = platform.blobs
+        self.key = f"incoming/{secrets.token_hex(16)}.scratch"
+        self._secret, self._nonce = os.urandom(32), os.urandom(16)
+
+    def _cipher(self) -> Cipher[modes.CTR]:
+        return Cipher(algorithms.AES(self._secret), modes.CTR(self._nonce))
+
+    def write(self, chunks: Iterable[bytes]) -> tuple[bytes, int]:
+        """Keeps the chunks encrypted; returns the SHA-256 of the clear bytes and their size."""
+        digest, encryptor = hashlib.sha256(), self._cipher().encryptor()
+
+        def encrypted() -> Iterator[bytes]:
+            for chunk in chunks:
+                digest.update(chunk)
+                yield encryptor.update(chunk)
+
+        _, size = self.blobs.put(self.key, encrypted())
+        return digest.digest(), size
+
+    def read(self) -> Iterator[bytes]:
+        decryptor = self._cipher().decryptor()
+        for block in self.blobs.read_chunks(self.key):
+            yield decryptor.update(block)
+
+    def delete(self) -> None:
+        self.blobs.delete(self.key)
+
+
+def dry_run(platform: Platform, caller: Caller, upload: Upload, body: Iterable[bytes]) -> Report:
+    """Validate a file as the worker would, keeping nothing: the bytes are read into memory (no
+    copy is written), checked, and let go. Personal values in the report come back masked."""
+    kind_name, fmt, encoding = _check(platform, caller, upload, action="submission.check")
+    content = b"".join(_limited(body, platform.settings.max_upload_bytes))
+    kind = KINDS[kind_name]
+    today = platform.settings.today or dt.datetime.now(TAIPEI).date()
+    options = Options(sender=caller.code, today=today)
+    name = upload.filename or "upload"
+    with platform.db.transaction() as session:
+        audit.by_caller(
+            session, caller, "submission.check", kind=kind_name,
+            detail={"sha256": hashlib.sha256(content).hexdigest(), "size": len(content)},
+        )  # fmt: skip
+    try:
+        stream = read_batches(memoryview(content), kind, Format(fmt), encoding, options.limits)
+        return Validator(kind, stream, options).run(source=name)
+    except UnusableInput as e:
+        unusable = findings.empty().vstack(
+            pl.DataFrame(
+                [[None, None, e.code, Severity.ERROR.value, e.message_zh, e.message_en, None]],
+                schema=findings.COLUMNS,
+                orient="row",
+            )
+        )
+        return Report(kind, name, fmt, encoding, 0, unusable)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    incoming: str  # where the bytes were written
+    key: str  # where they are kept
+    content_sha: str
+    size: int
+    envelope_sha: str | None
+    signer_serial: str | None
+
+
+def _keep(
+    platform: Platform, caller: Caller, upload: Upload, checked: tuple[str, str, str], received: _Stored
+) -> Received:
+    """The submission of what was written, or the one that came before it with the same
+    content or key (what was written is then dropped)."""
+    kind, fmt, encoding = checked
+    incoming, key, content_sha = received.incoming, received.key, received.content_sha
+    sha, opened = received.envelope_sha, received.envelope_sha is not None
     stored = incoming
     for _ in range(3):  # a concurrent identical upload may win the insert; then we find it
         try:
@@ -90,18 +225,18 @@ def submit(platform: Platform, caller: Caller, upload: Upload, body: Iterable[by
                     filename=upload.filename,
                     idempotency_key=upload.idempotency_key,
                     sha256=content_sha,
-                    size=size,
+                    size=received.size,
                     blob_key=key,
-                    envelope_sha256=sha if opened else None,
-                    signer_serial=opened.signer_serial if opened else None,
+                    envelope_sha256=sha,
+                    signer_serial=received.signer_serial,
                     state=State.RECEIVED.value,
                 )
                 session.add(sub)
                 session.flush()
                 session.add(Job(submission_id=sub.id))
-                detail = {"sha256": content_sha, "size": size, "format": fmt, "encoding": encoding}
+                detail = {"sha256": content_sha, "size": received.size, "format": fmt, "encoding": encoding}
                 if opened:
-                    detail |= {"envelope_sha256": sha, "signer": opened.signer_serial}
+                    detail |= {"envelope_sha256": sha, "signer": received.signer_serial}
                 audit.by_caller(
                     session,
                     caller,
@@ -138,12 +273,14 @@ def _open(platform: Platform, caller: Caller, key: str) -> _Opened:
     return _Opened(sha256.hex(), cert.serial)
 
 
-def _check(platform: Platform, caller: Caller, upload: Upload) -> tuple[str, str, str]:
+def _check(
+    platform: Platform, caller: Caller, upload: Upload, *, action: str = "submission.create"
+) -> tuple[str, str, str]:
     kind = KINDS.get(upload.kind)
     if kind is None or kind.routing is None:
         raise Invalid(f"不支援的交換類別 {upload.kind}", f"unknown exchange kind {upload.kind}")
-    if not caller.granted(kind.name, Direction.SEND):
-        _refused(platform, caller, kind.name, reason="not_granted")
+    if not caller.may(Permission.SUBMISSIONS_SEND) or not caller.granted(kind.name, Direction.SEND):
+        _refused(platform, caller, kind.name, action=action, reason="not_granted")
         raise Denied(
             f"{caller.code} 未獲授權傳送「{kind.label_zh}」（{kind.name}:send）",
             f"{caller.code} is not granted to send {kind.label_en} ({kind.name}:send)",
@@ -162,10 +299,12 @@ def record_declared_too_large(platform: Platform, caller: Caller, kind: str, dec
     _refused(platform, caller, kind if kind in KINDS else None, reason="too_large", declared=str(declared))
 
 
-def _refused(platform: Platform, caller: Caller, kind: str | None, **detail: str) -> None:
+def _refused(
+    platform: Platform, caller: Caller, kind: str | None, *, action: str = "submission.create", **detail: str
+) -> None:
     """The refusal is recorded even though the upload fails."""
     with platform.db.transaction() as session:
-        audit.by_caller(session, caller, "submission.create", outcome="denied", kind=kind, detail=detail)
+        audit.by_caller(session, caller, action, outcome="denied", kind=kind, detail=detail)
 
 
 def _limited(body: Iterable[bytes], limit: int) -> Iterable[bytes]:

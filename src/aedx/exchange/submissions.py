@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,47 @@ def report(platform: Platform, sub: Submission, *, masked: bool = True) -> Repor
         findings=reports.reveal(stored, kind, platform.keyring, sub.id, masked=masked),
         control=ControlRecord(control["records"], control["amount_total"]) if control else None,
     )
+
+
+@dataclass(frozen=True)
+class Findings:
+    """A page of a report's findings, with what the filters may choose from."""
+
+    page: pl.DataFrame  # personal values opened, masked unless asked otherwise
+    matching: int  # findings the filters keep
+    total: int
+    codes: list[str]
+    fields: list[str]
+
+
+def findings(
+    platform: Platform,
+    sub: Submission,
+    *,
+    code: str = "",
+    field: str = "",
+    severity: str = "",
+    offset: int = 0,
+    limit: int = 100,
+    masked: bool = True,
+) -> Findings:
+    """The findings that match every filter given, one page of them read and opened: a report
+    of a million findings is never opened whole."""
+    if sub.report_key is None:
+        raise NotReady("檢核尚未完成", "validation has not finished yet")
+    stored = pl.scan_parquet(platform.blobs.path(sub.report_key))
+    chosen = stored
+    for column, value in (("code", code), ("field", field), ("severity", severity)):
+        if value:
+            chosen = chosen.filter(pl.col(column) == value)
+    counts = pl.concat(
+        [stored.select(pl.len().alias("n")), chosen.select(pl.len().alias("n"))], how="vertical"
+    ).collect()["n"]
+    codes = stored.select(pl.col("code").drop_nulls().unique().sort()).collect().to_series().to_list()
+    fields = stored.select(pl.col("field").drop_nulls().unique().sort()).collect().to_series().to_list()
+    page = chosen.slice(offset, limit).collect()
+    opened = reports.reveal(page, get_kind(sub.kind), platform.keyring, sub.id, masked=masked)
+    return Findings(opened, int(counts[1]), int(counts[0]), codes, fields)
 
 
 def receipt(platform: Platform, sub: Submission) -> Path:

@@ -2,9 +2,10 @@
 recipient.
 
 - ``seal`` signs content with an ``Identity`` (SignedData, the content attached, signed attributes
-  content type, signing time and message digest) and envelopes it to a recipient's certificate as
-  AuthEnvelopedData with AES-256-GCM (RFC 5083, RFC 5084), the content key wrapped with RSAES-OAEP.
-  The output is streamed, so a package of hundreds of MB is never held twice.
+  content type, signing time and message digest) and envelopes it to one or more recipients'
+  certificates as AuthEnvelopedData with AES-256-GCM (RFC 5083, RFC 5084), the content key wrapped
+  for each recipient with RSAES-OAEP. The output is streamed, so a package of hundreds of MB is
+  never held twice; content that arrives in chunks (``Streamed``) is never held whole.
 - ``open_envelope`` takes EnvelopedData (AES-CBC, as ``openssl cms -encrypt -aes256`` and the Java
   and .NET defaults make it) or AuthEnvelopedData (AES-GCM), the key wrapped with RSA PKCS #1 v1.5
   or OAEP, and returns the inner bytes.
@@ -23,9 +24,9 @@ import datetime as dt
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar, overload
 
 from asn1crypto import algos, cms, core
 from asn1crypto import x509 as asn1_x509
@@ -453,10 +454,38 @@ def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
-def sign(content: Buffer, signer: Identity, *, at: dt.datetime | None = None) -> list[Buffer]:
+@dataclass(frozen=True)
+class Streamed:
+    """Content of a known length that arrives a chunk at a time (it is never held whole)."""
+
+    length: int
+    chunks: Iterable[bytes]
+
+    def __len__(self) -> int:
+        return self.length
+
+
+Part = Buffer | Streamed
+
+
+@overload
+def sign(
+    content: Buffer, signer: Identity, *, at: dt.datetime | None = None, digest: bytes | None = None
+) -> list[Buffer]: ...
+@overload
+def sign(
+    content: Streamed, signer: Identity, *, at: dt.datetime | None = None, digest: bytes | None = None
+) -> list[Part]: ...
+def sign(
+    content: Part, signer: Identity, *, at: dt.datetime | None = None, digest: bytes | None = None
+) -> list[Buffer] | list[Part]:
     """SignedData with ``content`` attached, as a list of parts to be written one after the other
-    (the content itself is not copied). The signer's and its issuer's certificates go along."""
-    digest = hashlib.sha256(content).digest()
+    (the content itself is not copied). The signer's and its issuer's certificates go along.
+    Streamed content needs its SHA-256 ``digest``, computed as it arrived."""
+    if digest is None:
+        if isinstance(content, Streamed):
+            raise ValueError("streamed content is signed with its digest")
+        digest = hashlib.sha256(content).digest()
     attributes = cms.CMSAttributes(
         [
             cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
@@ -492,9 +521,10 @@ def sign(content: Buffer, signer: Identity, *, at: dt.datetime | None = None) ->
     certificates = b"".join(
         c.public_bytes(serialization.Encoding.DER) for c in (signer.certificate, signer.issuer)
     )
-    content_header = _header(0x04, len(content))
-    explicit = _header(0xA0, len(content_header) + len(content))
-    encap_body_len = len(_oid_der(DATA)) + len(explicit) + len(content_header) + len(content)
+    length = len(content)
+    content_header = _header(0x04, length)
+    explicit = _header(0xA0, len(content_header) + length)
+    encap_body_len = len(_oid_der(DATA)) + len(explicit) + len(content_header) + length
     head = (
         _wrap(0x02, b"\x01")  # version 1
         + _wrap(0x31, bytes(algos.DigestAlgorithm({"algorithm": "sha256"}).dump()))
@@ -504,7 +534,7 @@ def sign(content: Buffer, signer: Identity, *, at: dt.datetime | None = None) ->
         + content_header
     )
     tail = _wrap(0xA0, certificates) + _wrap(0x31, bytes(info.dump()))
-    signed_len = len(head) + len(content) + len(tail)
+    signed_len = len(head) + length + len(tail)
     signed_header = _header(0x30, signed_len)
     explicit_outer = _header(0xA0, len(signed_header) + signed_len)
     oid = _oid_der(SIGNED_DATA)
@@ -512,13 +542,11 @@ def sign(content: Buffer, signer: Identity, *, at: dt.datetime | None = None) ->
     return [_header(0x30, total) + oid + explicit_outer + signed_header + head, content, tail]
 
 
-def envelope(parts: list[Buffer], recipient: x509.Certificate) -> Iterator[bytes]:
-    """AuthEnvelopedData of the concatenated ``parts`` for ``recipient``: AES-256-GCM with a new
-    key, wrapped with RSAES-OAEP (SHA-256). Yields the encoding a chunk at a time."""
+def _recipient_info(recipient: x509.Certificate, key: bytes) -> bytes:
+    """A KeyTransRecipientInfo: the content key wrapped with RSAES-OAEP (SHA-256)."""
     public_key = recipient.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise CmsRefused("the recipient's key is not RSA")
-    key, nonce = os.urandom(32), os.urandom(12)
     oaep = algos.RSAESOAEPParams(
         {
             "hash_algorithm": {"algorithm": "sha256"},
@@ -541,6 +569,29 @@ def envelope(parts: list[Buffer], recipient: x509.Certificate) -> Iterator[bytes
             }
         }
     )
+    return bytes(ktri.dump())
+
+
+def _chunks(part: Part) -> Iterator[memoryview | bytes]:
+    if isinstance(part, Streamed):
+        yield from part.chunks
+        return
+    view = memoryview(part).cast("B") if not isinstance(part, memoryview) else part
+    for start in range(0, len(view), CHUNK):
+        yield view[start : start + CHUNK]
+
+
+def envelope(
+    parts: Sequence[Part], recipients: x509.Certificate | Sequence[x509.Certificate]
+) -> Iterator[bytes]:
+    """AuthEnvelopedData of the concatenated ``parts`` for each of ``recipients``: AES-256-GCM
+    with a new key, wrapped for each recipient with RSAES-OAEP (SHA-256), any of whom can open it.
+    Yields the encoding a chunk at a time."""
+    chosen = [recipients] if isinstance(recipients, x509.Certificate) else list(recipients)
+    if not chosen:
+        raise ValueError("an envelope needs a recipient")
+    key, nonce = os.urandom(32), os.urandom(12)
+    infos = _wrap(0x31, *sorted(_recipient_info(r, key) for r in chosen))  # DER orders a SET OF
     algorithm = cms.EncryptionAlgorithm(
         {"algorithm": "aes256_gcm", "parameters": _gcm_params({"aes_nonce": nonce, "aes_icvlen": 16})}
     )
@@ -549,7 +600,7 @@ def envelope(parts: list[Buffer], recipient: x509.Certificate) -> Iterator[bytes
     info_body = _oid_der(DATA) + bytes(algorithm.dump()) + content_header
     info_len = len(info_body) + length
     mac_len = 18  # OCTET STRING of a 16-byte tag
-    body_len = 3 + len(_wrap(0x31, bytes(ktri.dump()))) + len(_header(0x30, info_len)) + info_len + mac_len
+    body_len = 3 + len(infos) + len(_header(0x30, info_len)) + info_len + mac_len
     body_header = _header(0x30, body_len)
     explicit = _header(0xA0, len(body_header) + body_len)
     oid = _oid_der(AUTH_ENVELOPED_DATA)
@@ -560,22 +611,76 @@ def envelope(parts: list[Buffer], recipient: x509.Certificate) -> Iterator[bytes
         + explicit
         + body_header
         + _wrap(0x02, b"\x00")
-        + _wrap(0x31, bytes(ktri.dump()))
+        + infos
         + _header(0x30, info_len)
         + info_body
     )
     encryptor = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
+    written = 0
     for part in parts:
-        view = memoryview(part).cast("B") if not isinstance(part, memoryview) else part
-        for start in range(0, len(view), CHUNK):
-            yield encryptor.update(view[start : start + CHUNK])
+        for chunk in _chunks(part):
+            written += len(chunk)
+            yield encryptor.update(chunk)
+    if written != length:
+        raise ValueError("the content was not as long as declared")
     encryptor.finalize()
     yield _wrap(0x04, encryptor.tag)
 
 
-def seal(content: Buffer, signer: Identity, recipient: x509.Certificate) -> Iterator[bytes]:
-    """Signed by ``signer``, then enveloped to ``recipient``: what a package on the wire is."""
-    return envelope(sign(content, signer), recipient)
+def seal(
+    content: Part,
+    signer: Identity,
+    recipients: x509.Certificate | Sequence[x509.Certificate],
+    *,
+    digest: bytes | None = None,
+) -> Iterator[bytes]:
+    """Signed by ``signer``, then enveloped to ``recipients``: what a package on the wire is."""
+    return envelope(sign(content, signer, digest=digest), recipients)
+
+
+RECIPIENTS_WITHIN = 64 << 10  # an envelope's recipient infos are within its first bytes
+
+
+def _opening(buf: memoryview, pos: int, tag: int, what: str) -> int:
+    """Where the contents of the constructed element at ``pos`` begin; its end is not checked,
+    so that the start of a large structure can be read alone."""
+    if pos + 2 > len(buf) or buf[pos] != tag:
+        raise CmsRefused(f"{what}: not found")
+    first = buf[pos + 1]
+    return pos + 2 + (first & 0x7F if first & 0x80 and first != 0x80 else 0)
+
+
+@_uniform
+def recipients(start: Buffer) -> list[tuple[bytes, int]]:
+    """Whom an envelope is for, read from its first bytes (``RECIPIENTS_WITHIN`` of them suffice):
+    each key transport recipient's issuer (DER) and serial number."""
+    buf = memoryview(start).cast("B") if not isinstance(start, memoryview) else start
+    pos = _opening(buf, 0, 0x30, "ContentInfo")
+    kind = _tlv(buf, pos, len(buf))
+    if _oid(buf, _expect(kind, 0x06, "content type")) not in {ENVELOPED_DATA, AUTH_ENVELOPED_DATA}:
+        raise CmsRefused("not an envelope")
+    pos = _opening(buf, _opening(buf, kind.end, 0xA0, "content"), 0x30, "envelope")
+    field = _tlv(buf, _expect(_tlv(buf, pos, len(buf)), 0x02, "version").end, len(buf))
+    if field.tag == 0xA0:  # originatorInfo
+        field = _tlv(buf, field.end, len(buf))
+    infos = cms.RecipientInfos.load(_der(buf, _expect(field, 0x31, "recipientInfos")))
+    found = []
+    for info in infos:
+        rid = info.chosen["rid"] if info.name == "ktri" else None
+        if rid is not None and rid.name == "issuer_and_serial_number":
+            found.append((bytes(rid.chosen["issuer"].dump()), int(rid.chosen["serial_number"].native)))
+    return found
+
+
+def is_for(data: Buffer, cert: x509.Certificate) -> bool:
+    """Whether the envelope was made for ``cert``."""
+    return (cert.issuer.public_bytes(), cert.serial_number) in recipients(data)
+
+
+def reenvelope(data: Buffer, holder: Identity, to: x509.Certificate) -> Iterator[bytes]:
+    """An envelope ``holder`` can open, enveloped again to ``to``; what was inside (the signed
+    content) is carried unchanged."""
+    return envelope([open_envelope(data, holder)], to)
 
 
 def unwrap(data: Buffer, recipient: Identity) -> Signed:

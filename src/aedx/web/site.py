@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from aedx.web import admin, directory, monitor, notices, portal
+from aedx.web import admin, directory, exchange, monitor, notices, portal
 
-AREAS: list[APIRouter] = [directory.router, notices.router, monitor.router, admin.router]
+AREAS: list[APIRouter] = [exchange.router, directory.router, notices.router, monitor.router, admin.router]
 
 
 def install(app: FastAPI) -> None:

@@ -1,0 +1,353 @@
+"""The exchange pages of the agency and branch portals: uploading a file (with a dry-run that
+keeps nothing), a submission with its validation report (filtered, paged, downloadable), the
+inbox of packages (downloaded in the clear over TLS, acknowledged), and the case lookup.
+
+An upload is the raw request body (sent by ``static/exchange.js``), never a multipart form, so
+that the bytes stream straight into the sealing of ``intake.submit_by_person`` and no clear copy
+is spooled to disk. Every page checks its permission and audits a refusal; objects of other
+organisations are not found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import anyio.to_thread
+import polars as pl
+from fastapi import APIRouter, Form, Header, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from aedx.accounts.roles import Permission
+from aedx.api.submissions import MEDIA as REPORT_MEDIA
+from aedx.api.submissions import NO_CONTROL_CHARACTERS
+from aedx.api.submissions import _blocking as blocking
+from aedx.errors import Conflict, Denied, DomainError, Invalid, NotFound, NotReady, TooLarge
+from aedx.exchange import cases, delivery, intake, reports, submissions
+from aedx.formats import Format
+from aedx.kinds import KINDS
+from aedx.kinds.status_feedback import EVENTS
+from aedx.schema import Kind, Severity
+from aedx.trust import audit
+from aedx.trust.caller import Caller, Direction
+from aedx.validation.report import Report
+from aedx.web import i18n, portal
+from aedx.web.i18n import N_
+from aedx.web.portal import PAGE_SIZE, STATE_LABELS, PlatformDep, Refused, VisitDep, locale_of, page
+
+PREFIX = "/portal"
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+CSRF_HEADER = "X-CSRF-Token"
+FORMATS = {Format.CSV: N_("CSV (comma-separated)"), Format.FIXED: N_("Fixed width"),
+           Format.JSONL: N_("JSON Lines")}  # fmt: skip
+ENCODINGS = {"utf-8": "UTF-8", "cp950": "Big5 (CP950)"}
+SEVERITIES = {Severity.ERROR: N_("Error"), Severity.WARNING: N_("Warning")}
+REPORT_FILES = ("csv", "xlsx", "ods")
+DRY_RUN_SHOWN = 200  # findings a dry-run shows; the rest are counted
+DELIVERY_MEDIA = {"csv": "text/csv", "fixed": "text/plain", "jsonl": "application/jsonl"}
+REFERRED = N_("Referred")  # a case's status until its branch reports on it
+Short = Annotated[str, Query(max_length=100)]
+
+
+def _denied(p: PlatformDep, caller: Caller, action: str) -> None:
+    """Record a page refused for lack of permission, and refuse it."""
+    with p.db.transaction() as session:
+        audit.by_caller(session, caller, action, outcome="denied", detail={"reason": "permission"})
+        audit.refuse(session, Refused())
+
+
+def _require(p: PlatformDep, caller: Caller, permission: Permission, action: str) -> None:
+    if not caller.may(permission):
+        _denied(p, caller, action)
+
+
+def _message(request: Request, error: DomainError) -> str:
+    return error.message_en if locale_of(request) == "en" else error.message_zh
+
+
+def _label(request: Request, kind: Kind) -> str:
+    return kind.label_en if locale_of(request) == "en" else kind.label_zh
+
+
+def _not_found(request: Request, p: PlatformDep, v: VisitDep, error: DomainError) -> HTMLResponse:
+    response = page(request, p, v, "exchange/not_found.html", {"message": _message(request, error)})
+    response.status_code = 404
+    return response
+
+
+# --- upload
+
+
+def _sendable(caller: Caller) -> list[Kind]:
+    return [k for k in KINDS.values() if k.routing is not None and caller.granted(k.name, Direction.SEND)]
+
+
+@router.get("/upload", response_class=HTMLResponse)
+def upload_form(request: Request, p: PlatformDep, v: VisitDep) -> Response:
+    _require(p, v.caller, Permission.SUBMISSIONS_SEND, "submission.create")
+    kinds = [(k.name, _label(request, k)) for k in _sendable(v.caller)]
+    limit_mb = p.settings.max_upload_bytes >> 20
+    return page(
+        request, p, v, "exchange/upload.html",
+        {"kinds": kinds, "formats": FORMATS, "encodings": ENCODINGS, "limit_mb": limit_mb,
+         "limit_bytes": p.settings.max_upload_bytes},
+    )  # fmt: skip
+
+
+def _error(request: Request, status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=portal.HEADERS)
+
+
+STATUS = {Denied: 403, NotFound: 404, TooLarge: 413, Invalid: 400, Conflict: 409}
+
+
+@router.post("/upload")
+async def upload(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    kind: Short,
+    format: Short = "csv",
+    encoding: Short = "utf-8",
+    filename: Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL_CHARACTERS)] = None,
+    check: bool = False,
+    csrf: Annotated[str, Header(alias=CSRF_HEADER, max_length=200)] = "",
+    content_length: Annotated[int | None, Header()] = None,
+) -> Response:
+    """The file is the request body. ``check`` validates it and keeps nothing (answers the report
+    as HTML); otherwise it is submitted (answers where its page is)."""
+    await anyio.to_thread.run_sync(lambda: portal.require_csrf(request, p, csrf))
+    caller, limit = v.caller, p.settings.max_upload_bytes
+    t = i18n.translations(locale_of(request))
+    if not caller.may(Permission.SUBMISSIONS_SEND):
+        await anyio.to_thread.run_sync(lambda: _deny_quietly(p, caller))
+        return _error(request, 403, t.gettext("You may not upload files."))
+    if content_length is not None and content_length > limit:
+        await anyio.to_thread.run_sync(
+            lambda: intake.record_declared_too_large(p, caller, kind, content_length)
+        )
+        return _error(request, 413, t.gettext("The file is larger than %(mb)d MB.") % {"mb": limit >> 20})
+    sent = intake.Upload(kind, format, encoding, filename=filename)
+    chunks = blocking(request.stream().__aiter__())
+    try:
+        if check:
+            report = await anyio.to_thread.run_sync(lambda: intake.dry_run(p, caller, sent, chunks))
+            return page(request, p, v, "exchange/dry_run.html", _dry_run(request, report))
+        received = await anyio.to_thread.run_sync(lambda: intake.submit_by_person(p, caller, sent, chunks))
+    except TooLarge:
+        return _error(request, 413, t.gettext("The file is larger than %(mb)d MB.") % {"mb": limit >> 20})
+    except DomainError as e:
+        return _error(
+            request, next((s for c, s in STATUS.items() if isinstance(e, c)), 400), _message(request, e)
+        )
+    if received.created:
+        wake = getattr(request.app.state, "wake_worker", None)
+        if wake is not None:
+            wake()
+    where = f"{PREFIX}/submissions/{received.submission.id}"
+    return JSONResponse({"location": where, "duplicate": not received.created}, status_code=201,
+                        headers=portal.HEADERS)  # fmt: skip
+
+
+def _deny_quietly(p: PlatformDep, caller: Caller) -> None:
+    with p.db.transaction() as session:
+        audit.by_caller(
+            session, caller, "submission.create", outcome="denied", detail={"reason": "permission"}
+        )
+
+
+def _dry_run(request: Request, report: Report) -> dict[str, Any]:
+    shown = _rows(request, report.kind, report.findings.head(DRY_RUN_SHOWN))
+    return {"summary": report.summary(), "rows": shown, "total": report.findings.height,
+            "kind_label": _label(request, report.kind)}  # fmt: skip
+
+
+# --- a submission and its report
+
+
+def _rows(request: Request, kind: Kind, found: pl.DataFrame) -> list[dict[str, Any]]:
+    english = locale_of(request) == "en"
+    labels = {f.name: (f.label_en if english else f.label_zh) for f in kind.fields}
+    rows = []
+    for f in found.to_dicts():
+        rows.append(
+            f | {"message": f["message_en"] if english else f["message_zh"],
+                 "field_label": labels.get(f["field"] or "", f["field"] or ""),
+                 "severity_label": SEVERITIES.get(f["severity"], f["severity"])}
+        )  # fmt: skip
+    return rows
+
+
+@router.get("/submissions/{submission_id}", response_class=HTMLResponse)
+def submission(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    submission_id: str,
+    code: Short = "",
+    field: Short = "",
+    severity: Short = "",
+    page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+    unmask: bool = False,
+) -> Response:
+    _require(p, v.caller, Permission.SUBMISSIONS_READ, "submission.read")
+    try:
+        with p.db.transaction() as session:
+            sub = submissions.get(session, v.caller, submission_id[:64])
+            sender = submissions.sender_code(session, sub)
+            if unmask:
+                reports.allow_unmask(session, v.caller, sub.id)
+    except NotFound as e:
+        return _not_found(request, p, v, e)
+    except Denied:
+        raise Refused() from None
+    kind = KINDS[sub.kind]
+    context: dict[str, Any] = {
+        "sub": sub, "sender": sender, "kind_label": _label(request, kind),
+        "state_label": STATE_LABELS.get(sub.state, sub.state), "report_files": REPORT_FILES,
+        "filters": {"code": code, "field": field, "severity": severity}, "unmask": unmask,
+        "may_unmask": v.caller.may(Permission.PERSONAL_DATA_UNMASK), "severities": SEVERITIES,
+        "received": sub.received_at, "updated": sub.updated_at, "ready": False,
+    }  # fmt: skip
+    try:
+        found = submissions.findings(
+            p, sub, code=code, field=field, severity=severity, offset=(page_no - 1) * PAGE_SIZE,
+            limit=PAGE_SIZE, masked=not unmask,
+        )  # fmt: skip
+    except NotReady:
+        return page(request, p, v, "exchange/submission.html", context)
+    pages = max(1, -(-found.matching // PAGE_SIZE))
+    labels = {f.name: (f.label_en if locale_of(request) == "en" else f.label_zh) for f in kind.fields}
+    context |= {
+        "ready": True, "total": found.total, "matching": found.matching,
+        "rows": _rows(request, kind, found.page), "page_no": page_no, "pages": pages,
+        "codes": found.codes, "fields": [(f, labels.get(f, f)) for f in found.fields],
+    }  # fmt: skip
+    return page(request, p, v, "exchange/submission.html", context)
+
+
+@router.get("/submissions/{submission_id}/report.{fmt}")
+def report_file(request: Request, p: PlatformDep, v: VisitDep, submission_id: str, fmt: str) -> Response:
+    """The whole report, masked, as CSV, XLSX or ODS."""
+    _require(p, v.caller, Permission.SUBMISSIONS_READ, "submission.read")
+    if fmt not in REPORT_FILES:
+        return _not_found(request, p, v, NotFound("查無此格式", "no such format"))
+    try:
+        with p.db.transaction() as session:
+            sub = submissions.get(session, v.caller, submission_id[:64])
+        path = submissions.report_file(p, sub, fmt)
+    except (NotFound, NotReady) as e:
+        return _not_found(request, p, v, e)
+    return FileResponse(path, media_type=REPORT_MEDIA[fmt], filename=f"report-{sub.id}.{fmt}",
+                        headers=portal.HEADERS)  # fmt: skip
+
+
+# --- the inbox
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    acknowledged: bool = False,
+    after: Annotated[str, Query(max_length=32)] = "",
+) -> Response:
+    _require(p, v.caller, Permission.DELIVERIES_READ, "delivery.list")
+    with p.db.transaction() as session:
+        rows = delivery.inbox(session, v.caller, include_acknowledged=acknowledged, after=after,
+                              limit=PAGE_SIZE + 1)  # fmt: skip
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    for row in rows:
+        kind = KINDS.get(row["kind"])
+        row["kind_label"] = _label(request, kind) if kind else row["kind"]
+        row["ready"] = dt.datetime.fromisoformat(row["ready_at"]) if row["ready_at"] else None
+    return page(
+        request, p, v, "exchange/inbox.html",
+        {"rows": rows, "acknowledged": acknowledged, "paged": bool(after),
+         "next_after": rows[-1]["id"] if more and rows else None},
+    )  # fmt: skip
+
+
+@router.get("/inbox/{delivery_id}/download")
+def download(request: Request, p: PlatformDep, v: VisitDep, delivery_id: str) -> Response:
+    """The package in the clear (the connection is TLS), as the recipient's systems read it."""
+    _require(p, v.caller, Permission.DELIVERIES_READ, "delivery.download")
+    try:
+        with p.db.transaction() as session:
+            d, content = delivery.clear(p, session, v.caller, delivery_id[:64])
+    except NotFound as e:
+        return _not_found(request, p, v, e)
+    charset = "utf-8" if d.encoding == "utf-8" else "big5"
+    name = delivery.filename(d)
+    return Response(
+        content, media_type=f"{DELIVERY_MEDIA.get(d.format, 'text/plain')}; charset={charset}",
+        headers=portal.HEADERS | {"Content-Disposition": f'attachment; filename="{name}"',
+                                  "X-Content-SHA256": d.sha256},
+    )  # fmt: skip
+
+
+@router.post("/inbox/{delivery_id}/acknowledge")
+def acknowledge(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    delivery_id: str,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    portal.require_csrf(request, p, csrf_token)
+    _require(p, v.caller, Permission.DELIVERIES_READ, "delivery.acknowledge")
+    try:
+        with p.db.transaction() as session:
+            delivery.acknowledge(session, v.caller, delivery_id[:64])
+    except NotFound as e:
+        return _not_found(request, p, v, e)
+    raise portal.Redirect(f"{PREFIX}/inbox")
+
+
+# --- case lookup
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def case_lookup(
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    agency_case_no: Annotated[str, Query(max_length=50)] = "",
+    branch_case_no: Annotated[str, Query(max_length=100)] = "",
+    obligor_id: Annotated[str, Query(max_length=20)] = "",
+    unmask: bool = False,
+) -> Response:
+    _require(p, v.caller, Permission.CASES_READ, "case.read")
+    criteria = {"agency_case_no": agency_case_no.strip(), "branch_case_no": branch_case_no.strip(),
+                "obligor_id": obligor_id.strip()}  # fmt: skip
+    asked = any(criteria.values())
+    rows: list[dict[str, Any]] = []
+    error = None
+    if asked:
+        try:
+            with p.db.transaction() as session:
+                rows = cases.lookup(
+                    session, v.caller, keyring=p.keyring, index_key=p.settings.index_key,
+                    unmask=unmask, limit=PAGE_SIZE, **{k: val or None for k, val in criteria.items()},
+                )  # fmt: skip
+        except Denied:
+            raise Refused() from None
+        except Invalid as e:
+            error = _message(request, e)
+    english = locale_of(request) == "en"
+    statuses = {c.value: c.label_en if english else c.label_zh for c in EVENTS}
+    statuses["REFERRED"] = i18n.translations(locale_of(request)).gettext(REFERRED)
+    for row in rows:
+        row["status_label"] = statuses.get(row["status"] or "", row["status"])
+    return page(
+        request, p, v, "exchange/cases.html",
+        {"criteria": criteria, "asked": asked, "rows": rows, "error": error, "unmask": unmask,
+         "may_unmask": v.caller.may(Permission.PERSONAL_DATA_UNMASK), "limit": PAGE_SIZE},
+    )  # fmt: skip
+
+
+portal.navigation(f"{PREFIX}/upload", N_("Upload"), permission=Permission.SUBMISSIONS_SEND, order=20)
+portal.navigation(f"{PREFIX}/inbox", N_("Inbox"), permission=Permission.DELIVERIES_READ, order=30)
+portal.navigation(f"{PREFIX}/cases", N_("Case lookup"), permission=Permission.CASES_READ, order=40)

@@ -1,0 +1,78 @@
+// The upload form: the file is sent as the raw request body (never a multipart form), its kind,
+// format, encoding and name in the query and the CSRF token in a header; the <progress> follows
+// the upload. A dry-run shows its report below the form; a submitted file opens its page.
+"use strict";
+(function () {
+  const form = document.getElementById("upload");
+  if (!form) return;
+  const file = document.getElementById("file");
+  const bar = document.getElementById("progress");
+  const text = document.getElementById("progress-text");
+  const error = document.getElementById("upload-error");
+  const result = document.getElementById("dry-run");
+  const buttons = form.querySelectorAll("button");
+
+  function fail(message) {
+    error.textContent = message;
+    error.hidden = false;
+    file.setAttribute("aria-invalid", "true");
+    buttons.forEach(function (b) { b.disabled = false; });
+  }
+
+  function send(check) {
+    error.hidden = true;
+    file.removeAttribute("aria-invalid");
+    const chosen = file.files[0];
+    if (!chosen) { fail(form.dataset.noFile); file.focus(); return; }
+    if (chosen.size > Number(form.dataset.limit)) { fail(form.dataset.tooLarge); return; }
+    const query = new URLSearchParams({
+      kind: form.elements.kind.value,
+      format: form.elements.format.value,
+      encoding: form.elements.encoding.value,
+      filename: chosen.name.slice(0, 200),
+    });
+    if (check) query.set("check", "true");
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action + "?" + query.toString());
+    xhr.setRequestHeader("X-CSRF-Token", form.dataset.csrf);
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    buttons.forEach(function (b) { b.disabled = true; });
+    bar.value = 0;
+    text.textContent = check ? form.dataset.checking : form.dataset.uploading;
+    xhr.upload.addEventListener("progress", function (e) {
+      if (!e.lengthComputable) return;
+      const percent = Math.round((e.loaded / e.total) * 100);
+      bar.value = percent;
+      text.textContent = (check ? form.dataset.checking : form.dataset.uploading) + " " + percent + "%";
+    });
+    xhr.addEventListener("error", function () { fail(form.dataset.failed); });
+    xhr.addEventListener("load", function () {
+      bar.value = 100;
+      const type = xhr.getResponseHeader("Content-Type") || "";
+      if (xhr.status === 200 && check && type.indexOf("text/html") === 0) {
+        text.textContent = "100%";
+        result.innerHTML = xhr.responseText;
+        result.focus();
+        buttons.forEach(function (b) { b.disabled = false; });
+        return;
+      }
+      let answer = null;
+      if (type.indexOf("application/json") === 0) {
+        try { answer = JSON.parse(xhr.responseText); } catch (e) { answer = null; }
+      }
+      if (xhr.status === 201 && answer && answer.location) {
+        text.textContent = form.dataset.done;
+        window.location.assign(answer.location);
+        return;
+      }
+      text.textContent = "";
+      fail(answer && answer.error ? answer.error : form.dataset.failed);
+    });
+    xhr.send(chosen);
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    send(e.submitter && e.submitter.id === "check");
+  });
+})();
