@@ -1,21 +1,27 @@
 """The management portal in Debian's Chromium, driven by Playwright against a real server: an HQ
 administrator adds an agency, a person in it (reading the initial password shown once) and the
-grant to send case referrals; that person then signs in, replaces the password and reaches the
-dashboard. With ``AEDX_SCREENSHOTS=docs/screenshots`` the management pages' pictures are refreshed."""
+grant to send case referrals; that person then signs in, replaces the password, takes the sample
+file from the spec page and uploads it. With ``AEDX_SCREENSHOTS=docs/screenshots`` the management pages' pictures are refreshed."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import shutil
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page
+from sqlalchemy import select
 
 from aedx.accounts import grants, totp
 from aedx.accounts import organisations as orgs
+from aedx.exchange.platform import Platform
+from aedx.exchange.worker import Worker
 from aedx.kinds import get_kind
+from aedx.storage.tables import Organisation, Submission
 from aedx.trust.caller import Direction
 from aedx.web.i18n import translations
+from tests.exchange.hub import _authority_template
 from tests.served import serving
 from tests.web.conftest import NEW_PASSWORD, Portal
 from tests.web.test_browser import photograph
@@ -43,13 +49,35 @@ def first_sign_in(page: Page, url: str, username: str, initial: str) -> None:
     page.get_by_role("button", name=zh("Change password")).click()
 
 
-def upload_a_first_file(page: Page, url: str) -> None:
-    """The new agency's first upload of case referrals, once the upload page exists."""
+def upload_a_first_file(page: Page, url: str, platform: Platform) -> None:
+    """The new agency's first upload: the CSV sample of case referrals from the kind's spec page,
+    sent through the upload page and validated by the worker."""
+    page.goto(f"{url}/portal/kinds/case_referral")
+    with page.expect_download() as sample:
+        page.locator('a[href$="format=csv&encoding=utf-8"]').first.click()
+    body = Path(sample.value.path()).read_bytes()
+    assert AGENCY.encode() in body  # the sample is sent as the reader's own organisation
+    page.get_by_role("navigation", name=zh("Main")).get_by_role("link", name=zh("Upload")).click()
+    page.get_by_label(zh("Kind of file")).select_option("case_referral")
+    page.get_by_label(zh("File"), exact=True).set_input_files(
+        files=[{"name": sample.value.suggested_filename, "mimeType": "text/csv", "buffer": body}]
+    )
+    page.get_by_role("button", name=zh("Upload"), exact=True).click()
+    page.wait_for_url("**/portal/submissions/*")
+    assert Worker(platform, "worker:test").drain() == 1
+    page.reload()
+    page.get_by_role("heading", name=zh("Validation report")).wait_for()
+    with platform.db.transaction() as s:
+        sent = s.scalars(select(Submission).join(Organisation, Organisation.id == Submission.sender_id)
+                         .where(Organisation.code == AGENCY)).one()  # fmt: skip
+    assert sent.records == 20 and sent.state in {"delivered", "accepted", "routed"}, sent.state
 
 
-def test_hq_adds_an_agency_a_person_and_a_grant_and_the_person_signs_in(
+def test_hq_adds_an_agency_a_person_and_a_grant_and_the_person_uploads(
     portal: Portal, chromium: Browser, tmp_path: Path
 ) -> None:
+    if not portal.platform.settings.embedded:  # the platform's CA, as `aedx pki init` makes it
+        shutil.copytree(_authority_template(), portal.platform.settings.data_dir / "pki")
     initial = portal.person("aea", "lin.meihua", "hq_admin")
     with serving(portal.platform) as url:
         context = chromium.new_context(locale="zh-TW", viewport={"width": 1280, "height": 900})
@@ -112,5 +140,5 @@ def test_hq_adds_an_agency_a_person_and_a_grant_and_the_person_signs_in(
         first_sign_in(page, url, "chang.yating", password)
         page.get_by_role("heading", name=zh("Recent submissions")).wait_for()
         assert page.url == f"{url}/portal/"
-        upload_a_first_file(page, url)
+        upload_a_first_file(page, url, portal.platform)
         context.close()
