@@ -334,13 +334,14 @@ def demo(
 
     from aedx.api.app import create_app
     from aedx.sim.agencies import DEMO_AGENCIES_CSV
-    from aedx.sim.demo import CLIENTS_FILE, Traffic, enrol
+    from aedx.sim.demo import CLIENTS_FILE, PORTAL_PEOPLE, Traffic, enrol, portal_people
 
     platform = open_platform(data_dir, database)
     with platform.db.transaction() as session:
         orgs.seed_reference(session, cli_actor())
         orgs.upsert(session, orgs.parse_csv(DEMO_AGENCIES_CSV), cli_actor())
     members = enrol(platform, cli_actor())
+    passwords = portal_people(platform, cli_actor())
     clients_file = platform.settings.data_dir / CLIENTS_FILE
 
     config = uvicorn.Config(
@@ -371,6 +372,10 @@ def demo(
         return
     by_code = {m.code: m for m in members}
     err.print(f"\n[bold]平台已啟動 the platform is up:[/] {url}  （API 文件 docs: {url}/docs）")
+    err.print(f"  入口網站 portal: {url}/portal/  首次登入須更改密碼 a new password at first sign-in")
+    for org, username, _name, role in PORTAL_PEOPLE:
+        mfa = "，並設定驗證器 and an authenticator (TOTP)" if role.startswith("hq") else ""
+        err.print(f"  {org:<11} {username} / {passwords.get(username, '?')}（{role}{mfa}）", highlight=False)
     err.print(
         f"  取得權杖 token endpoint: POST {url}/oauth/token（client assertion 簽章方法見 README "
         "「Calling the API」/ how to sign the client assertion: README, Calling the API）",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -157,6 +158,18 @@ def test_the_demo_day_runs_on_the_embedded_default_and_keeps_serving(tmp_path: P
         kinds = {s["kind"] for s in subs if s["state"] != "rejected"}
         assert kinds == {"case_referral", "payment", "status_feedback"}
         assert (tmp_path / "aedx.db").exists()
+        # the printed portal login of the agency's person signs in (and must choose a password)
+        found = re.search(r"chen\.yating / (\S+)（", text)
+        assert found is not None, text
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as browser:
+            form = browser.get("/portal/sign-in")
+            token = re.search(r'name="csrf_token" value="([^"]*)"', form.text)
+            assert token is not None
+            answer = browser.post(
+                "/portal/sign-in",
+                data={"username": "chen.yating", "password": found.group(1), "csrf_token": token.group(1)},
+            )
+            assert answer.status_code == 303 and answer.headers["location"] == "/portal/password"
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aedx import refdata
-from aedx.accounts import clients, grants
+from aedx.accounts import clients, grants, users
 from aedx.accounts import organisations as orgs
 from aedx.exchange.platform import Platform
 from aedx.formats import Format, read_batches
@@ -38,10 +38,16 @@ from aedx.kinds import get_kind
 from aedx.sim import contacts, keys, people
 from aedx.sim.generate import Request, generate
 from aedx.sim.records import MAKERS, Setting
-from aedx.storage.tables import ApiClient, Organisation
+from aedx.storage.tables import ApiClient, Organisation, User
 from aedx.trust import cms
 from aedx.trust.pki import Identity, Usage
 
+PEOPLE_FILE = "demo-people.json"
+PORTAL_PEOPLE = [  # organisation, username, full name, role: one of each kind of organisation
+    (orgs.HQ_CODE, "lin.meihua", "林美華", "hq_admin"),
+    ("A383000000", "chen.yating", "陳雅婷", "agency_admin"),
+    ("sly", "wang.zhiming", "王志明", "branch_supervisor"),
+]
 FINISHED = {"rejected", "delivered", "acknowledged"}
 CLOSE_REASONS = ["PAID_IN_FULL", "CERTIFICATE", "WITHDRAWN", "EXPIRED"]
 REFRESH_BEFORE = dt.timedelta(seconds=60)  # a new token this long before the old one expires
@@ -370,6 +376,23 @@ def enrol(platform: Platform, actor: str) -> list[Org]:
     known_file.write_text(json.dumps(known, indent=1))
     known_file.chmod(0o600)
     return members
+
+
+def portal_people(platform: Platform, actor: str) -> dict[str, str]:
+    """The demonstration's people of the portal and their initial passwords (kept, readable by the
+    owner only, in ``demo-people.json``); a later run keeps the accounts already made."""
+    path = platform.settings.data_dir / PEOPLE_FILE
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    with platform.db.transaction() as session:
+        operator = orgs.operator(session, actor)
+        for org, username, name, role in PORTAL_PEOPLE:
+            if session.scalar(select(User.id).where(User.username == username)) is None:
+                email = f"{username}@example.gov.tw"
+                made = users.create(session, operator, org, username, name, email, role)
+                known[username] = made.initial_password
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(known, indent=1))
+    return known
 
 
 def _reused(session: Session, entry: dict[str, str] | None, path: Path) -> Credentials | None:
