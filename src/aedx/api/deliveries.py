@@ -15,7 +15,6 @@ from aedx.storage.tables import Delivery, Submission
 
 SEALED_MEDIA = "application/pkcs7-mime; smime-type=authEnveloped-data"
 router = APIRouter(prefix="/api/v1", tags=["deliveries"], responses=ERRORS)
-MEDIA = {"csv": "text/csv", "fixed": "text/plain", "jsonl": "application/jsonl"}
 
 
 def _out(session: Session, d: Delivery) -> dict[str, Any]:
@@ -64,7 +63,7 @@ def content(delivery_id: str, p: PlatformDep, caller: CallerDep) -> Response:
         )
     return FileResponse(
         path,
-        media_type=SEALED_MEDIA if sealed else f"{MEDIA[d.format]}; charset={charset}",
+        media_type=SEALED_MEDIA if sealed else f"{delivery.MEDIA_TYPES[d.format]}; charset={charset}",
         filename=path.name,
         headers=headers,
     )

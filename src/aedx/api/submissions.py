@@ -14,20 +14,14 @@ from aedx.api.deps import CallerDep, PlatformDep
 from aedx.api.schemas import ERRORS, Accepted, ReportOut, SubmissionOut
 from aedx.errors import TooLarge
 from aedx.exchange import intake, reports, submissions
-from aedx.exchange.platform import Platform
-from aedx.validation.export import FORMATS
+from aedx.validation.export import FORMATS, MEDIA_TYPES
 
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"  # PostgreSQL text holds no NUL; names hold no controls
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"], responses=ERRORS)
-MEDIA = {
-    "json": "application/json",
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "ods": "application/vnd.oasis.opendocument.spreadsheet",
-}
 
 
-def _wake_worker(p: Platform, request: Request) -> None:
+def wake_worker(request: Request) -> None:
+    """A new submission wakes the in-process worker at once, where there is one."""
     wake = getattr(request.app.state, "wake_worker", None)
     if wake is not None:
         wake()
@@ -72,9 +66,9 @@ async def create(
         raise TooLarge(f"檔案超過上限 {limit >> 20} MB", f"the file exceeds the limit of {limit >> 20} MB")
     upload = intake.Upload(kind, format, encoding, idempotency_key, filename)
     chunks = request.stream().__aiter__()
-    received = await anyio.to_thread.run_sync(lambda: intake.submit(p, caller, upload, _blocking(chunks)))
+    received = await anyio.to_thread.run_sync(lambda: intake.submit(p, caller, upload, blocking(chunks)))
     if received.created:
-        _wake_worker(p, request)
+        wake_worker(request)
     sub = received.submission
     return {
         "id": sub.id,
@@ -86,8 +80,9 @@ async def create(
     }
 
 
-def _blocking(chunks: AsyncIterator[bytes]) -> Iterator[bytes]:
-    """The request body, read from the event loop by the thread that stores it."""
+def blocking(chunks: AsyncIterator[bytes]) -> Iterator[bytes]:
+    """The request body, read from the event loop by the thread that stores it (the API's uploads
+    and the portal's)."""
 
     async def next_chunk() -> bytes:
         return await chunks.__anext__()
@@ -173,7 +168,7 @@ def report_file(submission_id: str, fmt: str, p: PlatformDep, caller: CallerDep)
     with p.db.transaction() as session:
         sub = submissions.get(session, caller, submission_id)
     path = submissions.report_file(p, sub, fmt)
-    return FileResponse(path, media_type=MEDIA.get(fmt), filename=f"report-{sub.id}.{fmt}")
+    return FileResponse(path, media_type=MEDIA_TYPES.get(fmt), filename=f"report-{sub.id}.{fmt}")
 
 
 __all__ = ["FORMATS", "router"]

@@ -28,6 +28,7 @@ from aedx.trust import audit, cms
 from aedx.trust.caller import Caller
 
 EXTENSIONS = {"csv": "csv", "fixed": "txt", "jsonl": "jsonl"}
+MEDIA_TYPES = {"csv": "text/csv", "fixed": "text/plain", "jsonl": "application/jsonl"}
 Sealing = dict[int, list[x509.Certificate]] | None  # organisation id → whom its packages are for
 SEALED = ".p7m"  # signed by the platform, enveloped to the recipient and the platform (CMS, DER)
 

@@ -25,6 +25,12 @@ HEADINGS = {
 }
 SHEET_ROWS = 1_048_575  # one row is the heading
 FORMATS = ("json", "csv", "xlsx", "ods")
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ods": "application/vnd.oasis.opendocument.spreadsheet",
+}
 
 
 class UnknownReportFormat(ValueError):

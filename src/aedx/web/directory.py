@@ -38,6 +38,7 @@ from aedx.web.portal import (
     Visit,
     VisitDep,
     locale_of,
+    message,
     navigation,
     page,
     render,
@@ -313,10 +314,6 @@ def contact_entry(request: Request, p: PlatformDep, v: VisitDep, code: str) -> R
     return _entry_page(request, p, v, code)
 
 
-def _message(request: Request, error: DomainError) -> str:
-    return error.message_en if locale_of(request) == "en" else error.message_zh
-
-
 def _change(request: Request, p: PlatformDep, v: Visit, code: str, where: str, values: dict[str, str],
             action: Callable[[Session], object]) -> Response:  # fmt: skip
     """Apply one change to an organisation's entry; back to its page, or the page with the error."""
@@ -330,7 +327,7 @@ def _change(request: Request, p: PlatformDep, v: Visit, code: str, where: str, v
     except Denied:
         raise Refused() from None
     except DomainError as e:
-        return _entry_page(request, p, v, code, error=_message(request, e), where=where, values=values,
+        return _entry_page(request, p, v, code, error=message(request, e), where=where, values=values,
                            status_code=400)  # fmt: skip
     return RedirectResponse(f"{CONTACTS_PATH}/{code}", status_code=303)
 

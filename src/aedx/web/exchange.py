@@ -19,9 +19,7 @@ from fastapi import APIRouter, Form, Header, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from aedx.accounts.roles import Permission
-from aedx.api.submissions import MEDIA as REPORT_MEDIA
-from aedx.api.submissions import NO_CONTROL_CHARACTERS
-from aedx.api.submissions import _blocking as blocking
+from aedx.api.submissions import NO_CONTROL_CHARACTERS, blocking, wake_worker
 from aedx.errors import Conflict, Denied, DomainError, Invalid, NotFound, NotReady, TooLarge
 from aedx.exchange import cases, delivery, intake, reports, submissions
 from aedx.formats import Format
@@ -30,10 +28,22 @@ from aedx.kinds.status_feedback import EVENTS
 from aedx.schema import Kind, Severity
 from aedx.trust import audit
 from aedx.trust.caller import Caller, Direction
+from aedx.validation.export import MEDIA_TYPES
 from aedx.validation.report import Report
 from aedx.web import i18n, portal
 from aedx.web.i18n import N_
-from aedx.web.portal import PAGE_SIZE, STATE_LABELS, PlatformDep, Refused, VisitDep, locale_of, page
+from aedx.web.portal import (
+    PAGE_SIZE,
+    STATE_LABELS,
+    PlatformDep,
+    Refused,
+    VisitDep,
+    kind_label,
+    locale_of,
+    message,
+    page,
+    require,
+)
 
 PREFIX = "/portal"
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -44,33 +54,18 @@ ENCODINGS = {"utf-8": "UTF-8", "cp950": "Big5 (CP950)"}
 SEVERITIES = {Severity.ERROR: N_("Error"), Severity.WARNING: N_("Warning")}
 REPORT_FILES = ("csv", "xlsx", "ods")
 DRY_RUN_SHOWN = 200  # findings a dry-run shows; the rest are counted
-DELIVERY_MEDIA = {"csv": "text/csv", "fixed": "text/plain", "jsonl": "application/jsonl"}
 REFERRED = N_("Referred")  # a case's status until its branch reports on it
 Short = Annotated[str, Query(max_length=100)]
 
 
-def _denied(p: PlatformDep, caller: Caller, action: str) -> None:
-    """Record a page refused for lack of permission, and refuse it."""
-    with p.db.transaction() as session:
-        audit.by_caller(session, caller, action, outcome="denied", detail={"reason": "permission"})
-        audit.refuse(session, Refused())
-
-
 def _require(p: PlatformDep, caller: Caller, permission: Permission, action: str) -> None:
     if not caller.may(permission):
-        _denied(p, caller, action)
-
-
-def _message(request: Request, error: DomainError) -> str:
-    return error.message_en if locale_of(request) == "en" else error.message_zh
-
-
-def _label(request: Request, kind: Kind) -> str:
-    return kind.label_en if locale_of(request) == "en" else kind.label_zh
+        with p.db.transaction() as session:
+            require(session, caller, action, permission)
 
 
 def _not_found(request: Request, p: PlatformDep, v: VisitDep, error: DomainError) -> HTMLResponse:
-    response = page(request, p, v, "exchange/not_found.html", {"message": _message(request, error)})
+    response = page(request, p, v, "exchange/not_found.html", {"message": message(request, error)})
     response.status_code = 404
     return response
 
@@ -85,7 +80,7 @@ def _sendable(caller: Caller) -> list[Kind]:
 @router.get("/upload", response_class=HTMLResponse)
 def upload_form(request: Request, p: PlatformDep, v: VisitDep) -> Response:
     _require(p, v.caller, Permission.SUBMISSIONS_SEND, "submission.create")
-    kinds = [(k.name, _label(request, k)) for k in _sendable(v.caller)]
+    kinds = [(k.name, kind_label(request, k.name)) for k in _sendable(v.caller)]
     limit_mb = p.settings.max_upload_bytes >> 20
     return page(
         request, p, v, "exchange/upload.html",
@@ -138,12 +133,10 @@ async def upload(
         return _error(request, 413, t.gettext("The file is larger than %(mb)d MB.") % {"mb": limit >> 20})
     except DomainError as e:
         return _error(
-            request, next((s for c, s in STATUS.items() if isinstance(e, c)), 400), _message(request, e)
+            request, next((s for c, s in STATUS.items() if isinstance(e, c)), 400), message(request, e)
         )
     if received.created:
-        wake = getattr(request.app.state, "wake_worker", None)
-        if wake is not None:
-            wake()
+        wake_worker(request)
     where = f"{PREFIX}/submissions/{received.submission.id}"
     return JSONResponse({"location": where, "duplicate": not received.created}, status_code=201,
                         headers=portal.HEADERS)  # fmt: skip
@@ -159,7 +152,7 @@ def _deny_quietly(p: PlatformDep, caller: Caller) -> None:
 def _dry_run(request: Request, report: Report) -> dict[str, Any]:
     shown = _rows(request, report.kind, report.findings.head(DRY_RUN_SHOWN))
     return {"summary": report.summary(), "rows": shown, "total": report.findings.height,
-            "kind_label": _label(request, report.kind)}  # fmt: skip
+            "kind_label": kind_label(request, report.kind.name)}  # fmt: skip
 
 
 # --- a submission and its report
@@ -203,7 +196,7 @@ def submission(
         raise Refused() from None
     kind = KINDS[sub.kind]
     context: dict[str, Any] = {
-        "sub": sub, "sender": sender, "kind_label": _label(request, kind),
+        "sub": sub, "sender": sender, "kind_label": kind_label(request, kind.name),
         "state_label": STATE_LABELS.get(sub.state, sub.state), "report_files": REPORT_FILES,
         "filters": {"code": code, "field": field, "severity": severity}, "unmask": unmask,
         "may_unmask": v.caller.may(Permission.PERSONAL_DATA_UNMASK), "severities": SEVERITIES,
@@ -238,7 +231,7 @@ def report_file(request: Request, p: PlatformDep, v: VisitDep, submission_id: st
         path = submissions.report_file(p, sub, fmt)
     except (NotFound, NotReady) as e:
         return _not_found(request, p, v, e)
-    return FileResponse(path, media_type=REPORT_MEDIA[fmt], filename=f"report-{sub.id}.{fmt}",
+    return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=f"report-{sub.id}.{fmt}",
                         headers=portal.HEADERS)  # fmt: skip
 
 
@@ -260,8 +253,7 @@ def inbox(
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     for row in rows:
-        kind = KINDS.get(row["kind"])
-        row["kind_label"] = _label(request, kind) if kind else row["kind"]
+        row["kind_label"] = kind_label(request, row["kind"])
         row["ready"] = dt.datetime.fromisoformat(row["ready_at"]) if row["ready_at"] else None
     return page(
         request, p, v, "exchange/inbox.html",
@@ -282,7 +274,7 @@ def download(request: Request, p: PlatformDep, v: VisitDep, delivery_id: str) ->
     charset = "utf-8" if d.encoding == "utf-8" else "big5"
     name = delivery.filename(d)
     return Response(
-        content, media_type=f"{DELIVERY_MEDIA.get(d.format, 'text/plain')}; charset={charset}",
+        content, media_type=f"{delivery.MEDIA_TYPES.get(d.format, 'text/plain')}; charset={charset}",
         headers=portal.HEADERS | {"Content-Disposition": f'attachment; filename="{name}"',
                                   "X-Content-SHA256": d.sha256},
     )  # fmt: skip
@@ -335,7 +327,7 @@ def case_lookup(
         except Denied:
             raise Refused() from None
         except Invalid as e:
-            error = _message(request, e)
+            error = message(request, e)
     english = locale_of(request) == "en"
     statuses = {c.value: c.label_en if english else c.label_zh for c in EVENTS}
     statuses["REFERRED"] = i18n.translations(locale_of(request)).gettext(REFERRED)

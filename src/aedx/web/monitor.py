@@ -14,9 +14,19 @@ from aedx.accounts.roles import Permission
 from aedx.errors import Denied, DomainError
 from aedx.exchange import expected, monitor
 from aedx.kinds import KINDS
-from aedx.trust import audit
 from aedx.web.i18n import N_
-from aedx.web.portal import PlatformDep, Refused, Visit, VisitDep, locale_of, navigation, page, require_csrf
+from aedx.web.portal import (
+    PlatformDep,
+    Refused,
+    Visit,
+    VisitDep,
+    kind_label,
+    locale_of,
+    navigation,
+    page,
+    require,
+    require_csrf,
+)
 
 MONITOR = "/portal/monitor"
 DEFAULT_DAYS = 14
@@ -52,16 +62,11 @@ def _render(
     status_code: int = 200,
 ) -> Response:
     with p.db.transaction() as session:
-        if not v.caller.may(Permission.EXCHANGE_MONITOR):
-            audit.by_caller(
-                session, v.caller, "monitor.read", outcome="denied", detail={"reason": "permission"}
-            )
-            audit.refuse(session, Refused())
+        require(session, v.caller, "monitor.read", Permission.EXCHANGE_MONITOR)
         figures = monitor.figures(session, first, last)
         declared = [(code, e.kind, f"{e.due_minute // 60:02d}:{e.due_minute % 60:02d}")
                     for e, code in expected.declared(session)]  # fmt: skip
-    chinese = locale_of(request).startswith("zh")
-    labels = {name: (k.label_zh if chinese else k.label_en) for name, k in KINDS.items()}
+    labels = {name: kind_label(request, name) for name in KINDS}
     response = page(
         request, p, v, "monitor/monitor.html",
         {"f": figures, "kinds": labels, "stages": STAGES, "duration": duration, "error": error,

@@ -29,6 +29,7 @@ from aedx.web.portal import (
     Visit,
     VisitDep,
     locale_of,
+    message,
     navigation,
     page,
     require_csrf,
@@ -203,8 +204,7 @@ def add_webhook(
         try:
             added = webhooks.add(session, v.caller, p.keyring, org.id, url)
         except DomainError as e:
-            message = e.message_en if locale_of(request) == "en" else e.message_zh
-            return _webhooks_page(request, p, v, session, org, error=message, url=url)
+            return _webhooks_page(request, p, v, session, org, error=message(request, e), url=url)
         session.flush()
         return _webhooks_page(request, p, v, session, org, secret=added.secret)
 

@@ -173,8 +173,25 @@ def render(
     return HTMLResponse(page, status_code=status_code, headers=HEADERS)
 
 
-def _message(request: Request, error: DomainError) -> str:
+def message(request: Request, error: DomainError) -> str:
+    """The core's message of an error, in the reader's language."""
     return error.message_en if locale_of(request) == "en" else error.message_zh
+
+
+def kind_label(request: Request, name: str) -> str:
+    """An exchange kind's name as its declaration gives it, in the reader's language."""
+    kind = KINDS.get(name)
+    if kind is None:
+        return name
+    return kind.label_en if locale_of(request) == "en" else kind.label_zh
+
+
+def require(session: Session, caller: Caller, action: str, *permissions: Permission) -> None:
+    """The 403 page, the refusal audited, for a person who holds none of the permissions."""
+    if any(caller.may(permission) for permission in permissions):
+        return
+    audit.by_caller(session, caller, action, outcome="denied", detail={"reason": "permission"})
+    audit.refuse(session, Refused())
 
 
 def _cookie(request: Request, response: Response, name: str, value: str, path: str = PREFIX,
@@ -430,7 +447,7 @@ def change_password(
     except sessions.SessionEnded:
         raise Redirect(SIGN_IN, forget=True) from None
     except DomainError as e:
-        return _password_page(request, p, token, person, links, _message(request, e), status_code=400)
+        return _password_page(request, p, token, person, links, message(request, e), status_code=400)
     return RedirectResponse(HOME, status_code=303)
 
 
@@ -456,19 +473,14 @@ def dashboard(
     request: Request, p: PlatformDep, v: VisitDep, before: Annotated[str | None, Query(max_length=32)] = None
 ) -> Response:
     with p.db.transaction() as session:
-        if not v.caller.may(Permission.SUBMISSIONS_READ):
-            audit.by_caller(session, v.caller, "submission.list", outcome="denied",
-                            detail={"reason": "permission"})  # fmt: skip
-            audit.refuse(session, Refused())
+        require(session, v.caller, "submission.list", Permission.SUBMISSIONS_READ)
         rows = submissions.listing(session, v.caller, before=before or None, limit=PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    chinese = locale_of(request).startswith("zh")
     for row in rows:
         row["received"] = dt.datetime.fromisoformat(row["received_at"])
         row["state_label"] = STATE_LABELS.get(row["state"], row["state"])
-        kind = KINDS.get(row["kind"])  # each kind's name in both languages is in its declaration
-        row["kind_label"] = (kind.label_zh if chinese else kind.label_en) if kind else row["kind"]
+        row["kind_label"] = kind_label(request, row["kind"])
     return page(
         request, p, v, "dashboard.html",
         {"rows": rows, "next_before": rows[-1]["id"] if more and rows else None, "paged": bool(before),

@@ -14,9 +14,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from aedx.accounts.roles import Permission
 from aedx.web.admin import audit_log, certificates, grants, organisations, people
-from aedx.web.admin.common import ADMIN, ANY_SECTION, require, router, show
+from aedx.web.admin.common import ADMIN, ANY_SECTION, router, show
 from aedx.web.i18n import N_
-from aedx.web.portal import PlatformDep, VisitDep, navigation
+from aedx.web.portal import PlatformDep, VisitDep, navigation, require
 
 __all__ = ["audit_log", "certificates", "grants", "organisations", "people", "router"]
 
@@ -26,7 +26,7 @@ __all__ = ["audit_log", "certificates", "grants", "organisations", "people", "ro
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, p: PlatformDep, v: VisitDep) -> Response:
     with p.db.transaction() as session:
-        require(session, v, "admin.view", ANY_SECTION)
+        require(session, v.caller, "admin.view", *ANY_SECTION)
     return show(request, p, v, "index.html", {})
 
 

@@ -20,8 +20,8 @@ from aedx.errors import DomainError, Invalid
 from aedx.kinds import KINDS
 from aedx.storage.tables import User
 from aedx.trust import audit, ledger
-from aedx.web.admin.common import OUTCOMES, Text, message, require, router, show
-from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, VisitDep
+from aedx.web.admin.common import OUTCOMES, Text, router, show
+from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, VisitDep, message, require
 
 
 def _time(value: str, end: bool = False) -> dt.datetime | None:
@@ -106,7 +106,7 @@ def audit_search(
     }
     error, rows = None, []
     with p.db.transaction() as session:
-        require(session, v, "audit.read", (Permission.AUDIT_READ,))
+        require(session, v.caller, "audit.read", Permission.AUDIT_READ)
         try:
             rows = audit.query(
                 session,
@@ -159,7 +159,7 @@ def audit_export(
     except DomainError as e:
         raise Refused() from e
     with p.db.transaction() as session:
-        require(session, v, "audit.export", (Permission.AUDIT_READ,))
+        require(session, v.caller, "audit.export", Permission.AUDIT_READ)
         audit.by_caller(
             session,
             v.caller,

@@ -22,15 +22,13 @@ from aedx.web.admin.common import (
     Text,
     change,
     managed_organisations,
-    message,
     paged,
-    require,
     router,
     saved_redirect,
     show,
     upload,
 )
-from aedx.web.portal import PlatformDep, Refused, Visit, VisitDep
+from aedx.web.portal import PlatformDep, Refused, Visit, VisitDep, message, require
 
 CERTIFICATES = (Permission.CERTIFICATES_MANAGE,)
 
@@ -46,7 +44,7 @@ def _certificates_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     with p.db.transaction() as session:
-        require(session, v, "certificate.list", CERTIFICATES)
+        require(session, v.caller, "certificate.list", *CERTIFICATES)
         rows = [
             (
                 c.serial,
@@ -140,7 +138,7 @@ def certificate_revoke(
 @router.get("/certificates/crl.pem")
 def certificate_crl(request: Request, p: PlatformDep, v: VisitDep) -> Response:
     with p.db.transaction() as session:
-        require(session, v, "certificate.crl", CERTIFICATES)
+        require(session, v.caller, "certificate.crl", *CERTIFICATES)
         crl = certificates.crl(session, p.authority)
     return Response(
         crl,
@@ -152,7 +150,7 @@ def certificate_crl(request: Request, p: PlatformDep, v: VisitDep) -> Response:
 @router.get("/certificates/{serial}/certificate.pem")
 def certificate_download(request: Request, p: PlatformDep, v: VisitDep, serial: str) -> Response:
     with p.db.transaction() as session:
-        require(session, v, "certificate.download", CERTIFICATES)
+        require(session, v.caller, "certificate.download", *CERTIFICATES)
         found = [c for c, _ in certificates.listing(session) if c.serial == serial.lower()[:64]]
     if not found:
         raise Refused()

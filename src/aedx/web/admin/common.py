@@ -13,12 +13,10 @@ from sqlalchemy.orm import Session
 
 from aedx.accounts.roles import Permission, Role
 from aedx.errors import Denied, DomainError, Invalid
-from aedx.kinds import KINDS
 from aedx.storage.tables import Organisation
-from aedx.trust import audit
 from aedx.trust.caller import Direction
 from aedx.web.i18n import N_
-from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, Visit, locale_of, require_csrf
+from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, Visit, require, require_csrf
 from aedx.web.portal import page as render_page
 
 ADMIN = "/portal/admin"
@@ -90,18 +88,6 @@ Text = Annotated[str, Query(max_length=100)]
 # --- the shared steps of every page
 
 
-def require(session: Session, v: Visit, action: str, permissions: Sequence[Permission]) -> None:
-    """Refuse (and audit) a person who holds none of the permissions."""
-    if any(v.caller.may(p) for p in permissions):
-        return
-    audit.by_caller(session, v.caller, action, outcome="denied", detail={"reason": "permission"})
-    audit.refuse(session, Refused())
-
-
-def message(request: Request, error: DomainError) -> str:
-    return error.message_en if locale_of(request) == "en" else error.message_zh
-
-
 def show(
     request: Request, p: PlatformDep, v: Visit, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
@@ -126,7 +112,7 @@ def change(
     require_csrf(request, p, csrf_token)
     try:
         with p.db.transaction() as session:
-            require(session, v, action, permissions)
+            require(session, v.caller, action, *permissions)
             return work(session)
     except Denied:
         raise Refused() from None
@@ -160,10 +146,3 @@ def managed_organisations(session: Session, v: Visit) -> list[Organisation]:
     if not v.caller.may(Permission.ACCOUNTS_MANAGE):
         stmt = stmt.where(Organisation.id == v.caller.organisation_id)
     return list(session.scalars(stmt))
-
-
-def kind_label(request: Request, name: str) -> str:
-    kind = KINDS.get(name)
-    if kind is None:
-        return name
-    return kind.label_zh if locale_of(request).startswith("zh") else kind.label_en

@@ -24,16 +24,13 @@ from aedx.web.admin.common import (
     PageNumber,
     Text,
     change,
-    kind_label,
     managed_organisations,
-    message,
     paged,
-    require,
     router,
     saved_redirect,
     show,
 )
-from aedx.web.portal import PlatformDep, Visit, VisitDep
+from aedx.web.portal import PlatformDep, Visit, VisitDep, kind_label, message, require
 
 GRANTS = (Permission.ACCOUNTS_MANAGE,)
 
@@ -52,7 +49,7 @@ def _grants_page(
 ) -> HTMLResponse:
     kinds = [(name, kind_label(request, name)) for name in KINDS]
     with p.db.transaction() as session:
-        require(session, v, "grant.list", GRANTS)
+        require(session, v.caller, "grant.list", *GRANTS)
         choices = [(o.code, o.name, o.role) for o in managed_organisations(session, v)]
         held: frozenset[tuple[str, Direction]] = frozenset()
         chosen = next((c for c in choices if c[0] == organisation), None)

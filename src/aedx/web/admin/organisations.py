@@ -20,13 +20,11 @@ from aedx.web.admin.common import (
     Csrf,
     Text,
     change,
-    message,
-    require,
     router,
     saved_redirect,
     show,
 )
-from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, Visit, VisitDep
+from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, Visit, VisitDep, message, require
 
 
 def _organisations_page(
@@ -42,7 +40,7 @@ def _organisations_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     with p.db.transaction() as session:
-        require(session, v, "organisation.list", (Permission.ORGANISATIONS_MANAGE,))
+        require(session, v.caller, "organisation.list", Permission.ORGANISATIONS_MANAGE)
         active = {"active": True, "disabled": False}.get(state)
         rows = orgs.listing(session, role=kind or None, search=q or None, active=active, after=after or None,
                             limit=PAGE_SIZE + 1)  # fmt: skip
@@ -113,7 +111,7 @@ def _organisation_page(
     request: Request, p: PlatformDep, v: Visit, code: str, error: str | None = None, status_code: int = 200
 ) -> HTMLResponse:
     with p.db.transaction() as session:
-        require(session, v, "organisation.view", (Permission.ORGANISATIONS_MANAGE,))
+        require(session, v.caller, "organisation.view", Permission.ORGANISATIONS_MANAGE)
         try:
             org = orgs.get(session, code)
         except DomainError:

@@ -29,15 +29,13 @@ from aedx.web.admin.common import (
     Text,
     change,
     managed_organisations,
-    message,
     paged,
-    require,
     router,
     saved_redirect,
     show,
     upload,
 )
-from aedx.web.portal import PlatformDep, Refused, Visit, VisitDep
+from aedx.web.portal import PlatformDep, Refused, Visit, VisitDep, message, require
 
 # --- people
 
@@ -55,7 +53,7 @@ def _users_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     with p.db.transaction() as session:
-        require(session, v, "user.list", MANAGE_PEOPLE)
+        require(session, v.caller, "user.list", *MANAGE_PEOPLE)
         try:
             found = users.listing(session, v.caller, organisation or None)
         except Denied:
@@ -145,7 +143,7 @@ def _user_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     with p.db.transaction() as session:
-        require(session, v, "user.view", MANAGE_PEOPLE)
+        require(session, v.caller, "user.view", *MANAGE_PEOPLE)
         try:
             found = users.get(session, username)
         except NotFound:
@@ -291,7 +289,7 @@ def user_password(
 @router.get("/roles", response_class=HTMLResponse)
 def roles(request: Request, p: PlatformDep, v: VisitDep) -> Response:
     with p.db.transaction() as session:
-        require(session, v, "role.list", MANAGE_PEOPLE)
+        require(session, v.caller, "role.list", *MANAGE_PEOPLE)
     table = [
         (role.value, ROLE_LABELS[role], [p in ROLE_PERMISSIONS[role] for p in Permission]) for role in Role
     ]
@@ -319,7 +317,7 @@ def _clients_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     with p.db.transaction() as session:
-        require(session, v, "client.list", MANAGE_PEOPLE)
+        require(session, v.caller, "client.list", *MANAGE_PEOPLE)
         found = clients.listing(session, v.caller, organisation or None)
         rows = [
             (c.client_id, code, c.label, c.key_type, c.active, c.created_at, c.last_used_at)
