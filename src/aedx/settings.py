@@ -25,6 +25,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+TAIPEI = dt.timezone(dt.timedelta(hours=8), "Asia/Taipei")  # no daylight saving since 1979
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -37,6 +39,10 @@ class Settings:
     secret_key: bytes = b""  # AES-256 key for secrets at rest; from_env always sets one
     public_url: str | None = None  # the base URL callers use, behind any proxy
     data_keys: str = ""  # AEDX_DATA_KEYS; empty: the keyring kept in the data folder
+
+    def current_day(self) -> dt.date:
+        """The day the date rules check against: the configured one, else today in Taipei."""
+        return self.today or dt.datetime.now(TAIPEI).date()
 
     @property
     def embedded(self) -> bool:

@@ -21,11 +21,11 @@ from aedx.accounts.roles import Permission
 from aedx.errors import Denied, Invalid
 from aedx.kinds import KINDS
 from aedx.notify import events
+from aedx.settings import TAIPEI
 from aedx.storage.tables import ExpectedFile, MissingFile, Organisation, Submission, utcnow
 from aedx.trust import audit
 from aedx.trust.caller import Caller
 
-TAIPEI = dt.timezone(dt.timedelta(hours=8))
 DEFAULT_DUE = dt.time(10, 0)
 
 

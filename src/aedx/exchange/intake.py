@@ -13,12 +13,10 @@ import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import polars as pl
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from aedx import findings
 from aedx.accounts import certificates
 from aedx.accounts.roles import Permission
 from aedx.errors import Conflict, Denied, Invalid, TooLarge
@@ -28,7 +26,6 @@ from aedx.findings import UnusableInput
 from aedx.formats import Format, read_batches
 from aedx.formats.source import canonical_encoding
 from aedx.kinds import KINDS
-from aedx.schema import Severity
 from aedx.storage.tables import Job, Submission, new_id, utcnow
 from aedx.trust import audit, cms
 from aedx.trust.caller import Caller, Direction
@@ -39,7 +36,6 @@ from aedx.validation.report import Report
 MAX_KEY = 100
 MAX_SIGNATURE_AGE = dt.timedelta(days=7)  # an older signed file is refused as a replay
 CLOCK_SKEW = dt.timedelta(minutes=10)
-TAIPEI = dt.timezone(dt.timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -159,7 +155,7 @@ def dry_run(platform: Platform, caller: Caller, upload: Upload, body: Iterable[b
     kind_name, fmt, encoding = _check(platform, caller, upload, action="submission.check")
     content = b"".join(_limited(body, platform.settings.max_upload_bytes))
     kind = KINDS[kind_name]
-    today = platform.settings.today or dt.datetime.now(TAIPEI).date()
+    today = platform.settings.current_day()
     options = Options(sender=caller.code, today=today)
     name = upload.filename or "upload"
     with platform.db.transaction() as session:
@@ -171,14 +167,7 @@ def dry_run(platform: Platform, caller: Caller, upload: Upload, body: Iterable[b
         stream = read_batches(memoryview(content), kind, Format(fmt), encoding, options.limits)
         return Validator(kind, stream, options).run(source=name)
     except UnusableInput as e:
-        unusable = findings.empty().vstack(
-            pl.DataFrame(
-                [[None, None, e.code, Severity.ERROR.value, e.message_zh, e.message_en, None]],
-                schema=findings.COLUMNS,
-                orient="row",
-            )
-        )
-        return Report(kind, name, fmt, encoding, 0, unusable)
+        return Report.unusable(kind, name, fmt, encoding, e)
 
 
 @dataclass(frozen=True)

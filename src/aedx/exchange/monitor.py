@@ -18,9 +18,9 @@ from sqlalchemy import ColumnElement, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from aedx.exchange import expected
+from aedx.settings import TAIPEI
 from aedx.storage.tables import AuditEvent, Organisation, Submission
 
-TAIPEI = dt.timezone(dt.timedelta(hours=8))
 DECIDED = ("submission.accepted", "submission.rejected")
 DELIVERED = "submission.delivered"
 MAX_DAYS = 366

@@ -9,7 +9,6 @@ the transition to ``routed``.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import logging
@@ -24,21 +23,20 @@ import polars as pl
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from aedx import findings, notify
+from aedx import notify
 from aedx.exchange import delivery, registry, reports, routing
 from aedx.exchange.platform import Platform
 from aedx.exchange.states import FINISHED, State, transition
 from aedx.findings import UnusableInput
 from aedx.formats import Format, read_batches
 from aedx.kinds import get_kind
-from aedx.schema import Kind, Routing, Severity
+from aedx.schema import Kind, Routing
 from aedx.storage.tables import Organisation, Submission, utcnow
 from aedx.trust import cms, receipts
 from aedx.validation.engine import Options, Validator
 from aedx.validation.report import Report
 
 log = logging.getLogger(__name__)
-TAIPEI = dt.timezone(dt.timedelta(hours=8))
 MAX_ROUTE_CONFLICTS = 3
 INDEX_EFFECTS = {"case_referral": "open", "status_feedback": "status"}  # payments only read the index
 
@@ -69,7 +67,7 @@ def run(platform: Platform, submission_id: str, actor: str) -> State:
         if state in FINISHED:
             return state
         if state is State.RECEIVED:
-            today = platform.settings.today or dt.datetime.now(TAIPEI).date()
+            today = platform.settings.current_day()
             with platform.db.transaction() as session:
                 transition(session, sub.id, State.VALIDATING, actor=actor, validated_on=today)
             continue
@@ -110,14 +108,7 @@ def evaluate(
         with timed(sub.id, "validation"):
             report = validator.run(source=name, on_kept=on_kept)
     except UnusableInput as e:
-        unusable = findings.empty().vstack(
-            pl.DataFrame(
-                [[None, None, e.code, Severity.ERROR.value, e.message_zh, e.message_en, None]],
-                schema=findings.COLUMNS,
-                orient="row",
-            )
-        )
-        return Evaluation(Report(kind, name, sub.format, sub.encoding, 0, unusable), None)
+        return Evaluation(Report.unusable(kind, name, sub.format, sub.encoding, e), None)
     records = pl.concat(validator.kept) if validator.kept else pl.DataFrame()
     if records.height == 0:
         return Evaluation(report, records)

@@ -7,6 +7,8 @@ from typing import Any
 
 import polars as pl
 
+from aedx import findings
+from aedx.findings import UnusableInput
 from aedx.formats import ControlRecord
 from aedx.schema import Kind, Severity
 
@@ -20,6 +22,16 @@ class Report:
     records: int
     findings: pl.DataFrame
     control: ControlRecord | None = None
+
+    @classmethod
+    def unusable(cls, kind: Kind, source: str, fmt: str, encoding: str, error: UnusableInput) -> Report:
+        """The report of a file that cannot be read at all: its one finding, no records."""
+        finding = pl.DataFrame(
+            [[None, None, error.code, Severity.ERROR.value, error.message_zh, error.message_en, None]],
+            schema=findings.COLUMNS,
+            orient="row",
+        )
+        return cls(kind, source, fmt, encoding, 0, findings.empty().vstack(finding))
 
     def __post_init__(self) -> None:
         order = {name: i for i, name in enumerate(self.kind.names)}

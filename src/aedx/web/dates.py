@@ -7,7 +7,8 @@ import datetime as dt
 
 from markupsafe import Markup, escape
 
-TAIPEI = dt.timezone(dt.timedelta(hours=8), "Asia/Taipei")  # no daylight saving since 1979
+from aedx.settings import TAIPEI
+
 ROC_OFFSET = 1911
 
 

@@ -14,6 +14,7 @@ from aedx.accounts.roles import Permission
 from aedx.errors import Denied, DomainError
 from aedx.exchange import expected, monitor
 from aedx.kinds import KINDS
+from aedx.settings import TAIPEI
 from aedx.web.i18n import N_
 from aedx.web.portal import (
     PlatformDep,
@@ -83,7 +84,7 @@ def _may_declare(v: Visit) -> bool:
 
 
 def _period(start: str | None, end: str | None) -> tuple[dt.date, dt.date, str | None]:
-    today = dt.datetime.now(monitor.TAIPEI).date()
+    today = dt.datetime.now(TAIPEI).date()
     last = _day(end) or today
     first = _day(start) or last - dt.timedelta(days=DEFAULT_DAYS - 1)
     if last < first or (last - first).days >= monitor.MAX_DAYS:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from aedx.accounts.roles import Permission
 from aedx.errors import DomainError, Invalid
 from aedx.kinds import KINDS
+from aedx.settings import TAIPEI
 from aedx.storage.tables import User
 from aedx.trust import audit, ledger
 from aedx.web.admin.common import OUTCOMES, Text, router, show
@@ -32,9 +33,7 @@ def _time(value: str, end: bool = False) -> dt.datetime | None:
         day = dt.date.fromisoformat(value)
     except ValueError:
         raise Invalid("日期格式須為 YYYY-MM-DD", "a date is written YYYY-MM-DD") from None
-    start = dt.datetime.combine(
-        day + dt.timedelta(days=1 if end else 0), dt.time(), dt.timezone(dt.timedelta(hours=8))
-    )
+    start = dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time(), TAIPEI)
     return start.astimezone(dt.UTC)
 
 
