@@ -108,6 +108,17 @@ def test_not_found_under_the_portal_is_a_page_and_elsewhere_json(portal: Portal)
     assert browser.get("/portalish").headers["content-type"].startswith("application/json")
 
 
+def test_other_errors_under_the_portal_are_pages_too(portal: Portal) -> None:
+    browser = signed_in(portal, AGENCY, "chen.mei", "agency_officer")
+    unreadable = browser.get("/portal/", params={"before": "x" * 40})  # longer than a submission id
+    assert unreadable.status_code == 400 and "無法處理此請求" in unreadable.text
+    wrong_method = browser.get("/portal/sign-out")
+    assert wrong_method.status_code == 405 and "無法處理此請求" in wrong_method.text
+    assert wrong_method.headers["content-type"].startswith("text/html")
+    api = browser.get("/api/v1/submissions", params={"limit": "many"})
+    assert api.status_code in (401, 422) and api.headers["content-type"].startswith("application/json")
+
+
 def _agencies(portal: Portal, n: int) -> None:
     rows = [orgs.OrgRow(f"C{i:09d}", f"測試縣第{i}稽徵所", "agency", "tax") for i in range(n)]
     with portal.platform.db.transaction() as s:
@@ -131,7 +142,9 @@ def test_the_directory_lists_searches_and_pages(portal: Portal) -> None:
     assert "共 13 個機關" in branches.text
     odd = browser.get("/portal/contacts", params={"q": "100%_", "page": "x"})
     assert odd.status_code == 200 and "共 0 個機關" in odd.text
-    assert browser.get("/portal/contacts", params={"q": "x" * 51}).status_code == 422
+    assert (
+        browser.get("/portal/contacts", params={"q": "x" * 51}).status_code == 400
+    )  # too long: the error page
 
 
 def test_an_agency_administrator_keeps_their_own_entry_only(portal: Portal) -> None:

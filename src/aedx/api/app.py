@@ -20,7 +20,7 @@ from aedx.api import audit, cases, deliveries, oauth, submissions, trust
 from aedx.exchange.platform import Platform, process_actor
 from aedx.exchange.worker import Worker
 from aedx.trust import redaction
-from aedx.web import directory, site
+from aedx.web import portal, site
 
 log = logging.getLogger(__name__)
 
@@ -80,26 +80,30 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
     @app.exception_handler(errors.DomainError)
     async def exchange_error(request: Request, exc: errors.DomainError) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
-        if status == 404 and directory.under_portal(request.url.path):
-            return directory.not_found(request)  # the portal answers in HTML
+        if portal.under_portal(request.url.path):
+            return portal.error_page(request, status)  # the portal answers in HTML
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return error(status, exc.code, exc.message_zh, exc.message_en, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if portal.under_portal(request.url.path):
+            return portal.error_page(request, 400)
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:10])
         return error(422, "request.invalid", f"請求內容有誤：{where}", f"invalid request: {where}")
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        if exc.status_code == 404 and directory.under_portal(request.url.path):
-            return directory.not_found(request)  # the portal answers in HTML
+        if portal.under_portal(request.url.path):
+            return portal.error_page(request, exc.status_code)
         zh, en = HTTP_MESSAGES.get(exc.status_code, ("請求無法處理", str(exc.detail)))
         return error(exc.status_code, f"http.{exc.status_code}", zh, en)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
+        if portal.under_portal(request.url.path):
+            return portal.error_page(request, 500)
         return error(500, "internal", "系統發生錯誤，請稍後再試", "internal error; try again later")
 
     @app.get("/health", tags=["operations"], summary="存活 Liveness")

@@ -37,12 +37,13 @@ from aedx.web.portal import (
     Refused,
     Visit,
     VisitDep,
+    error_page,
     locale_of,
     message,
     navigation,
     page,
-    render,
     require_csrf,
+    under_portal,
 )
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -207,7 +208,7 @@ def kinds(request: Request, p: PlatformDep, v: VisitDep) -> Response:
 def kind_spec(request: Request, p: PlatformDep, v: VisitDep, name: str) -> Response:
     kind = KINDS.get(name[:40])
     if kind is None:
-        return not_found(request)
+        return error_page(request, 404)
     chinese = locale_of(request).startswith("zh")
     code_rows = _codes(kind.name, chinese)
     sender = sample_sender(kind, v.caller.role, v.caller.code)
@@ -249,7 +250,7 @@ def kind_sample(
     errors: Annotated[bool, Query()] = False,
 ) -> Response:
     if name[:40] not in KINDS or format not in FORMATS or encoding not in ENCODINGS:
-        return not_found(request)
+        return error_page(request, 404)
     kind = KINDS[name]
     data = sample(kind.name, format, encoding, errors, sample_sender(kind, v.caller.role, v.caller.code))
     filename = sample_name(kind, format, encoding, errors)
@@ -299,7 +300,7 @@ def _entry_page(request: Request, p: PlatformDep, v: Visit, code: str, *, error:
         with p.db.transaction() as session:
             found = contacts.entry(session, code)
     except NotFound:
-        return not_found(request)
+        return error_page(request, 404)
     response = page(
         request, p, v, "directory/contact.html",
         {"entry": found, "roles": ROLE_LABELS, "editable": contacts.may_edit(v.caller, found.organisation_id),
@@ -318,12 +319,12 @@ def _change(request: Request, p: PlatformDep, v: Visit, code: str, where: str, v
             action: Callable[[Session], object]) -> Response:  # fmt: skip
     """Apply one change to an organisation's entry; back to its page, or the page with the error."""
     if where not in ("office", "new") and not (where.isdigit() and len(where) < 10):
-        return not_found(request)
+        return error_page(request, 404)
     try:
         with p.db.transaction() as session:
             action(session)
     except NotFound:
-        return not_found(request)
+        return error_page(request, 404)
     except Denied:
         raise Refused() from None
     except DomainError as e:
@@ -414,15 +415,6 @@ def portal_routes(items: Iterable[BaseRoute]) -> Iterator[APIRoute]:
 
 
 # --- not found
-
-
-def under_portal(path: str) -> bool:
-    return path == PREFIX or path.startswith(PREFIX + "/")
-
-
-def not_found(request: Request) -> HTMLResponse:
-    """The portal's page for an address that leads nowhere, in the reader's language."""
-    return render(request, "directory/not_found.html", {}, csrf_token="", status_code=404)
 
 
 navigation(KINDS_PATH, N_("Exchange kinds"), order=70)

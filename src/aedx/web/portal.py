@@ -56,6 +56,15 @@ STATE_LABELS: dict[str, str] = {
     State.DELIVERED: N_("Delivered"),
     State.ACKNOWLEDGED: N_("Acknowledged"),
 }
+ERRORS: dict[int, tuple[str, str]] = {  # a status: the error page's heading and its explanation
+    404: (N_("Page not found"),
+          N_("There is no page at this address. It may have moved, or the link may be mistyped.")),
+    400: (N_("The request could not be read"),
+          N_("The address or the form holds something the portal cannot use. "
+             "Go back, reload the page and try again.")),
+    500: (N_("Something went wrong"),
+          N_("The platform could not finish this request and has recorded the error. Try again later.")),
+}  # fmt: skip
 SIGN_IN_FAILED = N_(
     "Sign-in failed: the username, password or code is wrong, or the account cannot be used now."
 )
@@ -488,6 +497,23 @@ def dashboard(
     )  # fmt: skip
 
 
+# --- errors
+
+
+def under_portal(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def error_page(request: Request, status_code: int) -> HTMLResponse:
+    """The portal's page for a request that ends in an error (an address that leads nowhere, a
+    request it cannot read, a failure), in the reader's language; the API answers its own in JSON."""
+    if status_code in (401, 403):
+        return render(request, "refused.html", {}, csrf_token="", status_code=403)
+    heading, explanation = ERRORS.get(status_code, ERRORS[500 if status_code >= 500 else 400])
+    return render(request, "error.html", {"heading": heading, "explanation": explanation},
+                  csrf_token="", status_code=status_code)  # fmt: skip
+
+
 # --- mounting
 
 
@@ -511,7 +537,7 @@ def install(app: FastAPI, areas: list[APIRouter]) -> None:
         return response
 
     async def refused(request: Request, exc: Exception) -> Response:
-        return render(request, "refused.html", {}, csrf_token="", status_code=403)
+        return error_page(request, 403)
 
     app.add_exception_handler(Redirect, redirect)
     app.add_exception_handler(Refused, refused)
