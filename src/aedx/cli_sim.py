@@ -12,7 +12,9 @@ from aedx.sim import agency
 from aedx.sim.branch import run as branch_run
 
 FolderOption = Annotated[Path, typer.Option("--folder", help="inbox/, outbox/ and the system's database")]
-DayOption = Annotated[dt.datetime, typer.Option("--day", formats=["%Y-%m-%d"], help="the first simulated day")]
+DayOption = Annotated[
+    dt.datetime, typer.Option("--day", formats=["%Y-%m-%d"], help="the first simulated day")
+]
 DaysOption = Annotated[int, typer.Option("--days", min=1, max=3660, help="how many days")]
 SeedOption = Annotated[int, typer.Option("--seed", help="the same seed plays the same days")]
 

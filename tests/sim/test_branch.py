@@ -27,7 +27,9 @@ SENDER = "A383000000"
 
 def referrals(folder: Path, n: int, *, seed: int = 1, name: str = "d1.csv") -> Path:
     kind = get_kind("case_referral")
-    frame = MAKERS[kind.name](kind, np.random.default_rng(seed), 1, n, Setting(FIRST, SENDER, big5_only=False))
+    frame = MAKERS[kind.name](
+        kind, np.random.default_rng(seed), 1, n, Setting(FIRST, SENDER, big5_only=False)
+    )
     return write_durably(folder / "inbox", name, encode_file(frame, kind))
 
 
@@ -37,7 +39,9 @@ def system(folder: Path, seed: int = 7) -> BranchSystem:
 
 def test_branch_case_numbers_take_the_real_form() -> None:
     day = dt.date(2015, 3, 2)
-    no = numbers.branch_case_no("士", "午", day, numbers.case_type("TAX", "營利事業所得稅", 12_000_000), 27350)
+    no = numbers.branch_case_no(
+        "士", "午", day, numbers.case_type("TAX", "營利事業所得稅", 12_000_000), 27350
+    )
     assert no == "士執午104年營所稅執特專字第00027350號"
     assert numbers.case_type("NHI", "勞工保險費", 500) == "勞保執"
     assert numbers.case_type("FINE", "交通違規罰鍰", 1_500_000) == "交罰執專"
@@ -87,7 +91,9 @@ def test_lifecycle_keeps_its_invariants_over_two_months(tmp_path: Path) -> None:
             if events[-1]["close_reason"] == "PAID_IN_FULL":
                 assert cases[case_id]["collected"] == cases[case_id]["amount_due"]
     assert {"PAID_IN_FULL", "CERTIFICATE", "WITHDRAWN"} <= reasons
-    channels = {r[0] for r in s.conn.execute("SELECT DISTINCT channel FROM actions WHERE action = 'collection'")}
+    channels = {
+        r[0] for r in s.conn.execute("SELECT DISTINCT channel FROM actions WHERE action = 'collection'")
+    }
     assert {"SEIZURE", "CVS", "BANK"} <= channels
 
 
@@ -98,7 +104,9 @@ def test_feedback_files_pass_validation_without_a_finding(tmp_path: Path) -> Non
     assert len(files) == 30
     kind = get_kind("status_feedback")
     for path in files:
-        report = validate_file(path, kind, Format.CSV, "utf-8", Options(sender="sly", today=FIRST + dt.timedelta(30)))
+        report = validate_file(
+            path, kind, Format.CSV, "utf-8", Options(sender="sly", today=FIRST + dt.timedelta(30))
+        )
         assert report.records > 0
         assert report.findings.height == 0, (path.name, report.findings.to_dicts()[:3])
 
@@ -194,5 +202,9 @@ def test_payments_the_agency_took_reduce_and_close_cases(tmp_path: Path) -> None
     cases = system(tmp_path).cases()
     one = cases.filter(pl.col("agency_case_no") == first["agency_case_no"]).row(0, named=True)
     two = cases.filter(pl.col("agency_case_no") == second["agency_case_no"]).row(0, named=True)
-    assert (one["status"], one["close_reason"], one["paid_to_agency"]) == ("CLOSED", "PAID_IN_FULL", one["amount_due"])
+    assert (one["status"], one["close_reason"], one["paid_to_agency"]) == (
+        "CLOSED",
+        "PAID_IN_FULL",
+        one["amount_due"],
+    )
     assert two["paid_to_agency"] == 1

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from tests.builders import TODAY
+from tests.exchange.hub import Hub
 
 from aedx import refdata
 from aedx.exchange.delivery import EXTENSIONS
@@ -17,8 +19,6 @@ from aedx.sim.adapter import FORMATS, PART, write_durably
 from aedx.sim.agency import AgencySystem
 from aedx.sim.branch.run import DATABASE, adapter_for, run_day
 from aedx.sim.branch.system import BranchSystem
-from tests.builders import TODAY
-from tests.exchange.hub import Hub
 
 AGENCY = "A383000000"
 DAYS = 6
@@ -48,7 +48,9 @@ def pull(hub: Hub, org: str, folder: Path) -> int:
     for d in waiting:
         response = hub.get(org, f"/api/v1/deliveries/{d['id']}/content")
         assert response.status_code == 200, response.text
-        write_durably(folder / "inbox", f"{d['id']}.{EXTENSIONS[d['format']]}", hub.open(org, response.content))
+        write_durably(
+            folder / "inbox", f"{d['id']}.{EXTENSIONS[d['format']]}", hub.open(org, response.content)
+        )
         assert hub.post(org, f"/api/v1/deliveries/{d['id']}/ack").status_code == 200
     return len(waiting)
 
@@ -58,7 +60,9 @@ def states(hub: Hub, org: str, ids: list[str]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_the_reference_loop_agrees_with_the_case_index_case_by_case(database_url: str, tmp_path: Path) -> None:
+def test_the_reference_loop_agrees_with_the_case_index_case_by_case(
+    database_url: str, tmp_path: Path
+) -> None:
     hub = Hub(database_url, tmp_path / "platform")
     agency = AgencySystem(tmp_path / AGENCY, AGENCY, seed=3, volume=30)
     codes = [b.code for b in refdata.branches()]
@@ -83,9 +87,17 @@ def test_the_reference_loop_agrees_with_the_case_index_case_by_case(database_url
             pull(hub, AGENCY, tmp_path / AGENCY)
         agency.adapter.import_inbox()
 
-        truth = pl.concat([b.cases().with_columns(pl.lit(c).alias("branch_code")) for c, b in branches.items()])
+        truth = pl.concat(
+            [b.cases().with_columns(pl.lit(c).alias("branch_code")) for c, b in branches.items()]
+        )
         index = hub.cases().select(
-            "agency_code", "agency_case_no", "branch_code", "branch_case_no", "status", "collected", "close_reason"
+            "agency_code",
+            "agency_case_no",
+            "branch_code",
+            "branch_case_no",
+            "status",
+            "collected",
+            "close_reason",
         )
         assert truth.height > 100
         assert truth["branch_code"].n_unique() >= 8  # referrals reach most of the island
@@ -101,7 +113,10 @@ def test_the_reference_loop_agrees_with_the_case_index_case_by_case(database_url
         assert (mine["status"] == mine["status_agency"]).all()
         assert (mine["collected"] == mine["collected_agency"]).all()
         assert (mine["branch_case_no"] == mine["branch_case_no_agency"]).all()
-        paid = sum(b.conn.execute("SELECT SUM(paid_to_agency) FROM cases").fetchone()[0] or 0 for b in branches.values())
+        paid = sum(
+            b.conn.execute("SELECT SUM(paid_to_agency) FROM cases").fetchone()[0] or 0
+            for b in branches.values()
+        )
         assert paid > 0  # payments the agency took reached the branches
     finally:
         agency.close()

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from aedx.kinds import get_kind
-from aedx.sim.adapter import FolderAdapter, encode_file, records_of, read_delivery, write_durably
+from aedx.sim.adapter import FolderAdapter, encode_file, read_delivery, records_of, write_durably
 from aedx.sim.branch.store import get_meta, set_meta, transaction
 from aedx.sim.generate import Request, generate
 from aedx.sim.records import MAKERS, Setting
@@ -155,7 +155,7 @@ class AgencySystem:
             "SELECT * FROM cases WHERE status NOT IN ('REFERRED', 'CLOSED')"
             " AND amount_due > collected + paid_here ORDER BY agency_case_no"
         ).fetchall()
-        rows = []
+        rows: list[dict[str, str]] = []
         for case in open_cases:
             if rnd.random() >= 0.03:
                 continue

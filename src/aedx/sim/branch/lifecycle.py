@@ -49,7 +49,14 @@ def record(
 def act(conn: sqlite3.Connection, case_id: int | None, day: dt.date, action: str, **detail: object) -> None:
     conn.execute(
         "INSERT INTO actions (case_id, day, action, channel, amount, reference) VALUES (?, ?, ?, ?, ?, ?)",
-        (case_id, day.isoformat(), action, detail.get("channel"), detail.get("amount"), detail.get("reference")),
+        (
+            case_id,
+            day.isoformat(),
+            action,
+            detail.get("channel"),
+            detail.get("amount"),
+            detail.get("reference"),
+        ),
     )
 
 
@@ -138,7 +145,9 @@ def _step(conn: sqlite3.Connection, case: sqlite3.Row, day: dt.date, roll: float
 
 
 def _move(conn: sqlite3.Connection, case: sqlite3.Row, day: dt.date, stage: str, action: str) -> None:
-    conn.execute("UPDATE cases SET stage = ?, stage_day = ? WHERE id = ?", (stage, day.isoformat(), case["id"]))
+    conn.execute(
+        "UPDATE cases SET stage = ?, stage_day = ? WHERE id = ?", (stage, day.isoformat(), case["id"])
+    )
     act(conn, case["id"], day, action)
     record(conn, case["id"], "PENDING", day)
 
@@ -157,4 +166,3 @@ def _certificate(conn: sqlite3.Connection, case: sqlite3.Row, day: dt.date) -> N
     """核發執行憑證: nothing more to seize; the debt stays and the agency may refer it again."""
     act(conn, case["id"], day, "certificate", reference=f"{case['branch_case_no']}憑證")
     record(conn, case["id"], "CLOSED", day, reason="CERTIFICATE")
-

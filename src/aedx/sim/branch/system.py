@@ -149,7 +149,10 @@ class BranchSystem:
 
     def cases(self) -> pl.DataFrame:
         """The system's own truth per case."""
-        rows = self.conn.execute(f"SELECT {', '.join(TRUTH)} FROM cases ORDER BY id").fetchall()
+        rows = self.conn.execute(
+            "SELECT agency_code, agency_case_no, branch_case_no, status, collected, paid_to_agency,"
+            " amount_due, close_reason, is_open FROM cases ORDER BY id"
+        ).fetchall()
         schema = {n: pl.Int64 if n in ("collected", "paid_to_agency", "amount_due", "is_open") else pl.String
                   for n in TRUTH}  # fmt: skip
         return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
