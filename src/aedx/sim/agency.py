@@ -116,6 +116,7 @@ class AgencySystem:
         kind = get_kind("case_referral")
         first = int(get_meta(self.conn, "next_case") or 1)
         frame = MAKERS[kind.name](kind, rng, first, n, Setting(day, self.code, big5_only=False))
+        frame = pl.concat([frame, self._re_referrals(day, rng, rnd)])
         mistakes = 0
         if rnd.random() < mistake_rate:  # a file with mistakes: the platform rejects it whole
             request = Request(kind, max(50, n), error_rate=0.05, seed=rnd.randrange(1 << 30), today=day,
@@ -130,7 +131,10 @@ class AgencySystem:
             for r in frame.iter_rows(named=True):
                 self.conn.execute(
                     "INSERT INTO cases (agency_case_no, obligor_id, amount_due, referred_on, status)"
-                    " VALUES (?, ?, ?, ?, 'REFERRED')",
+                    " VALUES (?, ?, ?, ?, 'REFERRED') ON CONFLICT (agency_case_no) DO UPDATE SET"
+                    " obligor_id = excluded.obligor_id, amount_due = excluded.amount_due,"
+                    " referred_on = excluded.referred_on, status = 'REFERRED', close_reason = NULL,"
+                    " branch_code = NULL, branch_case_no = NULL, collected = 0, paid_here = 0",
                     (r["agency_case_no"], r["obligor_id"], int(r["amount_due"]), day.isoformat()),
                 )
             for r in paid.iter_rows(named=True):
@@ -148,6 +152,28 @@ class AgencySystem:
                 (day.isoformat(), n, paid.height, mistakes),
             )
         return n, paid.height, mistakes
+
+    def _re_referrals(self, day: dt.date, rng: np.random.Generator, rnd: random.Random) -> pl.DataFrame:
+        """執行憑證再移送: cases closed with an execution certificate, referred again now and then
+        for what is still owed (assets have been found)."""
+        closed = self.conn.execute(
+            "SELECT * FROM cases WHERE status = 'CLOSED' AND close_reason = 'CERTIFICATE'"
+            " ORDER BY agency_case_no"
+        ).fetchall()
+        again = [c for c in closed if rnd.random() < 0.3]
+        kind = get_kind("case_referral")
+        if not again:
+            return pl.DataFrame(schema={n: pl.String for n in kind.names})
+        frame = MAKERS[kind.name](kind, rng, 1, len(again), Setting(day, self.code, big5_only=False))
+        left = [str(c["amount_due"] - c["collected"] - c["paid_here"]) for c in again]
+        return frame.with_columns(
+            pl.Series("agency_case_no", [c["agency_case_no"] for c in again], pl.String),
+            pl.Series("principal", left, pl.String),
+            pl.Series("amount_due", left, pl.String),
+            pl.lit("0").alias("interest"),
+            pl.lit("0").alias("late_fee"),
+            pl.lit("Y").alias("re_referral"),
+        )
 
     def _payments(self, day: dt.date, rnd: random.Random) -> pl.DataFrame:
         """Payments obligors made here, for cases the branch has taken and not closed."""

@@ -20,7 +20,7 @@ from aedx.validation.dates import format_roc, parse_roc
 OFFICERS = 12
 TRUTH = (
     "agency_code", "agency_case_no", "branch_case_no", "status", "collected", "paid_to_agency",
-    "amount_due", "close_reason", "is_open",
+    "amount_due", "close_reason", "is_open", "received",
 )  # fmt: skip
 
 
@@ -151,7 +151,7 @@ class BranchSystem:
         """The system's own truth per case."""
         rows = self.conn.execute(
             "SELECT agency_code, agency_case_no, branch_case_no, status, collected, paid_to_agency,"
-            " amount_due, close_reason, is_open FROM cases ORDER BY id"
+            " amount_due, close_reason, is_open, received FROM cases ORDER BY id"
         ).fetchall()
         schema = {n: pl.Int64 if n in ("collected", "paid_to_agency", "amount_due", "is_open") else pl.String
                   for n in TRUTH}  # fmt: skip
