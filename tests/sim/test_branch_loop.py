@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from sqlalchemy import update
 from tests.builders import TODAY
 from tests.exchange.hub import Hub
 
@@ -19,9 +20,11 @@ from aedx.sim.adapter import FORMATS, PART, write_durably
 from aedx.sim.agency import AgencySystem
 from aedx.sim.branch.run import DATABASE, adapter_for, run_day
 from aedx.sim.branch.system import BranchSystem
+from aedx.storage.tables import Organisation
 
 AGENCY = "A383000000"
-DAYS = 6
+PREFERENCES = [("tpy", "fixed", "cp950"), ("pcy", "jsonl", "utf-8"), ("ksy", "csv", "cp950"),
+               ("tcy", "fixed", "utf-8"), (AGENCY, "fixed", "cp950")]  # fmt: skip
 
 
 def push(hub: Hub, org: str, folder: Path) -> list[str]:
@@ -113,6 +116,13 @@ def test_the_reference_loop_agrees_with_the_case_index_case_by_case(
     database_url: str, tmp_path: Path
 ) -> None:
     hub = Hub(database_url, tmp_path / "platform")
+    with hub.platform.db.transaction() as session:  # packages in every format the platform writes
+        for code, fmt, encoding in PREFERENCES:
+            session.execute(
+                update(Organisation)
+                .where(Organisation.code == code)
+                .values(preferred_format=fmt, preferred_encoding=encoding)
+            )
     agency, branches = play(hub, tmp_path, 6, 30)
     try:
         truth = compare(hub, agency, branches)
