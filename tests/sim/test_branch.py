@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from aedx.formats import Format
@@ -193,8 +194,6 @@ def test_payments_the_agency_took_reduce_and_close_cases(tmp_path: Path) -> None
          "full_payment": "Y" if paid == c["amount_due"] else "N", "remaining_amount": str(c["amount_due"] - paid)}
         for i, (c, paid) in enumerate([(first, first["amount_due"]), (second, 1)])
     ]  # fmt: skip
-    import polars as pl
-
     frame = pl.DataFrame(rows, schema={n: pl.String for n in kind.names})
     write_durably(tmp_path / "inbox", "p1.csv", encode_file(frame, kind))
     s.close()
@@ -208,3 +207,48 @@ def test_payments_the_agency_took_reduce_and_close_cases(tmp_path: Path) -> None
         one["amount_due"],
     )
     assert two["paid_to_agency"] == 1
+
+
+class CrashAfterWriting(BranchSystem):
+    """Stops after the file is in the outbox, before the system notes it."""
+
+    def written(self, stem: str) -> None:
+        raise Interrupted
+
+
+def test_a_crash_after_writing_feedback_writes_the_same_file_again_and_no_other(tmp_path: Path) -> None:
+    referrals(tmp_path, 10)
+    s = CrashAfterWriting(tmp_path / DATABASE, "sly", seed=1)
+    with pytest.raises(Interrupted):
+        run_day(s, adapter_for(tmp_path, s), FIRST)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "outbox").iterdir()}
+    s.close()
+    run_days(tmp_path, "sly", FIRST, 1, seed=1)
+    after = {p.name: p.read_bytes() for p in (tmp_path / "outbox").iterdir()}
+    assert len(before) == 1
+    assert after == before  # same name, same bytes: the client sends it once
+    assert system(tmp_path).cases().height == 10
+
+
+def test_a_payment_for_a_closed_or_unknown_case_is_kept_but_changes_nothing(tmp_path: Path) -> None:
+    referrals(tmp_path, 3)
+    run_days(tmp_path, "sly", FIRST, 1, seed=1)
+    s = system(tmp_path)
+    case = s.cases().row(0, named=True)
+    s.conn.execute(
+        "UPDATE cases SET status = 'CLOSED', close_reason = 'WITHDRAWN', is_open = NULL WHERE id = 1"
+    )
+    kind = get_kind("payment")
+    rows = [
+        {"agency_code": SENDER, "agency_case_no": no, "obligor_id": "A123456789", "receipt_no": f"R{i}",
+         "paid_date": "1131001", "paid_amount": "100", "channel": "BANK", "full_payment": "N",
+         "remaining_amount": "1"}
+        for i, no in enumerate([case["agency_case_no"], "UNKNOWN1"])
+    ]  # fmt: skip
+    write_durably(tmp_path / "inbox", "p1.csv", encode_file(pl.DataFrame(rows), kind))
+    s.close()
+    run_days(tmp_path, "sly", FIRST + dt.timedelta(1), 1, seed=1)
+    s = system(tmp_path)
+    assert s.cases().row(0, named=True)["paid_to_agency"] == 0
+    kept = s.conn.execute("SELECT case_id, amount FROM actions WHERE action = 'agency_payment_unapplied'")
+    assert [tuple(r) for r in kept] == [(1, 100), (None, 100)]
