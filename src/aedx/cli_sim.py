@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from aedx.formats import Format
+from aedx.formats.source import canonical_encoding
 from aedx.sim import agency
 from aedx.sim.branch import run as branch_run
 
@@ -17,6 +19,8 @@ DayOption = Annotated[
 ]
 DaysOption = Annotated[int, typer.Option("--days", min=1, max=3660, help="how many days")]
 SeedOption = Annotated[int, typer.Option("--seed", help="the same seed plays the same days")]
+FileFormatOption = Annotated[str, typer.Option("--format", help="the files it writes: csv, fixed, jsonl")]
+EncodingOption = Annotated[str, typer.Option("--encoding", help="utf-8, cp950")]
 
 
 def register(sim_app: typer.Typer) -> None:
@@ -30,9 +34,20 @@ def branch(
     day: DayOption,
     days: DaysOption = 1,
     seed: SeedOption = 0,
+    fmt: FileFormatOption = "csv",
+    encoding: EncodingOption = "utf-8",
 ) -> None:
     """分署參考系統 Reference branch system: import the inbox, play the days, export status feedback."""
-    for d in branch_run.run_days(folder, code, day.date(), days, seed=seed):
+    played = branch_run.run_days(
+        folder,
+        code,
+        day.date(),
+        days,
+        seed=seed,
+        fmt=Format.parse(fmt),
+        encoding=canonical_encoding(encoding),
+    )
+    for d in played:
         typer.echo(f"{d.day} {code}: imported {d.imported}, events {d.events}, files {d.files}")
 
 
@@ -43,9 +58,15 @@ def agency_days(
     days: DaysOption = 1,
     seed: SeedOption = 0,
     volume: Annotated[int, typer.Option("--volume", min=1, help="typical referrals a day")] = 40,
+    fmt: FileFormatOption = "csv",
+    encoding: EncodingOption = "utf-8",
 ) -> None:
     """移送機關參考系統 Reference agency: read feedback, write the days' referrals and payments."""
-    for d in agency.run_days(folder, code, day.date(), days, seed=seed, volume=volume):
+    played = agency.run_days(
+        folder, code, day.date(), days, seed=seed, volume=volume, fmt=Format.parse(fmt),
+        encoding=canonical_encoding(encoding),
+    )  # fmt: skip
+    for d in played:
         typer.echo(
             f"{d.day} {code}: feedback {d.feedback}, referrals {d.referrals}, payments {d.payments},"
             f" mistaken records {d.mistakes}"

@@ -7,12 +7,13 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from aedx.cli import app
 from aedx.formats import Format
 from aedx.kinds import get_kind
-from aedx.sim.adapter import encode_file, write_durably
+from aedx.sim.adapter import EXTENSIONS, FORMATS, encode_file, write_durably
 from aedx.sim.agency import AgencySystem, run_days
 from aedx.validation import Options, validate_file
 
@@ -20,18 +21,24 @@ CODE = "A383000000"
 FIRST = dt.date(2024, 11, 1)
 
 
-def report(path: Path, day: dt.date) -> tuple[int, int]:
+def report(path: Path, day: dt.date, encoding: str = "utf-8") -> tuple[int, int]:
     kind = get_kind(path.name.split("-")[0])
-    found = validate_file(path, kind, Format.CSV, "utf-8", Options(sender=CODE, today=day))
+    found = validate_file(path, kind, FORMATS[path.suffix[1:]], encoding, Options(sender=CODE, today=day))
     return found.records, found.error_rows
 
 
-def test_the_agency_files_validate_and_only_the_mistaken_ones_carry_errors(tmp_path: Path) -> None:
-    days = run_days(tmp_path, CODE, FIRST, 5, seed=2, mistake_rate=0.5)
+@pytest.mark.parametrize(
+    ("fmt", "encoding"), [(Format.CSV, "utf-8"), (Format.FIXED, "cp950"), (Format.JSONL, "utf-8")]
+)
+def test_the_agency_files_validate_and_only_the_mistaken_ones_carry_errors(
+    tmp_path: Path, fmt: Format, encoding: str
+) -> None:
+    days = run_days(tmp_path, CODE, FIRST, 5, seed=2, mistake_rate=0.5, fmt=fmt, encoding=encoding)
     files = sorted((tmp_path / "outbox").iterdir())
     assert sum(d.mistakes for d in days) > 0
+    assert {p.suffix[1:] for p in files} == {EXTENSIONS[fmt]}
     for path in files:
-        records, errors = report(path, FIRST + dt.timedelta(days=5))
+        records, errors = report(path, FIRST + dt.timedelta(days=5), encoding)
         assert records > 0
         assert (errors > 0) == path.stem.endswith("-x"), path.name
 

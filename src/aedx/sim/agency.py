@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from aedx.formats import Format
 from aedx.kinds import get_kind
-from aedx.sim.adapter import FolderAdapter, encode_file, read_delivery, records_of, write_durably
+from aedx.sim.adapter import EXTENSIONS, FolderAdapter, encode_file, read_delivery, records_of, write_durably
 from aedx.sim.branch.store import get_meta, set_meta, transaction
 from aedx.sim.generate import Request, generate
 from aedx.sim.records import MAKERS, Setting
@@ -54,8 +55,21 @@ class AgencyDay:
 class AgencySystem:
     """One agency's own records (``CaseSystem`` for its inbox of status feedback)."""
 
-    def __init__(self, folder: Path, code: str, *, seed: int = 0, volume: int = 40) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        code: str,
+        *,
+        seed: int = 0,
+        volume: int = 40,
+        fmt: Format = Format.CSV,
+        encoding: str = "utf-8",
+    ) -> None:
+        """``fmt`` and ``encoding``: how the agency's own system writes its files."""
         self.code = code
+        self.format = fmt
+        self.encoding = encoding
+        self.big5_only = encoding != "utf-8"
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(folder / DATABASE, isolation_level=None)
@@ -115,18 +129,21 @@ class AgencySystem:
         n = max(5, int(rng.lognormal(np.log(self.volume), 0.5)))
         kind = get_kind("case_referral")
         first = int(get_meta(self.conn, "next_case") or 1)
-        frame = MAKERS[kind.name](kind, rng, first, n, Setting(day, self.code, big5_only=False))
+        frame = MAKERS[kind.name](kind, rng, first, n, Setting(day, self.code, big5_only=self.big5_only))
         frame = pl.concat([frame, self._re_referrals(day, rng, rnd)])
         mistakes = 0
         if rnd.random() < mistake_rate:  # a file with mistakes: the platform rejects it whole
-            request = Request(kind, max(50, n), error_rate=0.05, seed=rnd.randrange(1 << 30), today=day,
-                              sender=self.code, control=True)  # fmt: skip
-            write_durably(outbox, f"case_referral-{stamp}-x.csv", b"".join(p.data for p in generate(request)))
+            request = Request(
+                kind, max(50, n), self.format.value, self.encoding, error_rate=0.05,
+                seed=rnd.randrange(1 << 30), today=day, sender=self.code, control=True,
+            )  # fmt: skip
+            data = b"".join(p.data for p in generate(request))
+            write_durably(outbox, f"case_referral-{stamp}-x.{self.extension}", data)
             mistakes = request.records
         paid = self._payments(day, rnd)
-        write_durably(outbox, f"case_referral-{stamp}.csv", encode_file(frame, kind))
+        write_durably(outbox, f"case_referral-{stamp}.{self.extension}", self._encode(frame, kind.name))
         if paid.height:
-            write_durably(outbox, f"payment-{stamp}.csv", encode_file(paid, get_kind("payment")))
+            write_durably(outbox, f"payment-{stamp}.{self.extension}", self._encode(paid, "payment"))
         with transaction(self.conn):
             for r in frame.iter_rows(named=True):
                 self.conn.execute(
@@ -164,7 +181,7 @@ class AgencySystem:
         kind = get_kind("case_referral")
         if not again:
             return pl.DataFrame(schema={n: pl.String for n in kind.names})
-        frame = MAKERS[kind.name](kind, rng, 1, len(again), Setting(day, self.code, big5_only=False))
+        frame = MAKERS[kind.name](kind, rng, 1, len(again), Setting(day, self.code, big5_only=self.big5_only))
         left = [str(c["amount_due"] - c["collected"] - c["paid_here"]) for c in again]
         return frame.with_columns(
             pl.Series("agency_case_no", [c["agency_case_no"] for c in again], pl.String),
@@ -198,15 +215,23 @@ class AgencySystem:
             })  # fmt: skip
         return pl.DataFrame(rows, schema={n: pl.String for n in get_kind("payment").names})
 
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.format]
+
+    def _encode(self, frame: pl.DataFrame, kind: str) -> bytes:
+        return encode_file(frame, get_kind(kind), self.format, self.encoding)
+
     def cases(self) -> pl.DataFrame:
         rows = self.conn.execute("SELECT * FROM cases ORDER BY agency_case_no").fetchall()
         return pl.DataFrame([dict(r) for r in rows], infer_schema_length=None)
 
 
 def run_days(folder: Path, code: str, first: dt.date, days: int = 1, *, seed: int = 0,
-             volume: int = 40, mistake_rate: float = 0.1) -> list[AgencyDay]:  # fmt: skip
+             volume: int = 40, mistake_rate: float = 0.1, fmt: Format = Format.CSV,
+             encoding: str = "utf-8") -> list[AgencyDay]:  # fmt: skip
     """Each day: read the feedback that came in, then write the day's referrals and payments."""
-    agency = AgencySystem(folder, code, seed=seed, volume=volume)
+    agency = AgencySystem(folder, code, seed=seed, volume=volume, fmt=fmt, encoding=encoding)
     done = []
     try:
         for i in range(days):
