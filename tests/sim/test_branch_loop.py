@@ -6,6 +6,7 @@ moves them (upload from the outbox, download into the inbox, acknowledge after t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +17,7 @@ from tests.exchange.hub import Hub
 
 from aedx import refdata
 from aedx.exchange.delivery import EXTENSIONS
-from aedx.sim.adapter import FORMATS, PART, write_durably
+from aedx.sim.adapter import FORMATS, PART, FolderAdapter, write_durably
 from aedx.sim.agency import AgencySystem
 from aedx.sim.branch.run import DATABASE, adapter_for, run_day
 from aedx.sim.branch.system import BranchSystem
@@ -62,6 +63,45 @@ def states(hub: Hub, org: str, ids: list[str]) -> list[str]:
     return [hub.get(org, f"/api/v1/submissions/{i}").json()["state"] for i in ids]
 
 
+class Interrupted(Exception):
+    pass
+
+
+class StopBeforeMarker(FolderAdapter):
+    """Stops after a delivery's import committed, before the file leaves the inbox."""
+
+    def _done(self, path: Path) -> None:
+        raise Interrupted
+
+
+class StopBeforeWritten:
+    """A branch system that stops after its feedback file is in the outbox, before noting it."""
+
+    def __init__(self, system: BranchSystem) -> None:
+        self.system = system
+
+    def accepts(self) -> tuple[str, ...]:
+        return self.system.accepts()
+
+    def imported(self, name: str) -> bool:
+        return self.system.imported(name)
+
+    def take(self, name: str, kind: str, records: pl.DataFrame) -> int:
+        return self.system.take(name, kind, records)
+
+    def pending_files(self) -> list[tuple[str, str, pl.DataFrame]]:
+        return self.system.pending_files()
+
+    def written(self, stem: str) -> None:
+        raise Interrupted
+
+
+CRASHES: dict[str, Callable[[BranchSystem, Path], FolderAdapter]] = {
+    "sly": lambda s, folder: StopBeforeMarker(s, folder / "inbox", folder / "outbox"),
+    "tcy": lambda s, folder: FolderAdapter(StopBeforeWritten(s), folder / "inbox", folder / "outbox"),
+}
+
+
 def play(hub: Hub, folder: Path, days: int, volume: int) -> tuple[AgencySystem, dict[str, BranchSystem]]:
     """The loop, one simulated day after another, ending on the platform's day."""
     agency = AgencySystem(folder / AGENCY, AGENCY, seed=3, volume=volume)
@@ -77,6 +117,9 @@ def play(hub: Hub, folder: Path, days: int, volume: int) -> tuple[AgencySystem, 
         feedback: list[tuple[str, str]] = []
         for code, branch in branches.items():
             pull(hub, code, folder / code)
+            if i == 2 and code in CRASHES:  # the system stops once mid-day, then runs the day again
+                with pytest.raises(Interrupted):
+                    run_day(branch, CRASHES[code](branch, folder / code), day)
             run_day(branch, adapter_for(folder / code, branch), day)
             feedback += [(code, s) for s in push(hub, code, folder / code)]
         hub.worker.drain()
