@@ -252,3 +252,40 @@ def test_a_payment_for_a_closed_or_unknown_case_is_kept_but_changes_nothing(tmp_
     assert s.cases().row(0, named=True)["paid_to_agency"] == 0
     kept = s.conn.execute("SELECT case_id, amount FROM actions WHERE action = 'agency_payment_unapplied'")
     assert [tuple(r) for r in kept] == [(1, 100), (None, 100)]
+
+
+def test_a_closed_case_referred_again_is_a_new_case_and_the_old_one_stays_closed(tmp_path: Path) -> None:
+    kind = get_kind("case_referral")
+    frame = MAKERS[kind.name](kind, np.random.default_rng(1), 1, 1, Setting(FIRST, SENDER, big5_only=False))
+    write_durably(tmp_path / "inbox", "d1.csv", encode_file(frame, kind))
+    run_days(tmp_path, "sly", FIRST, 1, seed=1)
+    s = system(tmp_path)
+    s.conn.execute("UPDATE cases SET stage = 'seized', received = '2024-01-01'")
+    s.close()
+    day = FIRST
+    for _ in range(100):  # bounded: the case closes within a few days at these odds
+        day += dt.timedelta(1)
+        run_days(tmp_path, "sly", day, 1, seed=1)
+        if system(tmp_path).cases()["status"][0] == "CLOSED":
+            break
+    closed = system(tmp_path).cases().row(0, named=True)
+    assert closed["status"] == "CLOSED"
+    again = frame.with_columns(pl.lit("Y").alias("re_referral"))
+    write_durably(tmp_path / "inbox", "d2.csv", encode_file(again, kind))
+    run_days(tmp_path, "sly", day + dt.timedelta(1), 1, seed=1)
+    cases = system(tmp_path).cases()
+    assert cases.height == 2
+    assert cases.row(0, named=True) == closed
+    assert cases["branch_case_no"].n_unique() == 2
+    assert cases.row(1, named=True)["status"] == "ASSIGNED"
+
+
+def test_a_day_played_again_changes_nothing(tmp_path: Path) -> None:
+    referrals(tmp_path, 100)
+    run_days(tmp_path, "sly", FIRST, 5, seed=2)
+    before = system(tmp_path).cases()
+    events = len(system(tmp_path).events())
+    again = run_days(tmp_path, "sly", FIRST + dt.timedelta(2), 3, seed=2)
+    assert [d.events for d in again] == [0, 0, 0]
+    assert system(tmp_path).cases().equals(before)
+    assert len(system(tmp_path).events()) == events

@@ -15,7 +15,7 @@ from aedx.kinds import get_kind
 from aedx.sim import people
 from aedx.sim.branch import lifecycle, numbers
 from aedx.sim.branch.store import connect, get_meta, set_meta, transaction
-from aedx.validation.dates import format_roc, parse_roc
+from aedx.validation.dates import ROC_OFFSET, format_roc, parse_roc
 
 OFFICERS = 12
 TRUTH = (
@@ -83,7 +83,7 @@ class BranchSystem:
         officer = officers[rng.randrange(len(officers))]
         due = int(r["amount_due"] or 0)
         kind = numbers.case_type(r["debt_category"] or "", r["debt_type"] or "", due)
-        year = self.day.year - 1911
+        year = self.day.year - ROC_OFFSET
         row = self.conn.execute(
             "INSERT INTO serials (roc_year, case_type, last) VALUES (?, ?, 1)"
             " ON CONFLICT (roc_year, case_type) DO UPDATE SET last = last + 1 RETURNING last",
@@ -161,6 +161,11 @@ class BranchSystem:
         return self.conn.execute("SELECT * FROM events ORDER BY id").fetchall()
 
     def advance(self, day: dt.date) -> int:
-        """Play one day of enforcement on every open case; returns the events it made."""
+        """Play one day of enforcement on every open case; returns the events it made. A day is
+        played once: running it again (after a crash, or by mistake) changes nothing."""
         with transaction(self.conn):
+            played = get_meta(self.conn, "played")
+            if played is not None and day <= dt.date.fromisoformat(played):
+                return 0
+            set_meta(self.conn, "played", day.isoformat())
             return lifecycle.play_day(self.conn, day, random.Random(f"{self.seed}|{self.branch.code}|{day}"))
