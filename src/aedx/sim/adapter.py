@@ -17,7 +17,7 @@ from typing import Protocol
 
 import polars as pl
 
-from aedx.formats import Format, read_batches
+from aedx.formats import ROW, Format, read_batches
 from aedx.formats.source import ControlRecord
 from aedx.formats.writers import amount_total, control_line, encode_records
 from aedx.kinds import get_kind
@@ -88,7 +88,7 @@ def read_delivery(path: Path, kinds: tuple[str, ...]) -> Delivery:
 
 def records_of(delivery: Delivery) -> pl.DataFrame:
     stream = read_batches(delivery.path, delivery.kind, delivery.format, delivery.encoding)
-    frames = [b.frame.drop("__row", strict=False) for b in stream]
+    frames = [b.frame.drop(ROW, strict=False) for b in stream]
     if not frames:
         return pl.DataFrame(schema={n: pl.String for n in delivery.kind.names})
     return pl.concat(frames).select(delivery.kind.names)

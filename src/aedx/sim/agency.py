@@ -20,7 +20,7 @@ import polars as pl
 
 from aedx.formats import Format
 from aedx.kinds import get_kind
-from aedx.sim.adapter import EXTENSIONS, FolderAdapter, encode_file, read_delivery, records_of, write_durably
+from aedx.sim.adapter import EXTENSIONS, FolderAdapter, encode_file, write_durably
 from aedx.sim.branch.store import get_meta, set_meta, transaction
 from aedx.sim.generate import Request, generate
 from aedx.sim.records import MAKERS, Setting
@@ -242,6 +242,3 @@ def run_days(folder: Path, code: str, first: dt.date, days: int = 1, *, seed: in
     finally:
         agency.close()
     return done
-
-
-__all__ = ["AgencyDay", "AgencySystem", "read_delivery", "records_of", "run_days"]
