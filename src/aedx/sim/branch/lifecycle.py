@@ -1,12 +1,13 @@
 """The enforcement lifecycle, one simulated day at a time.
 
-A case is assigned (分案), gets a payment notice (傳繳通知), may have deposits or wages seized (扣押),
-and is paid through a channel, in part or in full, by the obligor or out of what was seized. It
+A case is assigned (分案), gets a payment notice (傳繳通知), may have deposits or wages seized (扣押)
+and, for large arrears, an exit ban (限制出境), and is paid through a channel, in part or in full,
+by the obligor or out of what was seized. It
 closes paid in full, with an execution certificate when nothing more can be found, withdrawn,
 returned, revoked or at the end of the enforcement period. Each case sees at most one step a day,
 so a day's status events never repeat (the kind's unique key); a collection that pays the case off
 is followed by its closing on the same day. Actions stay in the branch's own records; the agency
-hears of them through the kind's events: notices and seizures as PENDING (未結).
+hears of them through the kind's events: notices, seizures and exit bans as PENDING (未結).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ OBLIGOR_CHANNELS = (("CVS", 0.35), ("BANK", 0.25), ("POST", 0.15), ("BRANCH_COUN
 CVS_LIMIT = 20_000
 CERTIFICATE_AFTER = 20  # days without payment before nothing-found ends in a certificate
 SEIZE_AFTER = 5  # days after the notice
+EXIT_BAN_FROM = 100_000  # arrears an exit ban needs (Administrative Enforcement Act art. 17)
 
 
 def record(
@@ -142,6 +144,9 @@ def _step(conn: sqlite3.Connection, case: sqlite3.Row, day: dt.date, roll: float
                 _certificate(conn, case, day)
         elif roll < 0.312:
             record(conn, case["id"], "CLOSED", day, reason="REVOKED")
+        elif roll < 0.33 and balance(case) >= EXIT_BAN_FROM and not _banned(conn, case):
+            act(conn, case["id"], day, "exit_ban")  # 限制出境
+            record(conn, case["id"], "PENDING", day)
 
 
 def _move(conn: sqlite3.Connection, case: sqlite3.Row, day: dt.date, stage: str, action: str) -> None:
@@ -160,6 +165,11 @@ def _obligor_pays(conn: sqlite3.Connection, case: sqlite3.Row, day: dt.date, rng
     if channel == "CVS":
         amount = min(amount, CVS_LIMIT)
     collect(conn, case, day, amount, channel)
+
+
+def _banned(conn: sqlite3.Connection, case: sqlite3.Row) -> bool:
+    found = conn.execute("SELECT 1 FROM actions WHERE case_id = ? AND action = 'exit_ban'", (case["id"],))
+    return found.fetchone() is not None
 
 
 def _certificate(conn: sqlite3.Connection, case: sqlite3.Row, day: dt.date) -> None:
