@@ -99,6 +99,8 @@ class AgencySystem:
 
     def take(self, name: str, kind: str, records: pl.DataFrame) -> int:
         with transaction(self.conn):
+            if self.imported(name):
+                return 0
             for r in records.iter_rows(named=True):
                 amount = int(r["amount"]) if r["event"] == "COLLECTED" and r["amount"] else 0
                 self.conn.execute(
