@@ -21,6 +21,7 @@ from aedx.cli_clients import register as register_clients
 from aedx.cli_exchange import register
 from aedx.cli_keys import register as register_keys
 from aedx.cli_notify import register as register_notify
+from aedx.cli_sim import register as register_sim
 from aedx.cli_trust import register as register_trust
 from aedx.findings import UnusableInput
 from aedx.formats import Format, Limits, guess_format
@@ -33,6 +34,7 @@ kinds_app = typer.Typer(help="資料類別 Exchange kinds", no_args_is_help=True
 sim_app = typer.Typer(help="模擬資料 Synthetic data", no_args_is_help=True)
 app.add_typer(kinds_app, name="kinds")
 app.add_typer(sim_app, name="sim")
+register_sim(sim_app)
 register(app)
 register_trust(app)
 register_accounts(app)
