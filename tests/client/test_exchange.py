@@ -1,0 +1,149 @@
+"""The client against a real platform on loopback: push files the outbox holds, file them with
+their receipts or reports, pull the packages, write them once, acknowledge them; and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from aedx import client as aedx_client
+from aedx.client.exchange import Client
+from aedx.storage.tables import Delivery, Organisation, Submission
+from aedx.trust import cms
+from tests.builders import records, write
+from tests.client.support import Server, client_folder
+from tests.exchange.hub import Hub
+
+AGENCY = "A383000000"
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[Hub]:
+    h = Hub(f"sqlite:///{tmp_path / 'aedx.db'}", tmp_path / "platform")
+    yield h
+    h.close()
+
+
+@pytest.fixture
+def server(hub: Hub) -> Iterator[Server]:
+    s = Server(hub)
+    s.start()
+    yield s
+    s.stop()
+
+
+def referral(folder: Path, i: int, **override: str | None) -> Path:
+    frame = records("case_referral", {"agency_case_no": f"113TAX{i:06d}"} | override)
+    return write(folder / f"referral-{i:04d}.csv", "case_referral", frame)
+
+
+def recipients(hub: Hub) -> dict[str, int]:
+    """Deliveries made so far, by recipient code."""
+    with hub.platform.db.transaction() as session:
+        rows = session.execute(
+            select(Organisation.code).join(Delivery, Delivery.recipient_id == Organisation.id)
+        ).all()
+    found: dict[str, int] = {}
+    for (code,) in rows:
+        found[code] = found.get(code, 0) + 1
+    return found
+
+
+def test_push_files_each_file_with_its_receipt_or_report(hub: Hub, server: Server, tmp_path: Path) -> None:
+    config = aedx_client.load(client_folder(hub, AGENCY, tmp_path / "agency", server.url))
+    c = Client(config)
+    try:
+        config.make_folders()
+        good = [referral(config.outbox, i) for i in range(3)]
+        bad = referral(config.outbox, 9, obligor_id="X")
+        (config.outbox / "referral-0100.csv.part").write_bytes(b"half a file")
+        (config.outbox / "unknown.txt").write_bytes(b"no pattern reads it")
+        counts = c.push()
+        assert (counts.accepted, counts.rejected, counts.skipped, counts.failed) == (3, 1, 1, 0)
+        for f in good:
+            assert (config.sent / f.name).exists() and not f.exists()
+            signed = cms.verify((config.sent / f"{f.name}.receipt.p7s").read_bytes())
+            assert json.loads(bytes(signed.content))  # the platform's decision, signed
+        assert (config.rejected / bad.name).exists()
+        assert "obligor_id" in (config.rejected / f"{bad.name}.report.csv").read_text(encoding="utf-8-sig")
+        assert sorted(p.name for p in config.outbox.iterdir()) == ["referral-0100.csv.part", "unknown.txt"]
+        # the same file again, by a second client of the organisation, is the same submission
+        again = referral(config.outbox, 0)
+        assert c.push().accepted == 1
+        assert (config.sent / again.name).exists()
+        with hub.platform.db.transaction() as session:
+            assert len(session.scalars(select(Submission)).all()) == 4
+    finally:
+        c.close()
+
+
+def test_pull_writes_each_package_once_and_acknowledges_it(hub: Hub, server: Server, tmp_path: Path) -> None:
+    agency = aedx_client.load(client_folder(hub, AGENCY, tmp_path / "agency", server.url))
+    pusher = Client(agency)
+    agency.make_folders()
+    for i in range(4):
+        referral(agency.outbox, i)
+    assert pusher.push().accepted == 4
+    pusher.close()
+    (branch, made), *_ = sorted(recipients(hub).items())
+    config = aedx_client.load(client_folder(hub, branch, tmp_path / "branch", server.url))
+    c = Client(config)
+    try:
+        counts = c.pull()
+        assert (counts.written, counts.acknowledged, counts.failed) == (made, made, 0)
+        written = sorted(config.inbox.iterdir())
+        assert len(written) == made and all(b"113TAX" in p.read_bytes() for p in written)
+        assert hub.inbox(branch) == []  # acknowledged
+        assert c.pull().acknowledged == 0
+    finally:
+        c.close()
+
+
+def test_the_command_line_runs_both_directions_and_writes_its_health(
+    hub: Hub, server: Server, tmp_path: Path
+) -> None:
+    config_file = client_folder(hub, AGENCY, tmp_path / "agency", server.url)
+    config = aedx_client.load(config_file)
+    config.make_folders()
+    referral(config.outbox, 1)
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[2] / "src")}
+    run = subprocess.run(
+        [sys.executable, "-m", "aedx.client.cli", "sync", "--once", "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    events = [json.loads(line)["event"] for line in run.stderr.splitlines()]
+    assert "push.filed" in events and "pull.done" in events
+    health = json.loads((config.state / "health.json").read_text())
+    assert health["push"]["counts"]["accepted"] == 1 and "last_success" in health["pull"]
+    assert "last_error" not in health
+
+
+def test_a_wrong_configuration_is_said_in_both_languages(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('organisation = "A383000000"\nplatform_url = "ftp://x"\n')
+    run = subprocess.run(
+        [sys.executable, "-m", "aedx.client.cli", "push", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert "設定錯誤" in run.stderr and "configuration error" in run.stderr
+
+
+def test_a_key_others_may_read_is_refused(hub: Hub, tmp_path: Path) -> None:
+    config_file = client_folder(hub, AGENCY, tmp_path / "agency", "http://127.0.0.1:9")
+    (tmp_path / "agency" / "keys" / "oauth.key").chmod(0o644)
+    with pytest.raises(aedx_client.ConfigError, match="chmod 600"):
+        aedx_client.load(config_file)
