@@ -147,3 +147,14 @@ def test_a_key_others_may_read_is_refused(hub: Hub, tmp_path: Path) -> None:
     (tmp_path / "agency" / "keys" / "oauth.key").chmod(0o644)
     with pytest.raises(aedx_client.ConfigError, match="chmod 600"):
         aedx_client.load(config_file)
+
+
+def test_the_documented_example_configuration_reads(hub: Hub, tmp_path: Path) -> None:
+    example = Path(__file__).parents[2] / "docs" / "client" / "aedx-client.toml"
+    made = client_folder(hub, AGENCY, tmp_path, "http://127.0.0.1:9")  # keys and certificates
+    assert made.parent == tmp_path
+    (tmp_path / "example.toml").write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    config = aedx_client.load(tmp_path / "example.toml")
+    assert config.every == 600 and config.rule("daily-referral-20261125.txt") is not None
+    assert config.rule("daily-referral-20261125.txt").format == "fixed"  # type: ignore[union-attr]
+    assert config.inbox == Path("/srv/aedx/inbox")
