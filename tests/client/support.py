@@ -9,6 +9,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,8 @@ class Proxy:
 
     target: int
     cuts: list[int] = field(default_factory=list)
+    restart_at: set[int] = field(default_factory=set)  # the n-th cut (from 1) also restarts the server
+    on_restart: Callable[[], None] | None = None
     port: int = 0
     dropped: int = 0
 
@@ -90,6 +93,7 @@ class Proxy:
         self.port = int(self.listener.getsockname()[1])
         self.lock = threading.Lock()
         self.closed = False
+        self.restarts = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -137,6 +141,15 @@ class Proxy:
                     if budget[0] == 0:
                         with self.lock:
                             self.dropped += 1
+                            restart = self.dropped in self.restart_at and self.on_restart is not None
+                        if restart:
+                            for s in (a, b):
+                                with contextlib.suppress(OSError):
+                                    s.shutdown(socket.SHUT_RDWR)
+                            assert self.on_restart is not None
+                            self.on_restart()
+                            with self.lock:
+                                self.restarts += 1
                         break
             except OSError:
                 pass
@@ -215,7 +228,7 @@ settle_seconds = 0.05
 poll_timeout_seconds = 60
 
 [retry]
-attempts = 12
+attempts = 40
 base_seconds = 0.05
 cap_seconds = 1
 """,
