@@ -150,20 +150,22 @@ class Client:
             if hashlib.sha256(data).hexdigest() != sha:  # changed since it was looked at
                 self.events.event("push.changed", file=path.name)
                 return
-            sealed = b"".join(cms.seal(data, signer, self.trust["platform-encryption"]))
-            response = self.platform.request(
-                "POST",
-                "/api/v1/submissions",
-                params={
-                    "kind": rule.kind,
-                    "format": rule.format,
-                    "encoding": rule.encoding,
-                    "filename": path.name,
-                },
-                headers={"Content-Type": "application/pkcs7-mime", "Idempotency-Key": key},
-                content=sealed,
-            )
-            body = response.json()
+            sealed = self._sealed(data, sha, signer)
+            if len(sealed) > self.config.chunk_threshold:
+                body = self._upload_in_chunks(sealed, rule, key, path.name)
+            else:
+                body = self.platform.request(
+                    "POST",
+                    "/api/v1/submissions",
+                    params={
+                        "kind": rule.kind,
+                        "format": rule.format,
+                        "encoding": rule.encoding,
+                        "filename": path.name,
+                    },
+                    headers={"Content-Type": "application/pkcs7-mime", "Idempotency-Key": key},
+                    content=sealed,
+                ).json()
             submission_id = str(body["id"])
             self.journal.sent(path.name, sha, submission_id)
             self.events.event(
@@ -179,6 +181,54 @@ class Client:
             counts.rejected += 1
         else:
             counts.accepted += 1
+
+    def _sealed(self, data: bytes, sha: str, signer: Identity) -> bytes:
+        """The file signed and enveloped to the platform. A large one is kept in the state folder
+        until it is filed, so that a later run resumes the same bytes where the platform stopped."""
+        if len(data) <= self.config.chunk_threshold:
+            return b"".join(cms.seal(data, signer, self.trust["platform-encryption"]))
+        kept = self.config.state / f"{sha}.p7m"
+        if kept.exists():
+            return kept.read_bytes()
+        sealed = b"".join(cms.seal(data, signer, self.trust["platform-encryption"]))
+        write_durably(kept, sealed, mode=0o600)
+        return sealed
+
+    def _upload_in_chunks(self, sealed: bytes, rule: FileRule, key: str, name: str) -> dict[str, Any]:
+        """An upload session: chunks appended at the platform's offset, which is asked again after
+        an interruption; then completed, answering as a whole upload does."""
+        size = len(sealed)
+        params = {
+            "kind": rule.kind,
+            "format": rule.format,
+            "encoding": rule.encoding,
+            "filename": name,
+            "size": size,
+            "sha256": hashlib.sha256(sealed).hexdigest(),
+        }
+        held = self.platform.request(
+            "POST", "/api/v1/uploads", params=params, headers={"Idempotency-Key": key}
+        )
+        upload_id, offset = str(held.json()["id"]), int(held.json()["offset"])
+        chunk = self.config.chunk_size
+        for _ in range(4 * (size // chunk + 1) + self.config.retry.attempts):  # bounded
+            if offset >= size:
+                break
+            response = self.platform.request(
+                "PATCH",
+                f"/api/v1/uploads/{upload_id}",
+                headers={"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
+                content=sealed[offset : offset + chunk],
+                ok=(409,),
+            )
+            if response.status_code == 409:  # a cut chunk was kept in part: ask where it stands
+                response = self.platform.request("GET", f"/api/v1/uploads/{upload_id}")
+            offset = int(response.json()["offset"])
+            self.events.event("push.chunk", file=name, upload=upload_id, offset=offset, size=size)
+        if offset < size:
+            raise PlatformError(f"{name}: the upload stopped at {offset} of {size} bytes")
+        body: dict[str, Any] = self.platform.request("POST", f"/api/v1/uploads/{upload_id}/complete").json()
+        return body
 
     def _decision(self, submission_id: str) -> str | None:
         """The submission's state once the platform has decided, or None after ``poll_timeout``."""
@@ -207,6 +257,7 @@ class Client:
             report = self.platform.request("GET", f"/api/v1/submissions/{submission_id}/report/csv").content
             write_durably(target.with_name(target.name + ".report.csv"), report)
         move_durably(path, target)
+        (self.config.state / f"{sha}.p7m").unlink(missing_ok=True)
         self.journal.filed(path.name, sha)
         self.events.event("push.filed", file=path.name, submission=submission_id, state=state, to=str(target))
 
