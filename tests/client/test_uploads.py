@@ -46,7 +46,7 @@ def open_session(hub: Hub, org: str, sealed: bytes, key: str | None = "k-1") -> 
 def patch(hub: Hub, org: str, upload_id: str, offset: int, body: bytes) -> Any:
     headers = hub.auth(org) | {
         "Upload-Offset": str(offset),
-        "Content-Type": "application/offset+octet-stream",
+        "Content-Type": "application/octet-stream",
     }
     return hub.client.patch(f"/api/v1/uploads/{upload_id}", headers=headers, content=body)
 

@@ -85,9 +85,7 @@ def read(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                "application/offset+octet-stream": {"schema": {"type": "string", "format": "binary"}}
-            },
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
         }
     },
 )

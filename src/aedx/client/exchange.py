@@ -217,7 +217,7 @@ class Client:
             response = self.platform.request(
                 "PATCH",
                 f"/api/v1/uploads/{upload_id}",
-                headers={"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"},
+                headers={"Upload-Offset": str(offset), "Content-Type": "application/octet-stream"},
                 content=sealed[offset : offset + chunk],
                 ok=(409,),
             )
