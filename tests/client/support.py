@@ -164,7 +164,7 @@ class Proxy:
         pump(downstream, upstream)
 
 
-def client_folder(hub: Hub, org: str, folder: Path, url: str, *, extra: str = "") -> Path:
+def client_folder(hub: Hub, org: str, folder: Path, url: str, *, extra: str = "", attempts: int = 40) -> Path:
     """The organisation's keys and certificates written as an administrator would (keys mode 0600)
     and a configuration that reads every referral, payment and feedback file of the outbox."""
     keys = folder / "keys"
@@ -228,7 +228,7 @@ settle_seconds = 0.05
 poll_timeout_seconds = 60
 
 [retry]
-attempts = 40
+attempts = {attempts}
 base_seconds = 0.05
 cap_seconds = 1
 """,

@@ -7,18 +7,22 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import select
 
 from aedx import client as aedx_client
 from aedx.client.exchange import Client
+from aedx.client.http import Platform, PlatformError, Unreachable
 from aedx.storage.tables import Delivery, Organisation, Submission
 from aedx.trust import cms
 from tests.builders import records, write
-from tests.client.support import Server, client_folder
+from tests.client.support import Server, client_folder, free_port
 from tests.exchange.hub import Hub
 
 AGENCY = "A383000000"
@@ -158,3 +162,78 @@ def test_the_documented_example_configuration_reads(hub: Hub, tmp_path: Path) ->
     assert config.every == 600 and config.rule("daily-referral-20261125.txt") is not None
     assert config.rule("daily-referral-20261125.txt").format == "fixed"  # type: ignore[union-attr]
     assert config.inbox == Path("/srv/aedx/inbox")
+
+
+def test_an_unreachable_platform_is_retried_then_reported(hub: Hub, tmp_path: Path) -> None:
+    closed = free_port()  # nothing listens there
+    config_file = client_folder(hub, AGENCY, tmp_path / "agency", f"http://127.0.0.1:{closed}", attempts=3)
+    config = aedx_client.load(config_file)
+    config.make_folders()
+    referral(config.outbox, 1)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aedx.client.cli",
+            "sync",
+            "--every",
+            "1s",
+            "--runs",
+            "2",
+            "--config",
+            str(config_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 3, run.stderr
+    events = [json.loads(line)["event"] for line in run.stderr.splitlines()]
+    assert events.count("push.unreachable") == 2 and events.count("pull.unreachable") == 2
+    health = json.loads((config.state / "health.json").read_text())
+    assert "gave up after 3 tries" in health["last_error"]["error"]
+    assert "last_success" not in health["push"] and "last_success" not in health["pull"]
+    assert (config.outbox / "referral-0001.csv").exists()  # nothing lost
+
+
+class Flaky(BaseHTTPRequestHandler):
+    """Answers 503, then 429 with Retry-After, then the certificate; counts the requests."""
+
+    answers: ClassVar[list[int]] = []
+
+    def do_GET(self) -> None:
+        status = self.answers.pop(0) if self.answers else 200
+        self.send_response(status)
+        if status == 429:
+            self.send_header("Retry-After", "0")
+        body = b"-----BEGIN CERTIFICATE-----" if status == 200 else b"busy"
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_5xx_and_429_are_retried_with_backoff(hub: Hub, tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        config = aedx_client.load(client_folder(hub, AGENCY, tmp_path / "agency", url, attempts=4))
+        waits: list[float] = []
+        platform = Platform(config, sleep=waits.append)
+        Flaky.answers = [503, 502, 429]
+        response = platform.request("GET", "/api/v1/trust/certificates/root", auth=False)
+        assert response.status_code == 200 and platform.retries == 3
+        assert len(waits) == 3 and all(0 <= w <= 1 for w in waits)
+        Flaky.answers = [503] * 4
+        with pytest.raises(Unreachable, match="gave up after 4 tries"):
+            platform.request("GET", "/api/v1/trust/certificates/root", auth=False)
+        Flaky.answers = [404]
+        with pytest.raises(PlatformError) as refused:  # not retried: a retry does not mend it
+            platform.request("GET", "/api/v1/trust/certificates/root", auth=False)
+        assert refused.value.status == 404 and Flaky.answers == []
+        platform.close()
+    finally:
+        server.shutdown()
