@@ -66,7 +66,7 @@ class Bars(JsonLines):
         self.progress.start()
 
     def event(self, name: str, **fields: Any) -> None:
-        if name.endswith((".failed", ".unmatched")):
+        if name.endswith((".failed", ".unmatched", ".unreachable", ".refused")):
             self.console.print(f"[red]{name}[/red] " + " ".join(f"{k}={v}" for k, v in fields.items()))
 
     def begin(self, label: str, total: int) -> None:
