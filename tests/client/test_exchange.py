@@ -237,3 +237,29 @@ def test_5xx_and_429_are_retried_with_backoff(hub: Hub, tmp_path: Path) -> None:
         platform.close()
     finally:
         server.shutdown()
+
+
+def test_a_file_the_platform_refuses_goes_to_rejected_with_its_answer(
+    hub: Hub, server: Server, tmp_path: Path
+) -> None:
+    config = aedx_client.load(client_folder(hub, AGENCY, tmp_path / "agency", server.url))
+    config.make_folders()
+    frame = records("status_feedback")
+    write(config.outbox / "feedback-0001.csv", "status_feedback", frame)  # an agency may not send it
+    c = Client(config)
+    try:
+        counts = c.push()
+    finally:
+        c.close()
+    assert (counts.rejected, counts.failed) == (1, 0)
+    assert list(config.outbox.iterdir()) == []
+    answer = (config.rejected / "feedback-0001.csv.refused.txt").read_text()
+    assert "403" in answer and "auth.denied" in answer
+
+
+def test_a_number_that_is_not_one_is_a_configuration_error(hub: Hub, tmp_path: Path) -> None:
+    config_file = client_folder(hub, AGENCY, tmp_path / "agency", "http://127.0.0.1:9")
+    text = config_file.read_text().replace("timeout_seconds = 20", 'timeout_seconds = "soon"')
+    config_file.write_text(text)
+    with pytest.raises(aedx_client.ConfigError, match="soon"):
+        aedx_client.load(config_file)

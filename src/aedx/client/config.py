@@ -182,7 +182,10 @@ def load(path: str | Path) -> Config:
         raise ConfigError(
             f"設定檔 {path} 格式錯誤：{e}", f"the configuration file {path} is not TOML: {e}"
         ) from None
-    return parse(data, path)
+    try:
+        return parse(data, path)
+    except (ValueError, TypeError) as e:  # a number that is not one
+        raise ConfigError(f"設定檔 {path} 之數值錯誤：{e}", f"a number in {path} is wrong: {e}") from None
 
 
 def parse(data: dict[str, Any], path: Path) -> Config:

@@ -18,6 +18,7 @@ from aedx.client.journal import Journal
 from aedx.trust import cms
 from aedx.trust.pki import Identity
 
+REFUSED = {400, 403, 413, 415, 422}  # answers about the file itself: a retry would not mend them
 DECIDED = {"accepted", "rejected", "routed", "delivered", "acknowledged"}
 SUFFIXES = {"csv": ".csv", "fixed": ".txt", "jsonl": ".jsonl"}
 
@@ -150,22 +151,14 @@ class Client:
             if hashlib.sha256(data).hexdigest() != sha:  # changed since it was looked at
                 self.events.event("push.changed", file=path.name)
                 return
-            sealed = self._sealed(data, sha, signer)
-            if len(sealed) > self.config.chunk_threshold:
-                body = self._upload_in_chunks(sealed, rule, key, path.name)
-            else:
-                body = self.platform.request(
-                    "POST",
-                    "/api/v1/submissions",
-                    params={
-                        "kind": rule.kind,
-                        "format": rule.format,
-                        "encoding": rule.encoding,
-                        "filename": path.name,
-                    },
-                    headers={"Content-Type": "application/pkcs7-mime", "Idempotency-Key": key},
-                    content=sealed,
-                ).json()
+            try:
+                body = self._upload(path.name, data, sha, signer, rule, key)
+            except PlatformError as e:
+                if e.status not in REFUSED:
+                    raise
+                self._refused(path, sha, e)
+                counts.rejected += 1
+                return
             submission_id = str(body["id"])
             self.journal.sent(path.name, sha, submission_id)
             self.events.event(
@@ -181,6 +174,38 @@ class Client:
             counts.rejected += 1
         else:
             counts.accepted += 1
+
+    def _upload(
+        self, name: str, data: bytes, sha: str, signer: Identity, rule: FileRule, key: str
+    ) -> dict[str, Any]:
+        sealed = self._sealed(data, sha, signer)
+        if len(sealed) > self.config.chunk_threshold:
+            return self._upload_in_chunks(sealed, rule, key, name)
+        body: dict[str, Any] = self.platform.request(
+            "POST",
+            "/api/v1/submissions",
+            params={
+                "kind": rule.kind,
+                "format": rule.format,
+                "encoding": rule.encoding,
+                "filename": name,
+            },
+            headers={"Content-Type": "application/pkcs7-mime", "Idempotency-Key": key},
+            content=sealed,
+        ).json()
+        return body
+
+    def _refused(self, path: Path, sha: str, error: PlatformError) -> None:
+        """A file the platform refused before taking it (its signature, its kind not granted, its
+        size): to ``rejected/`` with the platform's answer beside it."""
+        target = free_name(self.config.rejected, path.name, sha[:12])
+        write_durably(target.with_name(target.name + ".refused.txt"), f"{error}\n".encode())
+        move_durably(path, target)
+        (self.config.state / f"{sha}.p7m").unlink(missing_ok=True)
+        self.journal.filed(path.name, sha)
+        self.events.event(
+            "push.refused", file=path.name, status=error.status, error=str(error), to=str(target)
+        )
 
     def _sealed(self, data: bytes, sha: str, signer: Identity) -> bytes:
         """The file signed and enveloped to the platform. A large one is kept in the state folder
