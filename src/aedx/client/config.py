@@ -270,6 +270,16 @@ def parse(data: dict[str, Any], path: Path) -> Config:
         timeout=float(data.get("timeout_seconds", 60.0)),
         **folder_paths,
     )
+    if config.chunk_size < 64 << 10 or config.chunk_threshold < 0 or config.retry.attempts < 1:
+        raise ConfigError(
+            "chunk_bytes 至少 65536、chunk_threshold_bytes 不得為負、retry.attempts 至少 1",
+            "chunk_bytes must be 65536 or more, chunk_threshold_bytes not negative, retry.attempts 1 or more",
+        )
+    if config.settle < 0 or config.poll_timeout < 0 or config.timeout <= 0:
+        raise ConfigError(
+            "settle_seconds、poll_timeout_seconds 不得為負，timeout_seconds 須為正",
+            "settle_seconds and poll_timeout_seconds must not be negative, timeout_seconds must be positive",
+        )
     if len(set(folder_paths.values())) != len(folder_paths):
         raise ConfigError("各資料夾須互不相同", "the folders must all be different")
     for key in (config.oauth_key, config.signing_key, config.encryption_key):

@@ -318,7 +318,7 @@ class Client:
         name = f"{delivery['sender']}-{delivery['kind']}-{delivery_id}{SUFFIXES.get(delivery['format'], '')}"
         target = self.config.inbox / name
         entry = self.journal.download(delivery_id)
-        if entry is None or entry.sha256 != sha or not (self.config.inbox / entry.name).exists():
+        if entry is None or entry.sha256 != sha:  # once written, never again (it may have been taken away)
             scratch = self.config.state / f"{delivery_id}.download{PART}"
             try:
                 self.platform.download(f"/api/v1/deliveries/{delivery_id}/content", scratch)
