@@ -13,7 +13,7 @@ from cryptography import x509
 
 from aedx.client.config import Config, FileRule, read_certificate
 from aedx.client.files import PART, free_name, move_durably, sha256_of, write_durably
-from aedx.client.http import Platform, PlatformError
+from aedx.client.http import Platform, PlatformError, Unreachable
 from aedx.client.journal import Journal
 from aedx.trust import cms
 from aedx.trust.pki import Identity
@@ -128,6 +128,8 @@ class Client:
         for path in files:
             try:
                 self._push_one(path, signer, counts)
+            except Unreachable:  # the run stops: the next one takes up where this one was
+                raise
             except (PlatformError, OSError, cms.CmsRefused) as e:
                 counts.failed += 1
                 counts.errors.append(f"{path.name}: {e}")
@@ -306,6 +308,8 @@ class Client:
         for delivery in waiting:
             try:
                 self._pull_one(delivery, decrypter, counts)
+            except Unreachable:  # the run stops: the next one takes up where this one was
+                raise
             except (PlatformError, OSError, cms.CmsRefused) as e:
                 counts.failed += 1
                 counts.errors.append(f"{delivery['id']}: {e}")
