@@ -45,6 +45,11 @@ ENDPOINTS = {  # (method, path) → the object of OWNER or BRANCH that others mu
     ("POST", "/api/v1/deliveries/{delivery_id}/ack"): "delivery",
     ("GET", "/api/v1/audit"): None,
     ("GET", "/api/v1/cases"): None,  # a list: see test_cases_are_seen_by_who_referred_or_holds_them
+    # upload sessions: tried with another organisation's session in tests/client/test_uploads.py
+    ("POST", "/api/v1/uploads"): None,
+    ("GET", "/api/v1/uploads/{upload_id}"): None,
+    ("PATCH", "/api/v1/uploads/{upload_id}"): None,
+    ("POST", "/api/v1/uploads/{upload_id}/complete"): None,
 }
 PUBLIC = {  # what anyone may fetch: the platform's certificates and CRL
     ("GET", "/api/v1/trust/certificates/{name}"): "/api/v1/trust/certificates/platform-encryption",

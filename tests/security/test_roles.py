@@ -52,6 +52,10 @@ ENDPOINTS = {
     ("GET", "/api/v1/cases"): "list",
     ("GET", "/api/v1/trust/certificates/{name}"): "public",
     ("GET", "/api/v1/trust/crl"): "public",
+    ("POST", "/api/v1/uploads"): "send",
+    ("GET", "/api/v1/uploads/{upload_id}"): "upload",
+    ("PATCH", "/api/v1/uploads/{upload_id}"): "upload",
+    ("POST", "/api/v1/uploads/{upload_id}/complete"): "upload",
     ("POST", "/oauth/token"): "token",
     ("GET", "/health"): "public",
     ("GET", "/ready"): "public",
@@ -93,6 +97,7 @@ def _path(template: str, objects: dict[str, str]) -> str:
         delivery_id=objects["delivery"],
         fmt="csv",
         name="platform-encryption",
+        upload_id=objects.get("upload", "0" * 32),
     )
 
 

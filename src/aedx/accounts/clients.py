@@ -21,7 +21,6 @@ import hashlib
 import json
 import math
 import secrets
-import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -30,7 +29,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -41,6 +40,9 @@ from aedx.accounts.roles import CLIENT_PERMISSIONS, Permission
 from aedx.errors import Denied, Invalid, NotFound, Unauthenticated
 from aedx.storage.tables import AccessToken, ApiClient, Certificate, Organisation, UsedAssertion, utcnow
 from aedx.trust import audit
+from aedx.trust.assertions import PrivateKey as PrivateKey
+from aedx.trust.assertions import make_assertion as make_assertion
+from aedx.trust.assertions import sign_jwt as sign_jwt
 from aedx.trust.caller import Caller
 
 GRANT_TYPE = "client_credentials"
@@ -551,52 +553,6 @@ def _digest(value: str) -> str:
 
 
 # -- the client's side ----------------------------------------------------------------------------
-
-
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-
-
-def make_assertion(
-    client_id: str,
-    key: PrivateKey,
-    audience: str,
-    *,
-    alg: str | None = None,
-    lifetime: dt.timedelta = dt.timedelta(minutes=2),
-    now: dt.datetime | None = None,
-    **claims: Any,
-) -> str:
-    """A client assertion as an agency's server makes it (RS256 or PS256 with an RSA key, ES256 with
-    an EC P-256 key); ``claims`` override or add claims."""
-    alg = alg or ("ES256" if isinstance(key, ec.EllipticCurvePrivateKey) else "RS256")
-    t = int((now or utcnow()).timestamp())
-    body = {
-        "iss": client_id,
-        "sub": client_id,
-        "aud": audience,
-        "iat": t,
-        "exp": t + int(lifetime.total_seconds()),
-        "jti": str(uuid.uuid4()),
-    } | claims
-    return sign_jwt({"alg": alg, "typ": "JWT"}, body, key)
-
-
-def sign_jwt(header: dict[str, Any], claims: dict[str, Any], key: PrivateKey) -> str:
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
-    data = signing_input.encode("ascii")
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hashes.SHA256())))
-        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    elif header.get("alg") == "PS256":
-        signature = key.sign(
-            data, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256()
-        )
-    else:
-        signature = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-    return f"{signing_input}.{b64(signature)}"
 
 
 def private_key_pem(key: PrivateKey) -> bytes:

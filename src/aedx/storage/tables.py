@@ -515,3 +515,26 @@ class MissingFile(Base):
 # The exchange monitor reads submissions by day and transitions by action and time.
 Index("ix_submissions_received_at", Submission.received_at)
 Index("ix_audit_events_action_at", AuditEvent.action, AuditEvent.at)
+
+
+class UploadSession(Base):
+    """A large file sent in chunks. The bytes received so far are kept under ``uploads/ID``;
+    completing the session hands the whole file to intake, as one upload of it would be."""
+
+    __tablename__ = "upload_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(30))
+    format: Mapped[str] = mapped_column(String(10))
+    encoding: Mapped[str] = mapped_column(String(10))
+    filename: Mapped[str | None] = mapped_column(String(200))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)  # declared
+    sha256: Mapped[str] = mapped_column(String(64))  # declared, of the bytes as sent (the envelope)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[str] = mapped_column(String(15))  # open, completed
+    submission_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
