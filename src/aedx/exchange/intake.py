@@ -54,7 +54,7 @@ class Received:
 
 
 def submit(platform: Platform, caller: Caller, upload: Upload, body: Iterable[bytes]) -> Received:
-    kind, fmt, encoding = _check(platform, caller, upload)
+    kind, fmt, encoding = check(platform, caller, upload)
     incoming = f"incoming/{secrets.token_hex(16)}"
     try:
         sha, size = platform.blobs.put(incoming, _limited(body, platform.settings.max_upload_bytes))
@@ -84,7 +84,7 @@ def submit_by_person(platform: Platform, caller: Caller, upload: Upload, body: I
     bytes pass once, as they arrive, into a scratch blob encrypted with a key that lives only in
     memory, while their SHA-256 is computed; a second pass signs them with the platform's key and
     envelopes them to the platform, as a signed upload is kept. No clear copy is ever written."""
-    kind, fmt, encoding = _check(platform, caller, upload)
+    kind, fmt, encoding = check(platform, caller, upload)
     if platform.settings.plain_exchange:
         return submit(platform, caller, upload, body)
     scratch = _Scratch(platform)
@@ -152,7 +152,7 @@ class _Scratch:
 def dry_run(platform: Platform, caller: Caller, upload: Upload, body: Iterable[bytes]) -> Report:
     """Validate a file as the worker would, keeping nothing: the bytes are read into memory (no
     copy is written), checked, and let go. Personal values in the report come back masked."""
-    kind_name, fmt, encoding = _check(platform, caller, upload, action="submission.check")
+    kind_name, fmt, encoding = check(platform, caller, upload, action="submission.check")
     content = b"".join(_limited(body, platform.settings.max_upload_bytes))
     kind = KINDS[kind_name]
     today = platform.settings.current_day()
@@ -262,9 +262,12 @@ def _open(platform: Platform, caller: Caller, key: str) -> _Opened:
     return _Opened(sha256.hex(), cert.serial)
 
 
-def _check(
+def check(
     platform: Platform, caller: Caller, upload: Upload, *, action: str = "submission.create"
 ) -> tuple[str, str, str]:
+    """What every way in checks before it takes a byte (a whole upload, a person's, a dry-run, an
+    upload session): the kind, the permission and grant (a refusal audited), the key, the format
+    and the encoding; returns the kind, format and encoding in their canonical names."""
     kind = KINDS.get(upload.kind)
     if kind is None or kind.routing is None:
         raise Invalid(f"不支援的交換類別 {upload.kind}", f"unknown exchange kind {upload.kind}")

@@ -37,7 +37,7 @@ def create(
     platform: Platform, caller: Caller, upload: intake.Upload, size: int, sha256: str
 ) -> UploadSession:
     """A new session, or the open one of the same idempotency key (a client that lost the answer)."""
-    kind, fmt, encoding = intake._check(platform, caller, upload)  # the checks of a whole upload
+    kind, fmt, encoding = intake.check(platform, caller, upload)  # the checks of a whole upload
     limit = platform.settings.max_upload_bytes
     if size > limit:
         intake.record_declared_too_large(platform, caller, kind, size)
