@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,31 +38,40 @@ def _time(value: str, end: bool = False) -> dt.datetime | None:
     return start.astimezone(dt.UTC)
 
 
-def _filter(
-    since: str,
-    until: str,
-    organisation: str,
-    actor: str,
-    action: str,
-    outcome: str,
-    kind: str,
-    object_id: str,
-    before: int | None = None,
-    limit: int = PAGE_SIZE + 1,
-) -> audit.Filter:
-    return audit.Filter(
-        since=_time(since),
-        until=_time(until, end=True),
-        kind=kind or None,
-        organisation=organisation or None,
-        action=action or None,
-        actor=actor or None,
-        outcome=outcome or None,
-        object_id=object_id or None,
-        before_id=before,
-        newest_first=True,
-        limit=limit,
-    )
+@dataclass(frozen=True)
+class Wanted:
+    """The search's filters, as the query string gives them (the search and the export alike)."""
+
+    since: Text = ""
+    until: Text = ""
+    organisation: Text = ""
+    actor: Text = ""
+    action: Text = ""
+    outcome: Text = ""
+    kind: Text = ""
+    object_id: Text = ""
+
+    def given(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def filter(self, before: int | None = None, limit: int = PAGE_SIZE + 1) -> audit.Filter:
+        return audit.Filter(
+            since=_time(self.since),
+            until=_time(self.until, end=True),
+            kind=self.kind or None,
+            organisation=self.organisation or None,
+            action=self.action or None,
+            actor=self.actor or None,
+            outcome=self.outcome or None,
+            object_id=self.object_id or None,
+            before_id=before,
+            newest_first=True,
+            limit=limit,
+        )
+
+
+WantedDep = Annotated[Wanted, Depends()]
+FILTERS = tuple(f.name for f in fields(Wanted))
 
 
 def _usernames(session: Session, actors: list[str]) -> dict[str, str]:
@@ -75,43 +85,20 @@ def _usernames(session: Session, actors: list[str]) -> dict[str, str]:
     }
 
 
-FILTERS = ("since", "until", "organisation", "actor", "action", "outcome", "kind", "object_id")
-
-
 @router.get("/audit", response_class=HTMLResponse)
 def audit_search(
     request: Request,
     p: PlatformDep,
     v: VisitDep,
-    since: Text = "",
-    until: Text = "",
-    organisation: Text = "",
-    actor: Text = "",
-    action: Text = "",
-    outcome: Text = "",
-    kind: Text = "",
-    object_id: Text = "",
+    wanted: WantedDep,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
-    given = {
-        "since": since,
-        "until": until,
-        "organisation": organisation,
-        "actor": actor,
-        "action": action,
-        "outcome": outcome,
-        "kind": kind,
-        "object_id": object_id,
-    }
+    given = wanted.given()
     error, rows = None, []
     with p.db.transaction() as session:
         require(session, v.caller, "audit.read", Permission.AUDIT_READ)
         try:
-            rows = audit.query(
-                session,
-                v.caller,
-                _filter(since, until, organisation, actor, action, outcome, kind, object_id, before),
-            )
+            rows = audit.query(session, v.caller, wanted.filter(before))
         except DomainError as e:
             error = message(request, e)
         sealing = ledger.status(session) if v.caller.is_hq else None
@@ -143,18 +130,11 @@ def audit_export(
     request: Request,
     p: PlatformDep,
     v: VisitDep,
-    since: Text = "",
-    until: Text = "",
-    organisation: Text = "",
-    actor: Text = "",
-    action: Text = "",
-    outcome: Text = "",
-    kind: Text = "",
-    object_id: Text = "",
+    wanted: WantedDep,
     format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
 ) -> Response:
     try:
-        f = _filter(since, until, organisation, actor, action, outcome, kind, object_id)
+        f = wanted.filter()
     except DomainError as e:
         raise Refused() from e
     with p.db.transaction() as session:

@@ -70,7 +70,6 @@ def _certificates_page(
         "organisations": choices,
         "reasons": REVOCATION_LABELS,
         "error": error,
-        "saved": request.query_params.get("saved") == "1",
     }
     return show(request, p, v, "certificates.html", context, status_code)
 

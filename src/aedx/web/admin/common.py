@@ -91,8 +91,13 @@ Text = Annotated[str, Query(max_length=100)]
 def show(
     request: Request, p: PlatformDep, v: Visit, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
+    """A management page with the section menu; ``saved`` tells it a change was just made (the
+    redirect after a change carries ``?saved=1``)."""
     sections = [(path, label) for path, label, needs in SECTIONS if any(v.caller.may(n) for n in needs)]
-    response = render_page(request, p, v, f"admin/{template}", {"sections": sections, **context})
+    saved = request.query_params.get("saved") == "1"
+    response = render_page(
+        request, p, v, f"admin/{template}", {"sections": sections, "saved": saved, **context}
+    )
     response.status_code = status_code
     return response
 

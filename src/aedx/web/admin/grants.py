@@ -80,7 +80,6 @@ def _grants_page(
         "reference": reference,
         "role_kinds": ROLE_KINDS,
         "error": error,
-        "saved": request.query_params.get("saved") == "1",
     }
     return show(request, p, v, "grants.html", context, status_code)
 

@@ -57,7 +57,6 @@ def _organisations_page(
         "next_after": rows[-1].code if more and rows else None,
         "paged": bool(after),
         "error": error,
-        "saved": request.query_params.get("saved") == "1",
         "categories": orgs.CATEGORIES,
     }
     return show(request, p, v, "organisations.html", context, status_code)
@@ -124,7 +123,6 @@ def _organisation_page(
         "encodings": ENCODINGS,
         "managed": org.role in orgs.MANAGED_ROLES,
         "error": error,
-        "saved": request.query_params.get("saved") == "1",
     }
     return show(request, p, v, "organisation.html", context, status_code)
 

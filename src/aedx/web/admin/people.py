@@ -83,7 +83,6 @@ def _users_page(
         "role_labels": ROLE_LABELS,
         "choosable": choosable,
         "error": error,
-        "saved": request.query_params.get("saved") == "1",
     }
     return show(request, p, v, "users.html", context, status_code)
 
@@ -174,7 +173,6 @@ def _user_page(
         "role_labels": ROLE_LABELS,
         "own": v.caller.actor == f"user:{person.id}",
         "error": error,
-        "saved": request.query_params.get("saved") == "1",
     }
     return show(request, p, v, "user.html", context, status_code)
 
@@ -332,7 +330,6 @@ def _clients_page(
         "organisation": organisation,
         "organisations": choices,
         "error": error,
-        "saved": request.query_params.get("saved") == "1",
     }
     return show(request, p, v, "clients.html", context, status_code)
 
