@@ -9,6 +9,7 @@ import contextlib
 import socket
 import threading
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,9 @@ from cryptography.hazmat.primitives import serialization
 
 from aedx.accounts import clients
 from aedx.api.app import create_app
+from aedx.client.config import FOLDERS, dumps
 from aedx.exchange.platform import Platform
+from aedx.sim.network import Keys
 from aedx.trust.pki import Usage, pem
 from tests.exchange.hub import Hub
 
@@ -164,74 +167,57 @@ class Proxy:
         pump(downstream, upstream)
 
 
-def client_folder(hub: Hub, org: str, folder: Path, url: str, *, extra: str = "", attempts: int = 40) -> Path:
-    """The organisation's keys and certificates written as an administrator would (keys mode 0600)
-    and a configuration that reads every referral, payment and feedback file of the outbox."""
-    keys = folder / "keys"
+def install_keys(hub: Hub, org: str, keys: Path) -> Keys:
+    """The organisation's API client key, signing and encryption keys and certificates, written as
+    its administrator would (keys mode 0600)."""
     keys.mkdir(parents=True, exist_ok=True)
 
-    def key_file(name: str, data: bytes) -> str:
+    def write(name: str, data: bytes) -> Path:
         path = keys / name
         path.touch(mode=0o600)
         path.chmod(0o600)
         path.write_bytes(data)
-        return str(path)
+        return path
 
     def rsa_pem(usage: Usage) -> bytes:
         return hub.identities[org, usage].key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
 
-    oauth = key_file("oauth.key", clients.private_key_pem(hub.keys[org]))
-    signing = key_file("signing.key", rsa_pem(Usage.SIGNING))
-    encryption = key_file("encryption.key", rsa_pem(Usage.ENCRYPTION))
-    (keys / "signing.pem").write_bytes(pem(hub.identities[org, Usage.SIGNING].certificate))
-    (keys / "encryption.pem").write_bytes(pem(hub.identities[org, Usage.ENCRYPTION].certificate))
-    config = folder / "aedx-client.toml"
-    config.write_text(
-        f"""organisation = "{org}"
-client_id = "{hub.client_ids[org]}"
-platform_url = "{url}"
-oauth_key = "{oauth}"
-timeout_seconds = 20
-{extra}
-[signing]
-key = "{signing}"
-certificate = "keys/signing.pem"
-
-[encryption]
-key = "{encryption}"
-certificate = "keys/encryption.pem"
-
-[folders]
-outbox = "outbox"
-sent = "sent"
-rejected = "rejected"
-inbox = "inbox"
-state = "state"
-
-[[files]]
-pattern = "referral-*.csv"
-kind = "case_referral"
-
-[[files]]
-pattern = "payment-*.csv"
-kind = "payment"
-
-[[files]]
-pattern = "feedback-*.csv"
-kind = "status_feedback"
-
-[schedule]
-every = "10m"
-settle_seconds = 0.05
-poll_timeout_seconds = 60
-
-[retry]
-attempts = {attempts}
-base_seconds = 0.05
-cap_seconds = 1
-""",
-        encoding="utf-8",
+    return Keys(
+        client_id=hub.client_ids[org],
+        oauth_key=write("oauth.key", clients.private_key_pem(hub.keys[org])),
+        signing_key=write("signing.key", rsa_pem(Usage.SIGNING)),
+        signing_certificate=write("signing.pem", pem(hub.identities[org, Usage.SIGNING].certificate)),
+        encryption_key=write("encryption.key", rsa_pem(Usage.ENCRYPTION)),
+        encryption_certificate=write(
+            "encryption.pem", pem(hub.identities[org, Usage.ENCRYPTION].certificate)
+        ),
     )
+
+
+def client_folder(hub: Hub, org: str, folder: Path, url: str, *, extra: str = "", attempts: int = 40) -> Path:
+    """A configuration that reads every referral, payment and feedback file of the outbox, with the
+    organisation's keys; ``extra`` is further TOML of top-level settings."""
+    keys = install_keys(hub, org, folder / "keys")
+    config = folder / "aedx-client.toml"
+    values = {
+        "organisation": org,
+        "client_id": keys.client_id,
+        "platform_url": url,
+        "oauth_key": keys.oauth_key,
+        "timeout_seconds": 20,
+        **tomllib.loads(extra),
+        "signing": {"key": keys.signing_key, "certificate": "keys/signing.pem"},
+        "encryption": {"key": keys.encryption_key, "certificate": keys.encryption_certificate},
+        "folders": {name: name for name in FOLDERS},
+        "files": [
+            {"pattern": "referral-*.csv", "kind": "case_referral"},
+            {"pattern": "payment-*.csv", "kind": "payment"},
+            {"pattern": "feedback-*.csv", "kind": "status_feedback"},
+        ],
+        "schedule": {"every": "10m", "settle_seconds": 0.05, "poll_timeout_seconds": 60},
+        "retry": {"attempts": attempts, "base_seconds": 0.05, "cap_seconds": 1},
+    }
+    config.write_text(dumps(values), encoding="utf-8")
     return config

@@ -35,6 +35,7 @@ every = "10m"
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 import stat
@@ -130,6 +131,32 @@ class Config:
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ConfigError(f"{path} 須為 RSA 私鑰", f"{path} must be an RSA private key")
         return key
+
+
+def dumps(data: dict[str, Any]) -> str:
+    """A configuration as TOML text, for the tools that write one (``load`` reads it back): plain
+    values first, then each table, then each array of tables."""
+
+    def value(v: object) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return repr(v)
+        if isinstance(v, str | Path):
+            return json.dumps(str(v), ensure_ascii=False)  # a JSON string is a TOML basic string
+        raise TypeError(f"{type(v).__name__} is not a configuration value")
+
+    def lines(table: dict[str, Any]) -> list[str]:
+        return [f"{k} = {value(v)}" for k, v in table.items() if not isinstance(v, dict | list)]
+
+    out = lines(data)
+    for key, v in data.items():
+        if isinstance(v, dict):
+            out += ["", f"[{key}]", *lines(v)]
+        elif isinstance(v, list):
+            for item in v:
+                out += ["", f"[[{key}]]", *lines(item)]
+    return "\n".join(out) + "\n"
 
 
 def parse_duration(value: object, what: str) -> int:

@@ -18,8 +18,13 @@ from aedx.client.journal import Journal
 from aedx.trust import cms
 from aedx.trust.pki import Identity
 
+# Beside a filed file: the platform's signed receipt, and for a rejected one its report or, for a file
+# refused before it was taken, the platform's answer.
+RECEIPT, REPORT, REFUSAL = ".receipt.p7s", ".report.csv", ".refused.txt"
 REFUSED = {400, 403, 413, 415, 422}  # answers about the file itself: a retry would not mend them
-DECIDED = {"accepted", "rejected", "routed", "delivered", "acknowledged"}
+# A file is filed once the platform has finished with it: an accepted file may still be refused at
+# routing (its cases opened by another file first), and its packages are ready only once delivered.
+DECIDED = {"rejected", "delivered", "acknowledged"}
 SUFFIXES = {"csv": ".csv", "fixed": ".txt", "jsonl": ".jsonl"}
 
 
@@ -201,7 +206,7 @@ class Client:
         """A file the platform refused before taking it (its signature, its kind not granted, its
         size): to ``rejected/`` with the platform's answer beside it."""
         target = free_name(self.config.rejected, path.name, sha[:12])
-        write_durably(target.with_name(target.name + ".refused.txt"), f"{error}\n".encode())
+        write_durably(target.with_name(target.name + REFUSAL), f"{error}\n".encode())
         move_durably(path, target)
         (self.config.state / f"{sha}.p7m").unlink(missing_ok=True)
         self.journal.filed(path.name, sha)
@@ -279,10 +284,10 @@ class Client:
             raise PlatformError(f"the receipt of {submission_id} is not signed by the platform")
         folder = self.config.rejected if state == "rejected" else self.config.sent
         target = free_name(folder, path.name, submission_id)
-        write_durably(target.with_name(target.name + ".receipt.p7s"), receipt)
+        write_durably(target.with_name(target.name + RECEIPT), receipt)
         if state == "rejected":
             report = self.platform.request("GET", f"/api/v1/submissions/{submission_id}/report/csv").content
-            write_durably(target.with_name(target.name + ".report.csv"), report)
+            write_durably(target.with_name(target.name + REPORT), report)
         move_durably(path, target)
         (self.config.state / f"{sha}.p7m").unlink(missing_ok=True)
         self.journal.filed(path.name, sha)

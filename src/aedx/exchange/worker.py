@@ -7,7 +7,8 @@ takes the job over at once and carries on from the last committed state. The emb
 runs one worker, in-process.
 
 A running worker also seals the audit log every ``SEAL_EVERY`` seconds (``aedx.trust.ledger``);
-when another worker is sealing it does not wait.
+when another worker is sealing it does not wait. Every ``SWEEP_EVERY`` seconds it removes expired
+upload sessions and their bytes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, TextClause, text
 
-from aedx.exchange import process
+from aedx.exchange import process, uploads
 from aedx.exchange.platform import Platform
 from aedx.notify.outbox import Notifier
 from aedx.storage.tables import utcnow
@@ -40,6 +41,7 @@ DONE = text("DELETE FROM jobs WHERE submission_id = :id")
 RETRY = text("UPDATE jobs SET attempts = attempts + 1, queued_at = :later WHERE submission_id = :id")
 MAX_BACKOFF = dt.timedelta(minutes=10)
 SEAL_EVERY = 5.0  # seconds between sealing runs of a running worker
+SWEEP_EVERY = 600.0  # seconds between two sweeps of expired upload sessions
 
 
 class Worker:
@@ -50,6 +52,8 @@ class Worker:
         self.wake = threading.Event()
         self.seal_every = SEAL_EVERY
         self._next_seal = 0.0
+        self.sweep_every = SWEEP_EVERY
+        self._next_sweep = 0.0
         self._seal_failure = ""
         self.notifier = Notifier(platform, actor)
 
@@ -119,6 +123,7 @@ class Worker:
     def run_forever(self, poll: float = 0.2, on_idle: Callable[[], None] | None = None) -> None:
         while not self.stopping.is_set():
             self.seal_if_due()
+            self.sweep_if_due()
             self.notifier.tick()
             if not self.run_once():
                 if on_idle:
@@ -142,6 +147,18 @@ class Worker:
             self._seal_failure = str(e)
         else:
             self._seal_failure = ""
+
+    def sweep_if_due(self) -> None:
+        """Remove expired upload sessions and their bytes when it is time; a failure is logged."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.sweep_every
+        try:
+            if swept := uploads.expire(self.platform):
+                log.info("%d expired upload sessions removed", swept)
+        except Exception:
+            log.exception("removing expired upload sessions failed")
 
     def stop(self) -> None:
         self.stopping.set()

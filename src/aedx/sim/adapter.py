@@ -62,8 +62,9 @@ class Delivery:
 
 
 def read_delivery(path: Path, kinds: tuple[str, ...]) -> Delivery:
-    """What a downloaded package holds, from its name when it says the kind (``payment-….csv``) and
-    otherwise from its first line; the encoding is UTF-8 unless the bytes say otherwise (CP950)."""
+    """What a downloaded package holds, from its name when it says the kind (``payment-….csv``, or
+    ``SENDER-payment-ID.csv`` as the exchange client names it) and otherwise from its first line; the
+    encoding is UTF-8 unless the bytes say otherwise (CP950)."""
     fmt = FORMATS.get(path.suffix.lower().lstrip("."), Format.CSV)
     data = path.read_bytes()
     try:
@@ -71,7 +72,7 @@ def read_delivery(path: Path, kinds: tuple[str, ...]) -> Delivery:
         encoding = "utf-8"
     except UnicodeDecodeError:
         encoding = "cp950"
-    named = [k for k in kinds if path.name.startswith(k + "-")]
+    named = [k for k in kinds if path.name.startswith(k + "-") or f"-{k}-" in path.name]
     if named:
         return Delivery(path, get_kind(named[0]), fmt, encoding)
     first = data.split(b"\n", 1)[0].rstrip(b"\r").lstrip(b"\xef\xbb\xbf")

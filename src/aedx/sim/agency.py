@@ -1,6 +1,8 @@
 """The reference agency: each day it refers new cases and sends the payments it received for its
 earlier cases into its outbox, now and then a file with mistakes (rejected by the platform with
-its report), and reads the status feedback in its inbox into its own view of its cases.
+its report), and reads the status feedback in its inbox into its own view of its cases, and what the
+exchange client filed under ``rejected/``: the cases of a rejected referral file are marked rejected
+(退件), to be corrected and referred again.
 
 Its database (SQLite, its own file) keeps each case as the agency knows it: referred, then what
 the branch reported (branch, branch case number, status, collected), and the payments it took
@@ -9,7 +11,9 @@ itself. A day is produced once: the day's files and its record of them are kept 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import random
 import sqlite3
 from dataclasses import dataclass
@@ -18,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from aedx.client.exchange import RECEIPT, REFUSAL, REPORT
 from aedx.formats import Format
 from aedx.kinds import get_kind
-from aedx.sim.adapter import EXTENSIONS, FolderAdapter, encode_file, write_durably
+from aedx.sim.adapter import EXTENSIONS, FolderAdapter, encode_file, read_delivery, records_of, write_durably
 from aedx.sim.branch.store import get_meta, set_meta, transaction
 from aedx.sim.generate import Request, generate
 from aedx.sim.records import MAKERS, Setting
@@ -31,6 +36,10 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS days (day TEXT PRIMARY KEY, referrals INTEGER, payments INTEGER, mistakes INTEGER);
 CREATE TABLE IF NOT EXISTS imported (name TEXT PRIMARY KEY, records INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rejections (
+    name TEXT PRIMARY KEY, kind TEXT NOT NULL, records INTEGER NOT NULL, findings INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS cases (
     agency_case_no TEXT PRIMARY KEY, obligor_id TEXT NOT NULL, amount_due INTEGER NOT NULL,
     referred_on TEXT NOT NULL, branch_code TEXT, branch_case_no TEXT, status TEXT NOT NULL,
@@ -41,6 +50,7 @@ CREATE TABLE IF NOT EXISTS payments (
 );
 """
 CVS_LIMIT = 20_000
+ATTACHED = (RECEIPT, REPORT, REFUSAL)  # beside each file the exchange client filed
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,48 @@ class AgencySystem:
 
     def written(self, stem: str) -> None:
         pass
+
+    # -- rejected files ---------------------------------------------------------------------------
+
+    def note_rejections(self, folder: Path) -> int:
+        """Read what the exchange client filed under ``folder`` (``rejected/``): each file with the
+        platform's report (``NAME.report.csv``) or its refusal (``NAME.refused.txt``) is noted once;
+        the cases of a rejected referral file (matched by case number and obligor) become
+        ``REJECTED``. Returns the files newly noted."""
+        if not folder.exists():
+            return 0
+        noted = 0
+        for path in sorted(folder.iterdir()):
+            report, refusal = (path.with_name(path.name + s) for s in (REPORT, REFUSAL))
+            filed = report.exists() or refusal.exists()
+            if not path.is_file() or path.name.endswith(ATTACHED) or not filed:
+                continue
+            if self.conn.execute("SELECT 1 FROM rejections WHERE name = ?", (path.name,)).fetchone():
+                continue
+            delivery = read_delivery(path, ("case_referral", "payment"))
+            records = records_of(delivery)
+            if report.exists():
+                lines = csv.reader(io.StringIO(report.read_text(encoding="utf-8-sig", errors="replace")))
+                findings, reason = max(0, sum(1 for _ in lines) - 1), "rejected"
+            else:
+                findings, reason = 0, refusal.read_text(encoding="utf-8", errors="replace").strip()[:500]
+            with transaction(self.conn):
+                if delivery.kind.name == "case_referral":
+                    for case, obligor in records.select("agency_case_no", "obligor_id").iter_rows():
+                        self.conn.execute(
+                            "UPDATE cases SET status = 'REJECTED' WHERE agency_case_no = ? AND obligor_id = ?"
+                            " AND status = 'REFERRED'",
+                            (case, obligor),
+                        )
+                self.conn.execute(
+                    "INSERT INTO rejections (name, kind, records, findings, reason) VALUES (?, ?, ?, ?, ?)",
+                    (path.name, delivery.kind.name, records.height, findings, reason),
+                )
+            noted += 1
+        return noted
+
+    def rejections(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM rejections ORDER BY name").fetchall()
 
     # -- the outbox: referrals and payments -----------------------------------------------------
 
@@ -197,7 +249,7 @@ class AgencySystem:
     def _payments(self, day: dt.date, rnd: random.Random) -> pl.DataFrame:
         """Payments obligors made here, for cases the branch has taken and not closed."""
         open_cases = self.conn.execute(
-            "SELECT * FROM cases WHERE status NOT IN ('REFERRED', 'CLOSED')"
+            "SELECT * FROM cases WHERE status NOT IN ('REFERRED', 'REJECTED', 'CLOSED')"
             " AND amount_due > collected + paid_here ORDER BY agency_case_no"
         ).fetchall()
         rows: list[dict[str, str]] = []
