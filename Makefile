@@ -17,11 +17,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# `make run` starts the embedded platform (SQLite, a local folder, an in-process worker), sends a
-# demonstration day through the API, and keeps serving with another day every ten minutes; it
-# prints the URL and the tokens.
+# `make run` starts the embedded platform (SQLite, a local folder, an in-process worker) and the
+# agencies' and branches' servers (a reference system and aedx-client each), which exchange the last
+# three days through it on their own and again every ten minutes; it prints the URL and sign-ins.
 run: $(STAMP)
-	$(BIN)/aedx demo --serve --every 600 --data-dir $(DEMO) --port $(PORT)
+	$(BIN)/aedx demo --serve --days 3 --every 600 --data-dir $(DEMO) --port $(PORT)
 
 # tools/sql_lint.py: no SQL text built from strings (stricter than ruff's S608).
 lint: $(STAMP)

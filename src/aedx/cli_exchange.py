@@ -310,10 +310,10 @@ def worker(
 
 
 def demo(
-    days: Annotated[int, typer.Option(min=1, help="模擬日數 simulated days")] = 1,
-    scale: Annotated[
-        int, typer.Option(min=10, help="每機關每日移送件數中位數 median cases per agency a day")
-    ] = 400,
+    days: Annotated[int, typer.Option(min=1, max=366, help="模擬日數，至今日止 days ending today")] = 1,
+    cases: Annotated[
+        int, typer.Option(min=15, help="全國每日移送件數 referrals a day across the country")
+    ] = 2000,
     host: Annotated[str, typer.Option(help="位址 address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="埠 port")] = 8000,
     keep_serving: Annotated[
@@ -322,27 +322,31 @@ def demo(
     every: Annotated[
         int,
         typer.Option(
-            min=0, help="服務期間每隔幾秒再送一日交換（0 不送）while serving, another day every N seconds"
+            min=0,
+            help="服務期間每隔幾秒各機關再交換一輪（0 不交換）while serving, a round every N seconds",
         ),
     ] = 0,
     seed: Annotated[int, typer.Option(help="亂數種子 random seed")] = 1,
     data_dir: DataDirOption = None,
     database: DatabaseOption = None,
 ) -> None:
-    """示範：建立機關與介接用戶端，透過 API 送出一日交換 — a demonstration day through the API."""
+    """示範：各移送機關與分署之系統經 aedx-client 自動交換 — the agencies' and branches' servers
+    exchange through the platform on their own."""
     import uvicorn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from aedx.api.app import create_app
+    from aedx.sim import demo as sim_demo
     from aedx.sim.agencies import DEMO_AGENCIES_CSV
-    from aedx.sim.demo import CLIENTS_FILE, PORTAL_PEOPLE, Traffic, enrol, portal_people
+    from aedx.sim.network import DayReport, Network, Office
 
     platform = open_platform(data_dir, database)
     with platform.db.transaction() as session:
         orgs.seed_reference(session, cli_actor())
         orgs.upsert(session, orgs.parse_csv(DEMO_AGENCIES_CSV), cli_actor())
-    members = enrol(platform, cli_actor())
-    passwords = portal_people(platform, cli_actor())
-    clients_file = platform.settings.data_dir / CLIENTS_FILE
+    members = sim_demo.enrol(platform, cli_actor())
+    passwords = sim_demo.portal_people(platform, cli_actor())
+    folder = platform.settings.data_dir
 
     config = uvicorn.Config(
         create_app(platform, inline_worker=True), host=host, port=port, log_level="warning"
@@ -355,17 +359,44 @@ def demo(
             raise typer.Exit(1)
         time.sleep(0.05)
     url = f"http://{host}:{port}"
-    traffic = Traffic(url, members, seed=seed, scale=scale, say=lambda s: err.print(f"• {s}"))
-    for day in range(days):
-        err.print(f"[bold]第 {day + 1} 日 day {day + 1}[/]")
-        tally = traffic.day()
+    offices = sim_demo.offices(members, folder / sim_demo.OFFICES_FOLDER, cases, seed=seed)
+    keys_of = {m.code: m.keys for m in members}
+    for office in offices:
+        office.install(keys_of[office.code], url)
+    agencies = sum(o.role == "agency" for o in offices)
     err.print(
-        f"上傳 {tally.submitted} 件（接受 {tally.accepted}、退件 {tally.rejected}），{tally.records:,} 筆；"
-        f"下載 {tally.downloaded} 件，其中回饋 {tally.feedback} 件 / submitted {tally.submitted} "
-        f"(accepted {tally.accepted}, rejected {tally.rejected}), {tally.records:,} records; "
-        f"downloaded {tally.downloaded}, feedback {tally.feedback}",
+        f"{agencies} 個移送機關與 {len(offices) - agencies} 個分署之系統，各以 aedx-client 交換"
+        f" / {agencies} agencies' and {len(offices) - agencies} branches' systems, each with aedx-client:"
+        f" {folder / sim_demo.OFFICES_FOLDER}",
         highlight=False,
     )
+
+    def play(network: Network, day: dt.date, label: str) -> DayReport:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task(f"{label} {day}", total=network.steps())
+            network.on_step = lambda step, office: bar.update(
+                task, advance=1, description=f"{label} {day} {step} {office.code}"
+            )
+            report = network.day(day)
+        err.print(
+            f"{day}：移送 {report.referrals:,} 件、繳款 {report.payments:,} 筆、狀態 {report.events:,} 筆；"
+            f"交付 {report.accepted} 檔、退件 {report.rejected} 檔、待決 {report.pending} 檔、"
+            f"收件 {report.packages} 檔 / referrals {report.referrals:,}, payments {report.payments:,},"
+            f" status events {report.events:,}; files delivered {report.accepted}, rejected"
+            f" {report.rejected}, pending {report.pending}; packages received {report.packages}",
+            highlight=False,
+        )
+        for problem in report.errors[:5]:
+            err.print(f"  [yellow]{problem}[/]", highlight=False)
+        return report
+
+    network = Network(offices)
+    today = platform.settings.current_day()
+    for back in range(days - 1, -1, -1):
+        play(network, today - dt.timedelta(days=back), "交換 exchange")
     if not keep_serving:
         server.should_exit = True
         thread.join()
@@ -373,7 +404,7 @@ def demo(
     by_code = {m.code: m for m in members}
     err.print(f"\n[bold]平台已啟動 the platform is up:[/] {url}  （API 文件 docs: {url}/docs）")
     err.print(f"  入口網站 portal: {url}/portal/  首次登入須更改密碼 a new password at first sign-in")
-    for org, username, _name, role in PORTAL_PEOPLE:
+    for org, username, _name, role in sim_demo.PORTAL_PEOPLE:
         mfa = "，並設定驗證器 and an authenticator (TOTP)" if role.startswith("hq") else ""
         err.print(f"  {org:<11} {username} / {passwords.get(username, '?')}（{role}{mfa}）", highlight=False)
     err.print(
@@ -381,37 +412,44 @@ def demo(
         "「Calling the API」/ how to sign the client assertion: README, Calling the API）",
         highlight=False,
     )
-    keys = platform.settings.data_dir / "demo-keys"
-    for code in [orgs.HQ_CODE, "sly", "A383000000"]:
-        c = by_code[code].credentials
-        err.print(f"  {code:<11} CLIENT_ID={c.client_id} KEY={keys / (code + '.key')}", highlight=False)
-        err.print(
-            f"  {'':<11} Authorization: Bearer {c.token(traffic.http)}（10 分鐘 10 minutes）", highlight=False
-        )
+    keys = folder / sim_demo.KEYS_FOLDER
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for code in [orgs.HQ_CODE, "sly", "A383000000"]:
+            c = by_code[code].credentials
+            err.print(f"  {code:<11} CLIENT_ID={c.client_id} KEY={keys / (code + '.key')}", highlight=False)
+            err.print(
+                f"  {'':<11} Authorization: Bearer {c.token(http)}（10 分鐘 10 minutes）", highlight=False
+            )
+    sample: Office = next(o for o in offices if o.code == "A383000000")
+    err.print(
+        f"  機關伺服器 an agency's server: {sample.folder}（aedx-client sync --config"
+        f" {sample.folder / 'aedx-client.toml'} --once）",
+        highlight=False,
+    )
     if every:
-        err.print(f"  每 {every} 秒再送一日交換 another day's traffic every {every} s")
-    err.print(f"  所有用戶端 every client: {clients_file}\n  按 Ctrl-C 結束 press Ctrl-C to stop")
+        err.print(f"  每 {every} 秒各機關再交換一輪 every office exchanges again every {every} s")
+    err.print(
+        f"  所有用戶端 every client: {folder / sim_demo.CLIENTS_FILE}\n  按 Ctrl-C 結束 press Ctrl-C to stop"
+    )
 
     def stop(signum: int, frame: object) -> None:
         server.should_exit = True
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    next_day = time.monotonic() + every
+    next_round = time.monotonic() + every
     while thread.is_alive():
         thread.join(0.5)
-        if every and time.monotonic() >= next_day and not server.should_exit:
-            try:
-                tally = traffic.day()
-            except (RuntimeError, TimeoutError, httpx.TransportError):
-                if server.should_exit:  # stopped in the middle of a day
+        if every and time.monotonic() >= next_round and not server.should_exit:
+            try:  # a new day's files once the date turns; otherwise only what waits
+                play(network, platform.settings.current_day(), "再一輪 another round")
+            except Exception:
+                if server.should_exit:  # stopped in the middle of a round
                     break
-                raise
-            err.print(
-                f"又一日：上傳 {tally.submitted} 件 another day: {tally.submitted} files so far",
-                highlight=False,
-            )
-            next_day = time.monotonic() + every
+                logging.getLogger("aedx.demo").exception(
+                    "a demonstration round failed; the next one takes up where it stopped"
+                )
+            next_round = time.monotonic() + every
 
 
 def register(app: typer.Typer) -> None:

@@ -1,46 +1,38 @@
-"""A realistic day's traffic through the API, as the agencies and branches would send it.
+"""The demonstration's organisations and their servers.
 
-Agencies refer cases (some files with mistakes, which are rejected with their reports) and send
-payments for cases referred earlier; each branch pulls its inbox, acknowledges what it stored,
-assigns the new cases branch case numbers and sends status back; agencies then pull their
-feedback packages. Everything goes over HTTP as the organisations' own API clients: each signs a
-client assertion with its private key, gets an access token from ``/oauth/token`` and a new one
-before the old expires. Every file is signed with the sender's key and enveloped to its recipient,
-as the agencies' servers do it.
+Every active organisation gets the reference grants, an API client with an RSA key made for it and
+signing and encryption certificates issued by the platform's CA; the keys stay in the data folder.
+The transferring agencies and the 13 branches each get a server folder (``offices/CODE/``) as their
+administrators would set one up: the reference agency or branch system on its folders and an
+``aedx-client`` configuration with the organisation's keys. ``aedx.sim.network`` then runs their
+working days through the platform, and a scaled-down national day flows on its own: the agencies'
+daily volumes follow the national mix of new cases (fines, fees, tax, health insurance).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
-import numpy as np
-import polars as pl
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aedx import refdata
 from aedx.accounts import clients, grants, users
 from aedx.accounts import organisations as orgs
 from aedx.exchange.platform import Platform
-from aedx.formats import Format, read_batches
-from aedx.formats.writers import encode_records
-from aedx.kinds import get_kind
-from aedx.sim import contacts, keys, people
-from aedx.sim.generate import Request, generate
-from aedx.sim.records import MAKERS, Setting
+from aedx.formats import Format
+from aedx.formats.source import canonical_encoding
+from aedx.sim import contacts, keys
+from aedx.sim.network import Keys, Office
+from aedx.sim.records import CATEGORIES
 from aedx.storage.tables import ApiClient, Organisation, User
-from aedx.trust import cms
-from aedx.trust.pki import Identity, Usage
+from aedx.trust.pki import Usage
 
 PEOPLE_FILE = "demo-people.json"
 PORTAL_PEOPLE = [  # organisation, username, full name, role: one of each kind of organisation
@@ -48,8 +40,6 @@ PORTAL_PEOPLE = [  # organisation, username, full name, role: one of each kind o
     ("A383000000", "chen.yating", "陳雅婷", "agency_admin"),
     ("sly", "wang.zhiming", "王志明", "branch_supervisor"),
 ]
-FINISHED = {"rejected", "delivered", "acknowledged"}
-CLOSE_REASONS = ["PAID_IN_FULL", "CERTIFICATE", "WITHDRAWN", "EXPIRED"]
 REFRESH_BEFORE = dt.timedelta(seconds=60)  # a new token this long before the old one expires
 
 
@@ -86,262 +76,31 @@ class Credentials:
         return {"Authorization": f"Bearer {self.token(http)}"}
 
 
-@dataclass
-class Org:
-    code: str
-    role: str
-    credentials: Credentials
-    signer: Identity  # its signing key and certificate
-    decrypter: Identity  # its encryption key and certificate
-    format: str = "csv"
-    encoding: str = "utf-8"
-    referred: list[str] = field(default_factory=list)  # agencies: their open case numbers
-    next_case: int = 1
-
-
-@dataclass(frozen=True)
-class Pending:
-    url: str
-    org: Org
-    cases: tuple[str, ...] = ()  # the case numbers a referral file carries
-
-
-@dataclass
-class Tally:
-    submitted: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    records: int = 0
-    downloaded: int = 0
-    feedback: int = 0
-
-
-class Traffic:
-    def __init__(
-        self,
-        base_url: str,
-        orgs: list[Org],
-        *,
-        seed: int = 1,
-        scale: int = 400,
-        today: dt.date | None = None,
-        say: Callable[[str], None] = print,
-    ) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=600)
-        self.platform_encryption = self._published("platform-encryption")  # uploads are enveloped to it
-        self.platform_signing = self._published("platform-signing")  # packages are signed with it
-        self.agencies = [o for o in orgs if o.role == "agency"]
-        self.branches = {o.code: o for o in orgs if o.role == "branch"}
-        self.rng = np.random.default_rng(seed)
-        self.scale = scale
-        self.today = today or dt.date.today()
-        self.say = say
-        self.tally = Tally()
-        self.assigned: dict[str, list[tuple[str, str, str]]] = {b: [] for b in self.branches}
-        self.run = dt.datetime.now().strftime("%y%m%d%H%M%S")  # case numbers differ from run to run
-
-    def day(self) -> Tally:
-        self.say("移送機關上傳移送案件 agencies refer cases")
-        self._wait([self._referral(a) for a in self.agencies])
-        self.say("分署收案並回饋分案 branches take deliveries and report assignment")
-        self._wait([s for b in self.branches.values() if (s := self._branch_round(b))])
-        self.say("移送機關上傳繳款資料 agencies send payments")
-        self._wait([s for a in self.agencies if (s := self._payments(a))])
-        self.say("分署收取繳款並回饋狀態 branches take payments and report collections and closings")
-        self._wait([s for b in self.branches.values() if (s := self._branch_round(b))])
-        self.say("移送機關下載回饋 agencies download feedback")
-        for a in self.agencies:
-            self._pull(a)
-        return self.tally
-
-    # -- agencies ----------------------------------------------------------------------------
-
-    def _referral(self, a: Org) -> Pending:
-        kind = get_kind("case_referral")
-        n = int(max(20, self.rng.lognormal(np.log(self.scale), 0.8)))
-        if self.rng.random() < 0.15:  # now and then a file with mistakes, rejected with its report
-            request = Request(
-                kind,
-                n,
-                a.format,
-                a.encoding,
-                error_rate=0.02,
-                seed=int(self.rng.integers(1 << 30)),
-                today=self.today,
-                sender=a.code,
-            )
-            return self._submit(
-                a, kind.name, b"".join(p.data for p in generate(request)), a.format, a.encoding
-            )
-        setting = Setting(self.today, a.code, big5_only=a.encoding == "cp950")
-        frame = MAKERS[kind.name](kind, self.rng, a.next_case, n, setting)
-        frame = frame.with_columns(  # case numbers unique to this agency, across days
-            (
-                pl.lit(self.run)
-                + pl.col("agency_case_no").str.slice(0, 3)
-                + pl.col("agency_case_no").str.slice(-9)
-            ).alias("agency_case_no")
-        )
-        a.next_case += n
-        data = encode_records(frame, kind, a.format, a.encoding)
-        return self._submit(a, kind.name, data, a.format, a.encoding, tuple(frame["agency_case_no"]))
-
-    def _payments(self, a: Org) -> Pending | None:
-        if not a.referred:
-            return None
-        kind = get_kind("payment")
-        n = max(1, len(a.referred) // 10)
-        picked = self.rng.choice(len(a.referred), n, replace=False)
-        frame = MAKERS[kind.name](kind, self.rng, 1, n, Setting(self.today, a.code, big5_only=True))
-        cases = [a.referred[i] for i in picked]
-        frame = frame.with_columns(pl.Series("agency_case_no", cases, dtype=pl.String))
-        return self._submit(a, kind.name, encode_records(frame, kind, "csv", "utf-8"), "csv", "utf-8")
-
-    def _pull(self, org: Org) -> list[pl.DataFrame]:
-        """Download every waiting package, keep it, then acknowledge it."""
-        frames: list[pl.DataFrame] = []
-        auth = org.credentials.headers(self.http)
-        inbox = self._ok(self.http.get("/api/v1/inbox", headers=auth, params={"limit": 1000})).json()
-        for d in inbox:
-            sealed = self._ok(self.http.get(f"/api/v1/deliveries/{d['id']}/content", headers=auth)).content
-            package = cms.unwrap(sealed, org.decrypter)
-            if package.signer != self.platform_signing:
-                raise RuntimeError(f"delivery {d['id']} is not signed by the platform")
-            stream = read_batches(package.content, get_kind(d["kind"]), Format(d["format"]), d["encoding"])
-            frames.extend(b.frame.with_columns(pl.lit(d["kind"]).alias("#kind")) for b in stream)
-            self._ok(self.http.post(f"/api/v1/deliveries/{d['id']}/ack", headers=auth))
-            self.tally.downloaded += 1
-            if d["kind"] == "status_feedback":
-                self.tally.feedback += 1
-        return frames
-
-    # -- branches ----------------------------------------------------------------------------
-
-    def _branch_round(self, b: Org) -> Pending | None:
-        frames = self._pull(b)
-        branch = next(x for x in refdata.branches() if x.code == b.code)
-        rows: list[dict[str, str | None]] = []
-        event_date = people.roc(np.array([people.epoch_days(self.today)]))[0]
-        for frame in frames:
-            kind = frame["#kind"][0]
-            for agency, case in frame.select("agency_code", "agency_case_no").iter_rows():
-                if kind == "case_referral":
-                    no = self._branch_case_no(branch.abbreviation)
-                    self.assigned[b.code].append((agency, case, no))
-                    rows.append(self._status(b, no, agency, case, "ASSIGNED", event_date))
-        for agency, case, no in list(self.assigned[b.code]):
-            roll = self.rng.random()
-            if roll < 0.08:
-                amount = str(int(self.rng.integers(500, 20000)))
-                rows.append(self._status(b, no, agency, case, "COLLECTED", event_date, amount))
-            elif roll < 0.12:
-                reason = str(self.rng.choice(CLOSE_REASONS))
-                rows.append(self._status(b, no, agency, case, "CLOSED", event_date, close_reason=reason))
-                self.assigned[b.code].remove((agency, case, no))
-                self._forget(agency, case)
-        if not rows:
-            return None
-        kind = get_kind("status_feedback")
-        frame = pl.DataFrame(rows, schema={n: pl.String for n in kind.names})
-        frame = frame.unique(subset=list(kind.unique_key), keep="first", maintain_order=True)
-        return self._submit(b, kind.name, encode_records(frame, kind, "csv", "utf-8"), "csv", "utf-8")
-
-    def _branch_case_no(self, abbreviation: str) -> str:
-        section = str(self.rng.choice(list("甲乙丙丁戊己庚辛壬癸")))
-        serial = int(self.rng.integers(1, 10**8))
-        return f"{abbreviation}執{section}{self.today.year - 1911}年稅執專字第{serial:08d}號"
-
-    @staticmethod
-    def _status(
-        b: Org,
-        no: str,
-        agency: str,
-        case: str,
-        event: str,
-        day: str,
-        amount: str | None = None,
-        close_reason: str | None = None,
-    ) -> dict[str, str | None]:
-        return {
-            "branch_code": b.code,
-            "branch_case_no": no,
-            "agency_code": agency,
-            "agency_case_no": case,
-            "event": event,
-            "event_date": day,
-            "amount": amount,
-            "close_reason": close_reason,
-            "officer": None,
-        }
-
-    def _forget(self, agency: str, case: str) -> None:
-        for a in self.agencies:
-            if a.code == agency and case in a.referred:
-                a.referred.remove(case)
-
-    # -- the API -----------------------------------------------------------------------------
-
-    def _submit(
-        self, org: Org, kind: str, data: bytes, fmt: str, encoding: str, cases: tuple[str, ...] = ()
-    ) -> Pending:
-        response = self._ok(
-            self.http.post(
-                "/api/v1/submissions",
-                params={
-                    "kind": kind,
-                    "format": fmt,
-                    "encoding": encoding,
-                    "filename": f"{org.code}-{kind}.{fmt}",
-                },
-                headers=org.credentials.headers(self.http) | {"Content-Type": "application/pkcs7-mime"},
-                content=b"".join(cms.seal(data, org.signer, self.platform_encryption)),
-            )
-        )
-        self.tally.submitted += 1
-        return Pending(str(response.json()["status_url"]), org, cases)
-
-    def _wait(self, submitted: list[Pending], timeout: float = 600) -> None:
-        """Poll each submission until the platform has finished with it."""
-        deadline = time.monotonic() + timeout
-        for item in submitted:
-            while (state := self._state(item))["state"] not in FINISHED:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{item.url} still {state['state']}")
-                time.sleep(0.1)
-            if state["state"] == "rejected":
-                self.tally.rejected += 1
-                continue
-            self.tally.accepted += 1
-            self.tally.records += state["records"] or 0
-            item.org.referred.extend(item.cases)  # the agency keeps what it referred, to pay later
-
-    def _published(self, name: str) -> x509.Certificate:
-        pem = self._ok(self.http.get(f"/api/v1/trust/certificates/{name}")).content
-        return x509.load_pem_x509_certificate(pem)
-
-    def _state(self, item: Pending) -> dict[str, Any]:
-        found: dict[str, Any] = self._ok(
-            self.http.get(item.url, headers=item.org.credentials.headers(self.http))
-        ).json()
-        return found
-
-    @staticmethod
-    def _ok(response: httpx.Response) -> httpx.Response:
-        if response.status_code >= 400:
-            raise RuntimeError(f"{response.request.method} {response.request.url}: {response.text[:300]}")
-        return response
-
-
 # -- the demonstration's organisations ------------------------------------------------------------
 
 CLIENTS_FILE = "demo-clients.json"
 KEYS_FOLDER = "demo-keys"
+OFFICES_FOLDER = "offices"
 
 
-def enrol(platform: Platform, actor: str) -> list[Org]:
+@dataclass(frozen=True)
+class Member:
+    """A demonstration organisation as its server knows it."""
+
+    code: str
+    role: str
+    category: str | None
+    credentials: Credentials
+    keys: Keys
+    format: str
+    encoding: str
+
+
+def enrol(platform: Platform, actor: str) -> list[Member]:
     """Every active organisation gets the reference grants and an API client with an RSA key made
     for it. The keys stay in the data folder (``demo-keys/CODE.key``, readable by the owner only)
-    and the client ids in ``demo-clients.json``; a later run reuses the clients still active."""
+    and the client ids in ``demo-clients.json``; a later run reuses the clients still active. Each
+    also gets signing and encryption certificates, issued through a CSR (``demo-keys/CODE-*.pem``)."""
     folder = platform.settings.data_dir
     key_folder = folder / KEYS_FOLDER
     key_folder.mkdir(parents=True, exist_ok=True)
@@ -365,17 +124,53 @@ def enrol(platform: Platform, actor: str) -> list[Org]:
                 client = clients.register(session, operator, o.code, public_key_pem=public, label="demo")
                 credentials = Credentials(client.client_id, key)
                 known[o.code] = {"client_id": client.client_id, "key": str(path)}
-            signer, decrypter = (
+            for usage in (Usage.SIGNING, Usage.ENCRYPTION):
                 keys.identity(session, platform.authority, o, usage, key_folder)
-                for usage in (Usage.SIGNING, Usage.ENCRYPTION)
+            (signing_key, signing_cert), (encryption_key, encryption_cert) = (
+                keys.files(key_folder, o.code, usage) for usage in (Usage.SIGNING, Usage.ENCRYPTION)
             )
-            member = Org(
-                o.code, o.role, credentials, signer, decrypter, o.preferred_format, o.preferred_encoding
+            installed = Keys(
+                credentials.client_id,
+                key_folder / f"{o.code}.key",
+                signing_key,
+                signing_cert,
+                encryption_key,
+                encryption_cert,
             )
-            members.append(member)
+            members.append(
+                Member(
+                    o.code,
+                    o.role,
+                    o.category,
+                    credentials,
+                    installed,
+                    o.preferred_format,
+                    o.preferred_encoding,
+                )
+            )
     known_file.write_text(json.dumps(known, indent=1))
     known_file.chmod(0o600)
     return members
+
+
+def offices(members: list[Member], root: Path, cases: int, *, seed: int = 1) -> list[Office]:
+    """The agencies' and branches' servers under ``root``. ``cases``: the referrals of a demonstration
+    day across the country, shared among the categories as the national new cases are (fines, fees,
+    tax, health insurance) and within a category evenly among its agencies."""
+    agencies = [m for m in members if m.role == "agency"]
+    share = {c.code.lower(): c.share for c in CATEGORIES}
+    total = sum(share.values())
+    per_category = Counter(m.category for m in agencies)
+    made = []
+    for m in members:
+        if m.role not in ("agency", "branch"):
+            continue
+        volume = 1
+        if m.role == "agency":
+            volume = max(1, round(cases * share.get(m.category or "", 0) / total / per_category[m.category]))
+        fmt, encoding = Format.parse(m.format), canonical_encoding(m.encoding)
+        made.append(Office(m.code, m.role, root / m.code, fmt, encoding, volume, seed))
+    return made
 
 
 def portal_people(platform: Platform, actor: str) -> dict[str, str]:

@@ -20,11 +20,16 @@ from aedx.trust.pki import Authority, Identity, Usage
 DEMO_KEY_BITS = 2048  # the smallest the CA takes: quick to make for many organisations
 
 
+def files(folder: Path, code: str, usage: Usage) -> tuple[Path, Path]:
+    """Where the organisation's key and certificate of this use are kept."""
+    return folder / f"{code}-{usage.value}.key", folder / f"{code}-{usage.value}.pem"
+
+
 def identity(
     session: Session, authority: Authority, org: Organisation, usage: Usage, folder: Path
 ) -> Identity:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key_file, cert_file = folder / f"{org.code}-{usage.value}.key", folder / f"{org.code}-{usage.value}.pem"
+    key_file, cert_file = files(folder, org.code, usage)
     if key_file.exists():
         loaded = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
         if not isinstance(loaded, rsa.RSAPrivateKey):
