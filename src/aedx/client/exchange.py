@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import mmap
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +73,22 @@ def idempotency_key(rule: FileRule, sha256: str) -> str:
     return (
         "sha256-" + hashlib.sha256(f"{rule.kind}|{rule.format}|{rule.encoding}|{sha256}".encode()).hexdigest()
     )
+
+
+def opened(path: Path, decrypter: Identity) -> cms.Signed:
+    """A downloaded package decrypted and its signature checked. The file is read through a memory
+    map: its sealed bytes are paged in from disk rather than copied, so a large package costs
+    about its clear size in memory."""
+    with path.open("rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            raise cms.CmsRefused("empty package")
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        with memoryview(mapped) as view:
+            return cms.unwrap(view, decrypter)
+    finally:
+        with contextlib.suppress(BufferError):  # a refusal's traceback may still hold a view
+            mapped.close()
 
 
 class Client:
@@ -331,7 +350,7 @@ class Client:
             scratch = self.config.state / f"{delivery_id}.download{PART}"
             try:
                 self.platform.download(f"/api/v1/deliveries/{delivery_id}/content", scratch)
-                package = cms.unwrap(scratch.read_bytes(), decrypter)
+                package = opened(scratch, decrypter)
             finally:
                 scratch.unlink(missing_ok=True)
             if package.signer != self.trust["platform-signing"]:
