@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from aedx.formats import Format
 from aedx.kinds import get_kind
 from aedx.sim.generate import Request, generate
 from aedx.validation import Options, validate_file
+from measure import whole_process
 
 OUT = Path(__file__).parent / "out"
 KIND = get_kind("case_referral")
@@ -61,14 +60,7 @@ def cli_run(path: Path, encoding: str) -> tuple[float, int]:
         *(sys.executable, "-m", "aedx", "validate", "--kind", KIND.name, str(path)),
         *("--encoding", encoding, "--sender", SENDER, "--today", TODAY.isoformat(), "--json"),
     ]
-    start = time.perf_counter()
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - start
-    if process.returncode not in (0, 1):
-        raise SystemExit(f"aedx validate failed with {process.returncode}")
-    return seconds, usage.ru_maxrss * 1024
+    return whole_process(command, ok=(0, 1))  # 1: the file has findings
 
 
 def pyarrow_parse(path: Path, encoding: str) -> None:

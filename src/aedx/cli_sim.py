@@ -61,13 +61,13 @@ def agency_days(
     fmt: FileFormatOption = "csv",
     encoding: EncodingOption = "utf-8",
 ) -> None:
-    """移送機關參考系統 Reference agency: read feedback, write the days' referrals and payments."""
+    """移送機關參考系統 Reference agency: read feedback and rejections, write referrals and payments."""
     played = agency.run_days(
         folder, code, day.date(), days, seed=seed, volume=volume, fmt=Format.parse(fmt),
         encoding=canonical_encoding(encoding),
     )  # fmt: skip
     for d in played:
         typer.echo(
-            f"{d.day} {code}: feedback {d.feedback}, referrals {d.referrals}, payments {d.payments},"
-            f" mistaken records {d.mistakes}"
+            f"{d.day} {code}: feedback {d.feedback}, rejected files read {d.rejected}, referrals"
+            f" {d.referrals}, payments {d.payments}, mistaken records {d.mistakes}"
         )

@@ -4,6 +4,7 @@ payments stay within what is owed, and the same seed gives the same files."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 from pathlib import Path
 
 import polars as pl
@@ -93,3 +94,38 @@ def test_the_commands_play_days_on_folders(tmp_path: Path) -> None:
                                "--day", "2024-11-03", "--days", "3", "--seed", "1"])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert len(list((tmp_path / "b" / "outbox").glob("status_feedback-sly-*.csv"))) == 3
+
+
+def test_the_agency_reads_what_its_client_filed_as_rejected(tmp_path: Path) -> None:
+    """A rejected referral file (with the platform's report) marks its cases rejected; a file refused
+    before it was taken is noted with the platform's answer; each is read once; rejected cases are
+    not paid."""
+    agency = AgencySystem(tmp_path, CODE, seed=4, volume=30)
+    try:
+        agency.produce(FIRST, mistake_rate=0.0)
+        rejected = tmp_path / "rejected"
+        rejected.mkdir()
+        referral = next((tmp_path / "outbox").glob("case_referral-*.csv"))
+        referral.replace(rejected / referral.name)  # as the client files it: the file, receipt, report
+        (rejected / f"{referral.name}.receipt.p7s").write_bytes(b"signed")
+        (rejected / f"{referral.name}.report.csv").write_text(
+            'row,field,code,message\n1,obligor_id,ID_CHECKSUM,"bad, very"\n2,amount_due,NOT_NUMBER,x\n',
+            encoding="utf-8-sig",
+        )
+        stray = rejected / "case_referral-A383000000-20241101-x.csv"
+        stray.write_bytes((rejected / referral.name).read_bytes())
+        (rejected / f"{stray.name}.refused.txt").write_text("403 auth.denied: not granted\n")
+        (rejected / "half-written.csv.part").write_bytes(b"")  # not filed: no report beside it
+        referred = agency.cases().height
+        assert agency.note_rejections(rejected) == 2
+        assert agency.note_rejections(rejected) == 0
+        noted = {
+            r["name"]: (r["kind"], r["records"], r["findings"], r["reason"]) for r in agency.rejections()
+        }
+        assert noted[referral.name] == ("case_referral", referred, 2, "rejected")
+        assert noted[stray.name][3].startswith("403 auth.denied")
+        assert set(agency.cases()["status"]) == {"REJECTED"}
+        agency.conn.execute("UPDATE cases SET branch_code = 'sly'")  # even once a branch were known
+        assert agency._payments(FIRST + dt.timedelta(days=1), random.Random(1)).height == 0
+    finally:
+        agency.close()

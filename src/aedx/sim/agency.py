@@ -60,6 +60,7 @@ class AgencyDay:
     payments: int
     mistakes: int
     feedback: int
+    rejected: int  # files the exchange client filed under rejected/, newly read
 
 
 class AgencySystem:
@@ -284,15 +285,17 @@ class AgencySystem:
 def run_days(folder: Path, code: str, first: dt.date, days: int = 1, *, seed: int = 0,
              volume: int = 40, mistake_rate: float = 0.1, fmt: Format = Format.CSV,
              encoding: str = "utf-8") -> list[AgencyDay]:  # fmt: skip
-    """Each day: read the feedback that came in, then write the day's referrals and payments."""
+    """Each day: read the feedback that came in and the files that were rejected, then write the
+    day's referrals and payments."""
     agency = AgencySystem(folder, code, seed=seed, volume=volume, fmt=fmt, encoding=encoding)
     done = []
     try:
         for i in range(days):
             day = first + dt.timedelta(days=i)
             feedback = agency.adapter.import_inbox()
+            rejected = agency.note_rejections(folder / "rejected")
             referrals, payments, mistakes = agency.produce(day, mistake_rate=mistake_rate)
-            done.append(AgencyDay(day, referrals, payments, mistakes, feedback))
+            done.append(AgencyDay(day, referrals, payments, mistakes, feedback, rejected))
     finally:
         agency.close()
     return done
