@@ -35,6 +35,7 @@ every = "10m"
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
 import os
 import re
@@ -182,11 +183,17 @@ def read_key(path: Path) -> Any:
             f"the key file {path} must be readable by its owner only (chmod 600)",
         )
     try:
-        return serialization.load_pem_private_key(path.read_bytes(), password=None)
+        return _parsed_key(path.read_bytes())
     except (ValueError, TypeError):
         raise ConfigError(
             f"金鑰檔 {path} 不是 PEM 私鑰", f"the key file {path} is not a PEM private key"
         ) from None
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_key(pem: bytes) -> Any:
+    """Parsing checks an RSA key in full (tens of ms): a run parses each key file once."""
+    return serialization.load_pem_private_key(pem, password=None)
 
 
 def read_certificate(path: Path) -> x509.Certificate:
