@@ -292,7 +292,7 @@ class Client:
             if time.monotonic() >= deadline:
                 return None
             self.sleep(wait)
-            wait = min(wait * 2, 5.0)
+            wait = min(wait * 1.5, 1.0)  # a decision is seen within a second of being made
 
     def _file(self, path: Path, sha: str, submission_id: str, state: str) -> None:
         """The receipt (checked: signed by the platform) and, for a rejected file, its report, are
