@@ -121,7 +121,8 @@ def test_the_demo_day_runs_on_the_embedded_default_and_keeps_serving(tmp_path: P
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AEDX_")}
     proc = subprocess.Popen(
-        [*AEDX, "demo", "--scale", "40", "--serve", "--port", str(port), "--data-dir", str(tmp_path)],
+        [*AEDX, "demo", "--cases", "200", "--days", "2", "--serve", "--port", str(port),
+         "--data-dir", str(tmp_path)],
         stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:
