@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,21 +18,6 @@ from tests.client.support import Server, client_folder
 from tests.exchange.hub import AGENCIES, Hub
 
 CLIENTS, FILES, SHARED, ROUNDS = 50, 1000, 2, 20
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    h = Hub(f"sqlite:///{tmp_path / 'aedx.db'}", tmp_path / "platform")
-    yield h
-    h.close()
-
-
-@pytest.fixture
-def server(hub: Hub) -> Iterator[Server]:
-    s = Server(hub)
-    s.start()
-    yield s
-    s.stop()
 
 
 @pytest.mark.slow

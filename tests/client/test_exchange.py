@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,21 +25,6 @@ from tests.client.support import Server, client_folder, free_port
 from tests.exchange.hub import Hub
 
 AGENCY = "A383000000"
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    h = Hub(f"sqlite:///{tmp_path / 'aedx.db'}", tmp_path / "platform")
-    yield h
-    h.close()
-
-
-@pytest.fixture
-def server(hub: Hub) -> Iterator[Server]:
-    s = Server(hub)
-    s.start()
-    yield s
-    s.stop()
 
 
 def referral(folder: Path, i: int, **override: str | None) -> Path:

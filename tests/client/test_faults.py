@@ -5,11 +5,9 @@ between its steps. Every file ends submitted exactly once, every package written
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from aedx import client as aedx_client
@@ -37,21 +35,6 @@ class CrashAt(Quiet):
         self.seen[name] = self.seen.get(name, 0) + 1
         if name == self.name and self.seen[name] == self.n:
             raise Crash(name)
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    h = Hub(f"sqlite:///{tmp_path / 'aedx.db'}", tmp_path / "platform")
-    yield h
-    h.close()
-
-
-@pytest.fixture
-def server(hub: Hub) -> Iterator[Server]:
-    s = Server(hub)
-    s.start()
-    yield s
-    s.stop()
 
 
 def cuts(seed: int, n: int, low: int, high: int) -> list[int]:

@@ -12,32 +12,9 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from aedx.accounts import totp
-from aedx.storage.tables import AuditEvent, utcnow
+from aedx.storage.tables import AuditEvent
 from aedx.web import admin
-from tests.web.conftest import NEW_PASSWORD, Portal, csrf_of, sign_in
-
-SECRET = re.compile(r'<code class="secret">([A-Z2-7]+)</code>')
-
-
-def signed_in(portal: Portal, org: str, username: str, role: str) -> TestClient:
-    """A browser of a new person who signed in (enrolling an authenticator when the role needs
-    one) and chose their own password."""
-    initial = portal.person(org, username, role)
-    browser = portal.browser()
-    answer = sign_in(browser, username, initial)
-    found = SECRET.search(answer.text)
-    if found is not None:  # an HQ role: the second factor first
-        code = totp.code_at(totp.from_base32(found.group(1)), utcnow())
-        answer = browser.post("/portal/sign-in/code", data={"code": code, "csrf_token": csrf_of(answer)})
-    assert answer.status_code == 303 and answer.headers["location"] == "/portal/password", answer.text
-    page = browser.get("/portal/password")
-    changed = browser.post(
-        "/portal/password",
-        data={"current": initial, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf_of(page)},
-    )
-    assert changed.status_code == 303, changed.text
-    return browser
+from tests.web.conftest import Portal, csrf_of
 
 
 def csrf(browser: TestClient) -> str:

@@ -16,15 +16,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from aedx.accounts import organisations as orgs
-from aedx.accounts import users
+from aedx.accounts import totp, users
 from aedx.api.app import create_app
 from aedx.exchange.platform import Platform
 from aedx.settings import Settings
-from aedx.storage.tables import Organisation, Submission
+from aedx.storage.tables import Organisation, Submission, utcnow
 
 KEY = bytes(range(32))
 NEW_PASSWORD = "correct horse battery staple"  # noqa: S105 - a test password
 CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
+SECRET = re.compile(r'<code class="secret">([A-Z2-7]+)</code>')  # the authenticator's key, shown once
 
 
 def csrf_of(page: httpx.Response) -> str:
@@ -73,16 +74,28 @@ def sign_in(browser: TestClient, username: str, password: str) -> httpx.Response
 
 
 def ready(portal: Portal, browser: TestClient, org: str, username: str, role: str) -> None:
-    """A person signed in who has chosen their own password."""
+    """A person signed in (enrolling an authenticator first when the role needs a second factor)
+    who has chosen their own password."""
     initial = portal.person(org, username, role)
     answer = sign_in(browser, username, initial)
-    assert answer.status_code == 303 and answer.headers["location"] == "/portal/password"
+    found = SECRET.search(answer.text)
+    if found is not None:
+        code = totp.code_at(totp.from_base32(found.group(1)), utcnow())
+        answer = browser.post("/portal/sign-in/code", data={"code": code, "csrf_token": csrf_of(answer)})
+    assert answer.status_code == 303 and answer.headers["location"] == "/portal/password", answer.text
     page = browser.get("/portal/password")
     changed = browser.post(
         "/portal/password",
         data={"current": initial, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf_of(page)},
     )
     assert changed.status_code == 303 and changed.headers["location"] == "/portal/", changed.text
+
+
+def signed_in(portal: Portal, org: str, username: str, role: str) -> TestClient:
+    """A browser of a new person who has signed in and chosen their own password."""
+    browser = portal.browser()
+    ready(portal, browser, org, username, role)
+    return browser
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ certificate; the second, and every branch, use the portal alone."""
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -17,7 +15,7 @@ import httpx
 from cryptography import x509
 from fastapi.testclient import TestClient
 
-from aedx.accounts import certificates, grants, totp
+from aedx.accounts import certificates, grants
 from aedx.accounts import organisations as orgs
 from aedx.exchange.platform import Platform
 from aedx.exchange.worker import Worker
@@ -27,13 +25,12 @@ from aedx.settings import Settings
 from aedx.trust.pki import Identity, Usage
 from tests.builders import TODAY, records
 from tests.exchange.hub import AGENCIES, _authority_template, csr, key_of
-from tests.web.conftest import KEY, NEW_PASSWORD, Portal, csrf_of, ready, sign_in
+from tests.web.conftest import KEY, Portal, csrf_of, ready
 
 AGENCY = "A383000000"  # has an encryption certificate
 PORTAL_AGENCY = "A397000000"  # has none
 BRANCH = "sly"
 OTHER_BRANCH = "tpy"
-SECRET = re.compile(r'<code class="secret">([^<]*)</code>')
 TOKEN = re.compile(r'data-csrf="([^"]*)"')
 
 
@@ -53,26 +50,7 @@ class World:
     def hq_person(self, username: str, role: str = "hq_auditor") -> TestClient:
         """A browser of an HQ person, who enrols an authenticator on first sign-in."""
         browser = self.portal.browser()
-        initial = self.portal.person(orgs.HQ_CODE, username, role)
-        enrol = sign_in(browser, username, initial)
-        found = SECRET.search(enrol.text)
-        assert found is not None, enrol.text
-        secret = found.group(1).replace(" ", "")
-        key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-        code = totp.code_at(key, dt.datetime.now(dt.UTC))
-        confirmed = browser.post("/portal/sign-in/code", data={"code": code, "csrf_token": csrf_of(enrol)})
-        assert confirmed.status_code == 303, confirmed.text
-        form = browser.get("/portal/password")
-        changed = browser.post(
-            "/portal/password",
-            data={
-                "current": initial,
-                "new": NEW_PASSWORD,
-                "confirm": NEW_PASSWORD,
-                "csrf_token": csrf_of(form),
-            },
-        )
-        assert changed.status_code == 303, changed.text
+        ready(self.portal, browser, orgs.HQ_CODE, username, role)
         return browser
 
     def run(self) -> int:

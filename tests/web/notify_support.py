@@ -3,32 +3,11 @@ events emitted through the core as the exchange emits them."""
 
 from __future__ import annotations
 
-import re
-
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from aedx.accounts import totp
 from aedx.notify import events
-from aedx.storage.tables import Organisation, User, utcnow
-from tests.web.conftest import NEW_PASSWORD, Portal, csrf_of, sign_in
-
-
-def hq_ready(portal: Portal, browser: TestClient, username: str, role: str) -> None:
-    """An HQ person (TOTP required) enrolled, signed in, with their own password."""
-    initial = portal.person("aea", username, role)
-    enrol = sign_in(browser, username, initial)
-    found = re.search(r'<code class="secret">([A-Z2-7]+)</code>', enrol.text)
-    assert found is not None, enrol.text
-    code = totp.code_at(totp.from_base32(found.group(1)), utcnow())
-    signed = browser.post("/portal/sign-in/code", data={"code": code, "csrf_token": csrf_of(enrol)})
-    assert signed.status_code == 303
-    page = browser.get("/portal/password")
-    changed = browser.post(
-        "/portal/password",
-        data={"current": initial, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf_of(page)},
-    )
-    assert changed.status_code == 303
+from aedx.storage.tables import Organisation, User
+from tests.web.conftest import Portal
 
 
 def org_id(portal: Portal, code: str) -> int:

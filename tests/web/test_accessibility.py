@@ -18,8 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from aedx.web.directory import portal_routes
 from aedx.web.portal import PREFIX
-from tests.web.conftest import Portal
-from tests.web.directory_support import signed_in
+from tests.web.conftest import Portal, signed_in
 
 EXAMPLES: dict[str, list[str]] = {
     "/portal/kinds/{name}": ["case_referral", "payment", "status_feedback"],

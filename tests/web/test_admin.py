@@ -22,8 +22,8 @@ from aedx.storage.tables import AuditEvent, Certificate, Organisation, User
 from aedx.trust import ledger
 from aedx.trust.caller import Direction
 from aedx.trust.pki import Authority
-from tests.web.admin_support import csrf, events, routes, signed_in
-from tests.web.conftest import Portal, sign_in
+from tests.web.admin_support import csrf, events, routes
+from tests.web.conftest import Portal, sign_in, signed_in
 
 
 def test_the_routes_are_read_from_the_router() -> None:

@@ -7,29 +7,18 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
-import shutil
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 
 from aedx.accounts import totp
 from aedx.kinds import get_kind
 from aedx.web.i18n import translations
 from tests.served import serving
+from tests.web.browser_support import photograph
 from tests.web.conftest import NEW_PASSWORD, Portal
 
 zh = translations("zh_TW").gettext
-
-
-def photograph(page: Page, name: str, folder: Path) -> None:
-    path = folder / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
-    assert path.stat().st_size > 10_000  # a rendered page, not a blank one
-    wanted = os.environ.get("AEDX_SCREENSHOTS")
-    if wanted:
-        Path(wanted).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, Path(wanted) / path.name)
 
 
 def test_an_hq_administrator_signs_in_with_totp_in_chromium(

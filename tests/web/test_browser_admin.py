@@ -5,15 +5,13 @@ file from the spec page and uploads it. With ``AEDX_SCREENSHOTS=docs/screenshots
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
 import shutil
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
-from aedx.accounts import grants, totp
+from aedx.accounts import grants
 from aedx.accounts import organisations as orgs
 from aedx.exchange.platform import Platform
 from aedx.exchange.worker import Worker
@@ -23,30 +21,11 @@ from aedx.trust.caller import Direction
 from aedx.web.i18n import translations
 from tests.exchange.hub import _authority_template
 from tests.served import serving
-from tests.web.conftest import NEW_PASSWORD, Portal
-from tests.web.test_browser import photograph
+from tests.web.browser_support import first_sign_in, photograph
+from tests.web.conftest import Portal
 
 zh = translations("zh_TW").gettext
 AGENCY, AGENCY_NAME = "A376000000", "臺北市稅捐稽徵處"
-
-
-def first_sign_in(page: Page, url: str, username: str, initial: str) -> None:
-    """Password, the authenticator when the role needs one, then the person's own password."""
-    page.goto(f"{url}/portal/sign-in")
-    page.get_by_label(zh("Username")).fill(username)
-    page.get_by_label(zh("Password"), exact=True).fill(initial)
-    page.get_by_role("button", name=zh("Sign in")).click()
-    secret = page.locator("code.secret")
-    page.wait_for_load_state()
-    if secret.count():
-        text = secret.inner_text().replace(" ", "")
-        key = base64.b32decode(text + "=" * (-len(text) % 8))
-        page.get_by_label(zh("Verification code")).fill(totp.code_at(key, dt.datetime.now(dt.UTC)))
-        page.get_by_role("button", name=zh("Confirm")).click()
-    page.get_by_label(zh("Current password")).fill(initial)
-    page.get_by_label(zh("New password"), exact=True).fill(NEW_PASSWORD)
-    page.get_by_label(zh("New password again")).fill(NEW_PASSWORD)
-    page.get_by_role("button", name=zh("Change password")).click()
 
 
 def upload_a_first_file(page: Page, url: str, platform: Platform) -> None:

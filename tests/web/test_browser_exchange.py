@@ -21,9 +21,9 @@ from aedx.kinds import get_kind
 from aedx.web.i18n import translations
 from tests.builders import VALID
 from tests.served import serving
+from tests.web.browser_support import photograph
 from tests.web.conftest import NEW_PASSWORD
 from tests.web.exchange_support import AGENCY, BRANCH, World, file_of, make_world
-from tests.web.test_browser import photograph
 
 zh = translations("zh_TW").gettext
 CASE_NO = str(VALID["case_referral"]["agency_case_no"])

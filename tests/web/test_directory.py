@@ -20,8 +20,7 @@ from aedx.storage.tables import AuditEvent
 from aedx.validation import rules
 from aedx.validation.engine import Options, validate_file
 from aedx.web import directory
-from tests.web.conftest import Portal, csrf_of
-from tests.web.directory_support import signed_in
+from tests.web.conftest import Portal, csrf_of, signed_in
 
 AGENCY = "A383000000"
 

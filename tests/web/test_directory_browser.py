@@ -13,8 +13,8 @@ from aedx.kinds import get_kind
 from aedx.sim import contacts as demo_contacts
 from aedx.web.i18n import translations
 from tests.served import serving
-from tests.web.conftest import NEW_PASSWORD, Portal
-from tests.web.directory_support import photograph
+from tests.web.browser_support import first_sign_in, photograph
+from tests.web.conftest import Portal
 
 zh = translations("zh_TW").gettext
 AGENCY = "A383000000"
@@ -30,14 +30,7 @@ def test_an_agency_administrator_reads_a_spec_and_keeps_the_contacts(
     with serving(portal.platform) as url:
         context = chromium.new_context(locale="zh-TW", viewport={"width": 1280, "height": 800})
         page = context.new_page()
-        page.goto(f"{url}/portal/sign-in")
-        page.get_by_label(zh("Username")).fill("lin.yating")
-        page.get_by_label(zh("Password"), exact=True).fill(initial)
-        page.get_by_role("button", name=zh("Sign in")).click()
-        page.get_by_label(zh("Current password")).fill(initial)
-        page.get_by_label(zh("New password"), exact=True).fill(NEW_PASSWORD)
-        page.get_by_label(zh("New password again")).fill(NEW_PASSWORD)
-        page.get_by_role("button", name=zh("Change password")).click()
+        first_sign_in(page, url, "lin.yating", initial)
         page.get_by_role("heading", name=zh("Recent submissions")).wait_for()
 
         page.get_by_role("link", name=zh("Exchange kinds")).click()

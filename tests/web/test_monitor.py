@@ -4,7 +4,6 @@ missing expected files, and the page for those who hold ``exchange.monitor`` onl
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from pathlib import Path
 
@@ -12,14 +11,13 @@ from playwright.sync_api import Browser
 from sqlalchemy import func, select
 
 from aedx.accounts import organisations as orgs
-from aedx.accounts import totp
 from aedx.exchange import expected, monitor
 from aedx.storage.tables import AuditEvent, MissingFile
 from aedx.web.i18n import translations
 from tests.served import serving
-from tests.web.conftest import NEW_PASSWORD, Portal, csrf_of, ready
-from tests.web.notify_support import hq_ready, org_id
-from tests.web.test_browser import photograph
+from tests.web.browser_support import first_sign_in, photograph
+from tests.web.conftest import Portal, csrf_of, ready
+from tests.web.notify_support import org_id
 
 zh = translations("zh_TW").gettext
 
@@ -80,7 +78,7 @@ def test_the_figures_of_a_known_exchange(portal: Portal) -> None:
 def test_the_monitor_page_for_hq_and_no_one_else(portal: Portal) -> None:
     known_exchange(portal)
     browser = portal.browser()
-    hq_ready(portal, browser, "huang.stat", "statistician")
+    ready(portal, browser, "aea", "huang.stat", "statistician")
     page = browser.get("/portal/monitor?from=2026-11-19&to=2026-11-20")
     assert page.status_code == 200
     text = page.text
@@ -122,18 +120,7 @@ def test_the_monitor_in_chromium(portal: Portal, chromium: Browser, tmp_path: Pa
     with serving(portal.platform) as url:
         context = chromium.new_context(locale="zh-TW", viewport={"width": 1280, "height": 800})
         page = context.new_page()
-        page.goto(f"{url}/portal/sign-in")
-        page.get_by_label(zh("Username")).fill("huang.stat")
-        page.get_by_label(zh("Password"), exact=True).fill(initial)
-        page.get_by_role("button", name=zh("Sign in")).click()
-        secret = page.locator("code.secret").inner_text().replace(" ", "")
-        key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-        page.get_by_label(zh("Verification code")).fill(totp.code_at(key, dt.datetime.now(dt.UTC)))
-        page.get_by_role("button", name=zh("Confirm")).click()
-        page.get_by_label(zh("Current password")).fill(initial)
-        page.get_by_label(zh("New password"), exact=True).fill(NEW_PASSWORD)
-        page.get_by_label(zh("New password again")).fill(NEW_PASSWORD)
-        page.get_by_role("button", name=zh("Change password")).click()
+        first_sign_in(page, url, "huang.stat", initial)
         page.wait_for_load_state()
         page.goto(f"{url}/portal/monitor")
         page.get_by_role("heading", name=zh("Exchange monitor"), exact=True).wait_for()
@@ -149,7 +136,7 @@ def test_the_monitor_in_chromium(portal: Portal, chromium: Browser, tmp_path: Pa
 
 def test_hq_declares_and_withdraws_expected_files(portal: Portal) -> None:
     admin = portal.browser()
-    hq_ready(portal, admin, "lin.hq", "hq_admin")
+    ready(portal, admin, "aea", "lin.hq", "hq_admin")
     page = admin.get("/portal/monitor")
     assert "尚未設定應送檔案。" in page.text and 'id="expect-organisation"' in page.text
     form = {"organisation": "A383000000", "kind": "payment", "due": "09:30", "csrf_token": csrf_of(page)}
@@ -167,7 +154,7 @@ def test_hq_declares_and_withdraws_expected_files(portal: Portal) -> None:
 
     # a statistician sees the declarations but may not change them
     stat = portal.browser()
-    hq_ready(portal, stat, "huang.stat", "statistician")
+    ready(portal, stat, "aea", "huang.stat", "statistician")
     page = stat.get("/portal/monitor")
     assert page.status_code == 200 and 'id="expect-organisation"' not in page.text
     refused = stat.post("/portal/monitor/expected", data=form | {"csrf_token": csrf_of(page)})

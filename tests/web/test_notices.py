@@ -16,9 +16,9 @@ from aedx.notify.events import Event
 from aedx.storage.tables import AuditEvent, Notification, OutboxMessage, Webhook
 from aedx.web.i18n import translations
 from tests.served import serving
-from tests.web.conftest import NEW_PASSWORD, Portal, csrf_of, ready
-from tests.web.notify_support import hq_ready, org_id, rejected, user_id
-from tests.web.test_browser import photograph
+from tests.web.browser_support import first_sign_in, photograph
+from tests.web.conftest import Portal, csrf_of, ready
+from tests.web.notify_support import org_id, rejected, user_id
 
 zh = translations("zh_TW").gettext
 
@@ -165,7 +165,7 @@ def test_administrators_add_and_disable_webhooks_and_see_the_secret_once(portal:
 
 def test_hq_administrators_manage_any_organisations_webhooks(portal: Portal) -> None:
     browser = portal.browser()
-    hq_ready(portal, browser, "lin.hq", "hq_admin")
+    ready(portal, browser, "aea", "lin.hq", "hq_admin")
     page = browser.get("/portal/webhooks?organisation=A397000000")
     assert page.status_code == 200 and "衛生福利部中央健康保險署" in page.text
     added = browser.post(
@@ -197,14 +197,7 @@ def test_the_notification_centre_in_chromium(portal: Portal, chromium: Browser, 
     with serving(portal.platform) as url:
         context = chromium.new_context(locale="zh-TW", viewport={"width": 1280, "height": 800})
         page = context.new_page()
-        page.goto(f"{url}/portal/sign-in")
-        page.get_by_label(zh("Username")).fill("chen.mei")
-        page.get_by_label(zh("Password"), exact=True).fill(initial)
-        page.get_by_role("button", name=zh("Sign in")).click()
-        page.get_by_label(zh("Current password")).fill(initial)
-        page.get_by_label(zh("New password"), exact=True).fill(NEW_PASSWORD)
-        page.get_by_label(zh("New password again")).fill(NEW_PASSWORD)
-        page.get_by_role("button", name=zh("Change password")).click()
+        first_sign_in(page, url, "chen.mei", initial)
         page.get_by_role("heading", name=zh("Recent submissions")).wait_for()
         page.get_by_role("link", name=zh("Notifications")).click()
         page.get_by_role("heading", name=zh("Notifications")).wait_for()

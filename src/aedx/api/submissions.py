@@ -67,6 +67,11 @@ async def create(
     upload = intake.Upload(kind, format, encoding, idempotency_key, filename)
     chunks = request.stream().__aiter__()
     received = await anyio.to_thread.run_sync(lambda: intake.submit(p, caller, upload, blocking(chunks)))
+    return accepted(request, received)
+
+
+def accepted(request: Request, received: intake.Received) -> dict[str, Any]:
+    """The answer to a file taken (``Accepted``); a new submission wakes the in-process worker."""
     if received.created:
         wake_worker(request)
     sub = received.submission

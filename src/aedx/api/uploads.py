@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from aedx.api.deps import CallerDep, PlatformDep
 from aedx.api.schemas import ERRORS, Accepted
-from aedx.api.submissions import NO_CONTROL_CHARACTERS, blocking, wake_worker
+from aedx.api.submissions import NO_CONTROL_CHARACTERS, accepted, blocking
 from aedx.exchange import intake, uploads
 from aedx.storage.tables import UploadSession
 
@@ -113,15 +113,4 @@ async def append(
     summary="完成分段上傳 Complete the upload",
 )
 def complete(upload_id: str, request: Request, p: PlatformDep, caller: CallerDep) -> dict[str, Any]:
-    received = uploads.complete(p, caller, upload_id)
-    if received.created:
-        wake_worker(request)
-    sub = received.submission
-    return {
-        "id": sub.id,
-        "state": sub.state,
-        "sha256": sub.sha256,
-        "size": sub.size,
-        "duplicate": not received.created,
-        "status_url": str(request.url_for("submission", submission_id=sub.id)),
-    }
+    return accepted(request, uploads.complete(p, caller, upload_id))

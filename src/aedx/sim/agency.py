@@ -155,12 +155,11 @@ class AgencySystem:
                 findings, reason = 0, refusal.read_text(encoding="utf-8", errors="replace").strip()[:500]
             with transaction(self.conn):
                 if delivery.kind.name == "case_referral":
-                    for case, obligor in records.select("agency_case_no", "obligor_id").iter_rows():
-                        self.conn.execute(
-                            "UPDATE cases SET status = 'REJECTED' WHERE agency_case_no = ? AND obligor_id = ?"
-                            " AND status = 'REFERRED'",
-                            (case, obligor),
-                        )
+                    self.conn.executemany(
+                        "UPDATE cases SET status = 'REJECTED' WHERE agency_case_no = ? AND obligor_id = ?"
+                        " AND status = 'REFERRED'",
+                        records.select("agency_case_no", "obligor_id").iter_rows(),
+                    )
                 self.conn.execute(
                     "INSERT INTO rejections (name, kind, records, findings, reason) VALUES (?, ?, ?, ?, ?)",
                     (path.name, delivery.kind.name, records.height, findings, reason),

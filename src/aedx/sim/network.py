@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -129,23 +129,24 @@ class DayReport:
     packages: int = 0  # packages written into inboxes
     noted: int = 0  # rejected files the agencies read
     errors: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def add(self, **counts: int) -> None:
-        for name, n in counts.items():
-            setattr(self, name, getattr(self, name) + n)
+    def add(self, *errors: str, **counts: int) -> None:
+        """Counts and errors of one office's step (offices report from their own threads)."""
+        with self._lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+            self.errors.extend(errors)
 
     def exchanged(self, counts: Counts) -> None:
         self.add(
+            *counts.errors,
             accepted=counts.accepted,
             rejected=counts.rejected,
             pending=counts.pending,
             failed=counts.failed,
             packages=counts.written,
         )
-        self.errors.extend(counts.errors)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)} | {"day": self.day.isoformat()}
 
 
 class Network:
@@ -164,7 +165,6 @@ class Network:
         self.threads = threads
         self.mistake_rate = mistake_rate
         self.on_step = on_step
-        self._lock = threading.Lock()
 
     def steps(self) -> int:
         """Office steps in a day, for a progress bar."""
@@ -194,36 +194,28 @@ class Network:
             with office.client() as client:
                 counts = client.pull() if direction == "pull" else client.push()
         except PlatformError as e:
-            with self._lock:
-                report.add(failed=1)
-                report.errors.append(f"{office.code} {direction}: {e}")
+            report.add(f"{office.code} {direction}: {e}", failed=1)
             return
-        with self._lock:
-            report.exchanged(counts)
+        report.exchanged(counts)
 
     def _agency_sends(self, office: Office, day: dt.date, report: DayReport) -> None:
-        self._exchange(office, report, "pull")
+        self._agency_reads(office, report)
         with office.agency() as agency:
-            imported = agency.adapter.import_inbox()
-            noted = agency.note_rejections(office.folder / "rejected")
             referrals, payments, mistaken = agency.produce(day, mistake_rate=self.mistake_rate)
-        with self._lock:
-            report.add(imported=imported, noted=noted, referrals=referrals, payments=payments)
-            report.add(mistaken=mistaken)
+        report.add(referrals=referrals, payments=payments, mistaken=mistaken)
         self._exchange(office, report, "push")
 
     def _branch_works(self, office: Office, day: dt.date, report: DayReport) -> None:
         self._exchange(office, report, "pull")
         with office.branch() as branch:
             played = run_day(branch, adapter_for(office.folder, branch), day, office.fmt, office.encoding)
-        with self._lock:
-            report.add(imported=played.imported, events=played.events)
+        report.add(imported=played.imported, events=played.events)
         self._exchange(office, report, "push")
 
     def _agency_reads(self, office: Office, report: DayReport) -> None:
+        """Pull, then take in the feedback and what was rejected."""
         self._exchange(office, report, "pull")
         with office.agency() as agency:
             imported = agency.adapter.import_inbox()
             noted = agency.note_rejections(office.folder / "rejected")
-        with self._lock:
-            report.add(imported=imported, noted=noted)
+        report.add(imported=imported, noted=noted)
