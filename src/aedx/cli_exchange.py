@@ -3,10 +3,8 @@ the audit export, and the demonstration."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import getpass
-import json
 import logging
 import signal
 import sys
@@ -27,6 +25,7 @@ from sqlalchemy.orm import Session
 from aedx.accounts import organisations as orgs
 from aedx.errors import DomainError
 from aedx.exchange.platform import Platform, process_actor
+from aedx.formats.spreadsheet import csv_writer
 from aedx.settings import Settings
 from aedx.storage.tables import Organisation, utcnow
 from aedx.trust import audit, redaction
@@ -69,7 +68,7 @@ def as_operator(data_dir: Path | None, database: str | None) -> Iterator[tuple[P
 def print_rows(heads: Sequence[str], rows: Sequence[Sequence[str]], csv_heads: Sequence[str]) -> None:
     """A table on a terminal, CSV otherwise (for scripts)."""
     if not sys.stdout.isatty():
-        writer = csv.writer(sys.stdout)
+        writer = csv_writer(sys.stdout)
         writer.writerow(csv_heads)
         writer.writerows(rows)
         return
@@ -154,16 +153,16 @@ def audit_export(
     n = 0
     try:
         with platform.db.transaction() as session:
-            if out is not None and out.suffix.lower() == ".csv":
-                writer = csv.DictWriter(handle, fieldnames=list(audit.COLUMNS))
-                writer.writeheader()
+            counted = [0]
+
+            def tally() -> Iterator[dict[str, object]]:
                 for event in audit.export(session, caller, f):
-                    writer.writerow(event | {"detail": json.dumps(event["detail"], ensure_ascii=False)})
-                    n += 1
-            else:
-                for event in audit.export(session, caller, f):
-                    handle.write(json.dumps(event, ensure_ascii=False) + "\n")
-                    n += 1
+                    counted[0] += 1
+                    yield event
+
+            as_csv = out is not None and out.suffix.lower() == ".csv"
+            handle.writelines(audit.csv_lines(tally()) if as_csv else audit.json_lines(tally()))
+            n = counted[0]
             audit.by_caller(session, caller, "audit.export", detail={"events": n})
     finally:
         if out:

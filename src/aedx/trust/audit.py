@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aedx.formats.spreadsheet import csv_cell
 from aedx.storage.tables import AuditEvent, Organisation, utcnow
 from aedx.trust.caller import Caller
 
@@ -184,14 +185,11 @@ def csv_lines(events: Iterator[dict[str, Any]]) -> Iterator[str]:
 
 
 def _cell(name: str, value: Any) -> Any:
-    """A CSV cell; text a spreadsheet would read as a formula is quoted with a leading apostrophe
-    (what an event records may come from a refused caller's input)."""
-    if value is None:
-        return ""
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True) if name == "detail" else value
-    if isinstance(text, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
+    """A CSV cell, the detail as JSON; safe to open in a spreadsheet (what an event records may
+    come from a refused caller's input)."""
+    if name == "detail" and value is not None:
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return csv_cell(value)
 
 
 def json_lines(events: Iterator[dict[str, Any]]) -> Iterator[str]:

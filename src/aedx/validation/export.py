@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from aedx.formats.spreadsheet import neutralise_frame, write_xlsx_cell, write_xlsx_row
 from aedx.validation.report import Report
 
 HEADINGS = {
@@ -56,7 +57,7 @@ def _csv(report: Report, path: Path) -> None:
     # A byte-order mark so that Excel opens the Chinese text as UTF-8.
     with path.open("wb") as out:
         out.write("\ufeff".encode())
-        report.findings.rename(HEADINGS).write_csv(out)
+        neutralise_frame(report.findings).rename(HEADINGS).write_csv(out)
 
 
 def _sheets(frame: pl.DataFrame) -> Iterator[tuple[str, pl.DataFrame]]:
@@ -85,21 +86,21 @@ def _xlsx(report: Report, path: Path) -> None:
     bold = book.add_format({"bold": True})
     summary = book.add_worksheet("摘要")
     for r, (label, value) in enumerate(_summary_rows(report)):
-        summary.write(r, 0, label, bold)
-        summary.write(r, 1, value)
+        write_xlsx_cell(summary, r, 0, label, bold)
+        write_xlsx_cell(summary, r, 1, value)
     totals = report.totals()
     base = len(_summary_rows(report)) + 1
     for c, name in enumerate(("代碼 Code", "嚴重度 Severity", "件數 Count", "欄位 Fields")):
-        summary.write(base, c, name, bold)
+        write_xlsx_cell(summary, base, c, name, bold)
     for r, row in enumerate(totals.iter_rows(), start=base + 1):
-        summary.write_row(r, 0, row)
+        write_xlsx_row(summary, r, row)
     summary.set_column(0, 0, 28)
     summary.set_column(1, 4, 40)
     for name, part in _sheets(report.findings):
         sheet = book.add_worksheet(name)
-        sheet.write_row(0, 0, list(HEADINGS.values()), bold)
+        write_xlsx_row(sheet, 0, HEADINGS.values(), bold)
         for r, row in enumerate(part.iter_rows(), start=1):
-            sheet.write_row(r, 0, row)
+            write_xlsx_row(sheet, r, row)
         sheet.set_column(0, 3, 14)
         sheet.set_column(4, 5, 50)
         sheet.autofilter(0, 0, max(part.height, 1), len(HEADINGS) - 1)
