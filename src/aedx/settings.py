@@ -15,6 +15,9 @@
                        ``aedx.trust.vault``)
 ``AEDX_PUBLIC_URL``    the platform's public base URL (https://aedx.example.gov.tw); client assertions
                        must name its ``/oauth/token`` as their audience (default: the request's URL)
+``AEDX_JOB_ATTEMPTS``  how many times a worker tries a submission before it ends ``failed`` (default 5)
+``AEDX_HOLIDAY_CALENDAR`` the government-office calendar CSV of a year published after the release
+                       (西元日期,星期,是否放假,備註), over the bundled years (``aedx.workdays``)
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ class Settings:
     secret_key: bytes = b""  # AES-256 key for secrets at rest; from_env always sets one
     public_url: str | None = None  # the base URL callers use, behind any proxy
     data_keys: str = ""  # AEDX_DATA_KEYS; empty: the keyring kept in the data folder
+    job_attempts: int = 5  # a submission that fails this many times ends ``failed``
+    holiday_calendar: Path | None = None  # a newer government-office calendar than the bundled one
 
     def current_day(self) -> dt.date:
         """The day the date rules check against: the configured one, else today in Taipei."""
@@ -62,7 +67,13 @@ class Settings:
             plain_exchange=os.environ.get("AEDX_PLAIN_EXCHANGE") == "1",
             public_url=os.environ.get("AEDX_PUBLIC_URL") or None,
             data_keys=os.environ.get("AEDX_DATA_KEYS", ""),
+            job_attempts=max(1, int(os.environ.get("AEDX_JOB_ATTEMPTS", "5"))),
+            holiday_calendar=_path(os.environ.get("AEDX_HOLIDAY_CALENDAR")),
         )
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def _key(folder: Path, variable: str, filename: str) -> bytes:

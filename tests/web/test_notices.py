@@ -87,8 +87,10 @@ def test_preferences_are_kept_and_obeyed(portal: Portal) -> None:
         "rejected.in_app",
         "package_ready.in_app",
         "file_missing.in_app",
+        "failed.in_app",
         "rejected.email",
         "file_missing.email",
+        "failed.email",
     }  # the defaults
     assert '<label for="on-rejected-email"' in form.text and "<caption>" in form.text
     assert (

@@ -19,6 +19,11 @@ class Error(BaseModel):
     error: ErrorBody
 
 
+class RecipientOut(BaseModel):
+    recipient: str = Field(description="the receiving organisation's code (a branch: sly, tpy, ...)")
+    records: int = Field(description="how many of the file's records it receives")
+
+
 class SubmissionOut(BaseModel):
     id: str
     sender: str
@@ -30,11 +35,16 @@ class SubmissionOut(BaseModel):
     sha256: str
     size: int
     state: str = Field(
-        description="received, validating, accepted, rejected, routed, delivered, acknowledged"
+        description="received, validating, accepted, rejected, routed, delivered, acknowledged, "
+        "failed (final: the platform gave up after repeated errors; see failure)"
     )
     records: int | None
     error_rows: int | None
     warning_rows: int | None
+    failure: str | None = Field(None, description="why processing gave up, when the state is failed")
+    recipients: list[RecipientOut] | None = Field(
+        None, description="who received the records, once routed (only in a single submission's status)"
+    )
     received_at: str
     updated_at: str
 

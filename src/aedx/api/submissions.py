@@ -120,7 +120,8 @@ def listing(
 def read(submission_id: str, p: PlatformDep, caller: CallerDep) -> dict[str, Any]:
     with p.db.transaction() as session:
         sub = submissions.get(session, caller, submission_id)
-        return submissions.describe(sub, submissions.sender_code(session, sub))
+        described = submissions.describe(sub, submissions.sender_code(session, sub))
+        return described | {"recipients": submissions.recipients(session, sub)}
 
 
 @router.get("/{submission_id}/report", response_model=ReportOut, summary="檢核報告 Validation report")

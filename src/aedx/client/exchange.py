@@ -23,11 +23,13 @@ from aedx.trust.pki import Identity
 
 # Beside a filed file: the platform's signed receipt, and for a rejected one its report or, for a file
 # refused before it was taken, the platform's answer.
-RECEIPT, REPORT, REFUSAL = ".receipt.p7s", ".report.csv", ".refused.txt"
+RECEIPT, REPORT, REFUSAL, FAILURE = ".receipt.p7s", ".report.csv", ".refused.txt", ".failed.txt"
 REFUSED = {400, 403, 413, 415, 422}  # answers about the file itself: a retry would not mend them
 # A file is filed once the platform has finished with it: an accepted file may still be refused at
 # routing (its cases opened by another file first), and its packages are ready only once delivered.
-DECIDED = {"rejected", "delivered", "acknowledged"}
+# A failed file is final too: the platform gave up on it and HQ was alerted.
+DECIDED = {"rejected", "delivered", "acknowledged", "failed"}
+NOT_SENT = {"rejected", "failed"}  # filed in rejected/
 SUFFIXES = {"csv": ".csv", "fixed": ".txt", "jsonl": ".jsonl"}
 
 
@@ -196,7 +198,7 @@ class Client:
             self.events.event("push.pending", file=path.name, submission=submission_id)
             return
         self._file(path, sha, submission_id, state)
-        if state == "rejected":
+        if state in NOT_SENT:
             counts.rejected += 1
         else:
             counts.accepted += 1
@@ -301,12 +303,14 @@ class Client:
         signed = cms.verify(receipt)
         if signed.signer != self.trust["platform-signing"]:
             raise PlatformError(f"the receipt of {submission_id} is not signed by the platform")
-        folder = self.config.rejected if state == "rejected" else self.config.sent
+        folder = self.config.rejected if state in NOT_SENT else self.config.sent
         target = free_name(folder, path.name, submission_id)
         write_durably(target.with_name(target.name + RECEIPT), receipt)
         if state == "rejected":
             report = self.platform.request("GET", f"/api/v1/submissions/{submission_id}/report/csv").content
             write_durably(target.with_name(target.name + REPORT), report)
+        if state == "failed":
+            write_durably(target.with_name(target.name + FAILURE), bytes(signed.content))
         move_durably(path, target)
         (self.config.state / f"{sha}.p7m").unlink(missing_ok=True)
         self.journal.filed(path.name, sha)

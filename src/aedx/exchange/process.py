@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy.exc import IntegrityError
@@ -149,21 +150,13 @@ def _decide(
     reports.seal(report.findings, report.kind, platform.keyring, sub.id).write_parquet(buffer)
     platform.blobs.put(key, [buffer.getvalue()])
     outcome = State.REJECTED if report.has_errors else State.ACCEPTED
-    receipt = {
-        "submission_id": sub.id,
-        "sender": sender.code,
-        "kind": sub.kind,
-        "sha256": sub.sha256,
-        "envelope_sha256": sub.envelope_sha256,
-        "size": sub.size,
-        "signer_certificate_serial": sub.signer_serial,
-        "received_at": sub.received_at.isoformat(),
-        "decided_at": utcnow().isoformat(),
-        "state": outcome.value,
+    receipt = receipt_of(sub, sender, outcome) | {
         "records": report.records,
         "error_rows": report.error_rows,
         "warning_rows": report.warning_rows,
     }
+    if outcome is State.ACCEPTED and evaluation.records is not None:
+        receipt["recipients"] = recipients_of(evaluation.records)
     receipt_key = f"receipts/{sub.id}.p7s"
     platform.blobs.put(receipt_key, [receipts.make(receipt, platform.signer)])
     with platform.db.transaction() as session:
@@ -181,6 +174,30 @@ def _decide(
             summary=json.dumps(report.summary(), ensure_ascii=False),
         )
         notify.decided(session, sub.id)
+
+
+def receipt_of(sub: Submission, sender: Organisation, state: State) -> dict[str, Any]:
+    """What every signed receipt states: the file as received and the platform's decision."""
+    return {
+        "submission_id": sub.id,
+        "sender": sender.code,
+        "kind": sub.kind,
+        "sha256": sub.sha256,
+        "envelope_sha256": sub.envelope_sha256,
+        "size": sub.size,
+        "signer_certificate_serial": sub.signer_serial,
+        "received_at": sub.received_at.isoformat(),
+        "decided_at": utcnow().isoformat(),
+        "state": state.value,
+    }
+
+
+def recipients_of(records: pl.DataFrame) -> list[dict[str, Any]]:
+    """Which organisation receives how many of the records (branch codes, in code order)."""
+    if records.height == 0 or routing.RECIPIENT not in records.columns:
+        return []
+    counts = records.group_by(routing.RECIPIENT).len().drop_nulls().sort(routing.RECIPIENT)
+    return [{"recipient": code, "records": n} for code, n in counts.iter_rows()]
 
 
 def _route(platform: Platform, sub: Submission, kind: Kind, records: pl.DataFrame | None, actor: str) -> bool:

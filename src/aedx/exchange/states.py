@@ -2,7 +2,9 @@
 
 received → validating → accepted | rejected;  accepted → routed → delivered → acknowledged.
 A submission accepted before a concurrent file opened the same cases is rejected at routing
-(accepted → rejected), so the case index never holds a case twice.
+(accepted → rejected), so the case index never holds a case twice. A submission whose processing
+fails ``Settings.job_attempts`` times ends ``failed`` from whatever step it had reached: final, with
+its reason, a signed receipt and an alert to HQ, instead of being retried for ever.
 """
 
 from __future__ import annotations
@@ -24,18 +26,21 @@ class State(StrEnum):
     ROUTED = "routed"
     DELIVERED = "delivered"
     ACKNOWLEDGED = "acknowledged"
+    FAILED = "failed"
 
 
 NEXT: dict[State, frozenset[State]] = {
-    State.RECEIVED: frozenset({State.VALIDATING}),
-    State.VALIDATING: frozenset({State.ACCEPTED, State.REJECTED}),
-    State.ACCEPTED: frozenset({State.ROUTED, State.REJECTED}),
-    State.ROUTED: frozenset({State.DELIVERED}),
+    State.RECEIVED: frozenset({State.VALIDATING, State.FAILED}),
+    State.VALIDATING: frozenset({State.ACCEPTED, State.REJECTED, State.FAILED}),
+    State.ACCEPTED: frozenset({State.ROUTED, State.REJECTED, State.FAILED}),
+    State.ROUTED: frozenset({State.DELIVERED, State.FAILED}),
     State.DELIVERED: frozenset({State.ACKNOWLEDGED}),
     State.REJECTED: frozenset(),
     State.ACKNOWLEDGED: frozenset(),
+    State.FAILED: frozenset(),
 }
-FINISHED = frozenset({State.REJECTED, State.DELIVERED, State.ACKNOWLEDGED})  # no worker needed
+FINISHED = frozenset({State.REJECTED, State.DELIVERED, State.ACKNOWLEDGED, State.FAILED})  # no worker needed
+OUTCOMES = {State.REJECTED: "rejected", State.FAILED: "failed"}  # the audit outcome, "ok" otherwise
 
 
 class StaleState(Exception):
@@ -71,7 +76,7 @@ def transition(
         object_id=sub.id,
         submission_id=sub.id,
         kind=sub.kind,
-        outcome="rejected" if to is State.REJECTED else "ok",
+        outcome=OUTCOMES.get(to, "ok"),
         detail={"from": current.value} | (detail or {}),
     )
     return sub

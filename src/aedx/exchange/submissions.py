@@ -17,7 +17,7 @@ from aedx.exchange import reports
 from aedx.exchange.platform import Platform
 from aedx.formats.source import ControlRecord
 from aedx.kinds import get_kind
-from aedx.storage.tables import Organisation, Submission
+from aedx.storage.tables import Delivery, Organisation, Submission
 from aedx.trust import audit
 from aedx.trust.caller import Caller
 from aedx.validation.export import FORMATS, write_report
@@ -50,9 +50,21 @@ def describe(sub: Submission, sender: str) -> dict[str, Any]:
         "records": sub.records,
         "error_rows": sub.error_rows,
         "warning_rows": sub.warning_rows,
+        "failure": sub.failure,
         "received_at": sub.received_at.isoformat(),
         "updated_at": sub.updated_at.isoformat(),
     }
+
+
+def recipients(session: Session, sub: Submission) -> list[dict[str, Any]]:
+    """Who received the submission's records, and how many each (empty until it is routed)."""
+    rows = session.execute(
+        select(Organisation.code, Delivery.records)
+        .join(Organisation, Organisation.id == Delivery.recipient_id)
+        .where(Delivery.submission_id == sub.id)
+        .order_by(Organisation.code)
+    )
+    return [{"recipient": code, "records": n} for code, n in rows]
 
 
 def listing(

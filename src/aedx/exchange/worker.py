@@ -4,7 +4,8 @@ On PostgreSQL a worker claims a job by locking its row with ``FOR UPDATE SKIP LO
 transaction it keeps open on its own connection while the work runs, so N workers never take the
 same submission, and a worker that dies releases its claim with its connection: the next worker
 takes the job over at once and carries on from the last committed state. The embedded database
-runs one worker, in-process.
+runs one worker, in-process. A job that fails is tried again, backing off, until its
+``Settings.job_attempts``-th failure: the submission then ends ``failed`` (``exchange.failures``).
 
 A running worker also seals the audit log every ``SEAL_EVERY`` seconds (``aedx.trust.ledger``);
 when another worker is sealing it does not wait. Every ``SWEEP_EVERY`` seconds it removes expired
@@ -21,7 +22,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, TextClause, text
 
-from aedx.exchange import process, uploads
+from aedx.exchange import failures, process, uploads
 from aedx.exchange.platform import Platform
 from aedx.notify.outbox import Notifier
 from aedx.storage.tables import utcnow
@@ -80,10 +81,15 @@ class Worker:
         params: dict[str, object] = {"id": submission_id}
         try:
             state = process.run(self.platform, submission_id, self.actor)
-        except Exception:
+        except Exception as error:
             log.exception("submission %s failed", submission_id)
-            self._job(claim, RETRY, params | {"later": self._later(submission_id)})
-            return
+            attempts = self._attempts(submission_id) + 1
+            if attempts < self.platform.settings.job_attempts:
+                self._job(claim, RETRY, params | {"later": self._later(submission_id, attempts)})
+                return
+            state = failures.give_up(
+                self.platform, submission_id, self.actor, attempts=attempts, reason=failures.reason_of(error)
+            )
         self._job(claim, DONE, params)
         log.info("submission %s %s", submission_id, state.value)
 
@@ -95,12 +101,18 @@ class Worker:
         with self.platform.db.transaction() as session:
             session.execute(sql, params)
 
-    def _later(self, submission_id: str) -> dt.datetime:
+    def _attempts(self, submission_id: str) -> int:
+        """How many attempts of the job failed before this one."""
+        with self.platform.db.transaction() as session:
+            return int(
+                session.execute(
+                    text("SELECT attempts FROM jobs WHERE submission_id = :id"), {"id": submission_id}
+                ).scalar_one()
+            )
+
+    def _later(self, submission_id: str, attempts: int) -> dt.datetime:
         """When to try a failed job again: backing off, with the failure in the audit log."""
         with self.platform.db.transaction() as session:
-            attempts = session.execute(
-                text("SELECT attempts FROM jobs WHERE submission_id = :id"), {"id": submission_id}
-            ).scalar_one()
             audit.record(
                 session,
                 actor=self.actor,
@@ -109,9 +121,9 @@ class Worker:
                 object_type="submission",
                 object_id=submission_id,
                 submission_id=submission_id,
-                detail={"attempt": attempts + 1},
+                detail={"attempt": attempts},
             )
-        return utcnow() + min(MAX_BACKOFF, dt.timedelta(seconds=2 ** min(attempts, 10)))
+        return utcnow() + min(MAX_BACKOFF, dt.timedelta(seconds=2 ** min(attempts - 1, 10)))
 
     def drain(self) -> int:
         """Run jobs until none is waiting; returns how many ran."""

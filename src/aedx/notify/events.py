@@ -19,11 +19,13 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from aedx.accounts.organisations import HQ_CODE
 from aedx.accounts.roles import ROLE_PERMISSIONS, Permission
 from aedx.storage.tables import (
     Delivery,
     Notification,
     NotificationPreference,
+    Organisation,
     OutboxMessage,
     Submission,
     User,
@@ -37,6 +39,7 @@ class Event(StrEnum):
     REJECTED = "rejected"  # a submission rejected, with its report
     PACKAGE_READY = "package_ready"  # a package waits in the organisation's inbox
     FILE_MISSING = "file_missing"  # an expected file did not arrive in time
+    FAILED = "failed"  # the platform gave up processing a submission (HQ and the sender hear)
 
 
 class Channel(StrEnum):
@@ -49,10 +52,11 @@ PERMISSIONS: dict[Event, Permission] = {
     Event.REJECTED: Permission.SUBMISSIONS_READ,
     Event.PACKAGE_READY: Permission.DELIVERIES_READ,
     Event.FILE_MISSING: Permission.SUBMISSIONS_READ,
+    Event.FAILED: Permission.SUBMISSIONS_READ,
 }
 DEFAULTS: dict[Channel, frozenset[Event]] = {
     Channel.IN_APP: frozenset(Event),
-    Channel.EMAIL: frozenset({Event.REJECTED, Event.FILE_MISSING}),
+    Channel.EMAIL: frozenset({Event.REJECTED, Event.FILE_MISSING, Event.FAILED}),
 }
 INBOX = "/portal/inbox"
 DASHBOARD = "/portal/"
@@ -82,6 +86,20 @@ def decided(session: Session, submission_id: str) -> None:
         "warning_rows": sub.warning_rows,
     }
     emit(session, Notice(event, sub.sender_id, submission_link(sub.id), params))
+
+
+def failed(session: Session, submission_id: str) -> None:
+    """The platform gave up on a submission (called with its transition): HQ is alerted, and
+    the sender told its file will not go further."""
+    sub = session.get_one(Submission, submission_id)
+    params = {"submission_id": sub.id, "kind": sub.kind, "sender": _code(session, sub.sender_id)}
+    hq = session.scalar(select(Organisation.id).where(Organisation.code == HQ_CODE))
+    for organisation_id in dict.fromkeys(o for o in (hq, sub.sender_id) if o is not None):
+        emit(session, Notice(Event.FAILED, organisation_id, submission_link(sub.id), params))
+
+
+def _code(session: Session, organisation_id: int) -> str:
+    return session.get_one(Organisation, organisation_id).code
 
 
 def packages_ready(session: Session, deliveries: Iterable[Delivery]) -> None:

@@ -27,6 +27,7 @@ SUBJECTS = {
     "rejected": ("上傳檔案已退件", "Submission rejected"),
     "package_ready": ("回饋檔已可下載", "Package ready to download"),
     "file_missing": ("應送檔案未送達", "Expected file missing"),
+    "failed": ("上傳檔案處理失敗", "Submission processing failed"),
 }
 
 
@@ -90,6 +91,14 @@ def _lines(event: str, p: dict[str, Any]) -> tuple[str, str]:
             f"有一份{zh_kind}檔案（{p.get('records')} 筆）已送達貴機關收件匣，請下載並確認收受。",
             f"A {en_kind} package ({p.get('records')} records) waits in your organisation's inbox; "
             "please download and acknowledge it.",
+        )
+    if event == "failed":
+        return (
+            f"{p.get('sender')} 上傳之{zh_kind}檔案（編號 {p.get('submission_id')}）經多次嘗試仍處理失敗，"
+            "平台已停止處理。請總署查明原因並與該機關聯繫。",
+            f"Processing the {en_kind} file sent by {p.get('sender')} (submission "
+            f"{p.get('submission_id')}) failed repeatedly; the platform has stopped. HQ looks into the "
+            "cause and contacts the organisation.",
         )
     return (
         f"貴機關應於 {p.get('day')} {p.get('due')} 前上傳之{zh_kind}檔案尚未送達。",

@@ -3,7 +3,7 @@ call a JSON body signed with HMAC-SHA256 under the webhook's own secret.
 
 The signature (see ``sign`` and ``verify``)::
 
-    X-AEDX-Event:      report_ready | rejected | package_ready | file_missing
+    X-AEDX-Event:      report_ready | rejected | package_ready | file_missing | failed
     X-AEDX-Delivery:   <the message's id: the same on every retry; receivers drop ones seen before>
     X-AEDX-Timestamp:  <Unix seconds when this attempt was signed>
     X-AEDX-Signature:  v1=<hex HMAC-SHA256(secret, "<timestamp>.<delivery>.<body>")>

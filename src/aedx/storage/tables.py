@@ -111,6 +111,7 @@ class Submission(Base):
     warning_rows: Mapped[int | None] = mapped_column(Integer)
     report_key: Mapped[str | None] = mapped_column(String(200))
     summary: Mapped[str | None] = mapped_column(Text)  # the report's summary, JSON
+    failure: Mapped[str | None] = mapped_column(Text)  # why processing gave up (state ``failed``)
     validated_on: Mapped[dt.date | None] = mapped_column(Date)  # "today" of the date rules
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

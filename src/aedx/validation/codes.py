@@ -186,3 +186,9 @@ CONTROL_AMOUNT = define(
     "控制紀錄所載金額合計 {declared} 與實際合計 {actual} 不符",
     "the control record declares an amount total of {declared}; the records add up to {actual}",
 )
+NO_RECORDS = define(
+    "file.no_records",
+    E,
+    "檔案沒有任何資料紀錄（僅有標題列或控制紀錄），請確認匯出內容後重新上傳",
+    "the file holds no records (only a header or a control record); check the export and send it again",
+)

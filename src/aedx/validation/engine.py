@@ -71,6 +71,8 @@ class Validator:
             amount_total += checked.amount_total
         parts.append(self._duplicates(keys))
         parts.append(self._control(amount_total))
+        if self.stream.records == 0:  # nothing to route: decided here, not failed at routing
+            parts.append(findings.frame(codes.NO_RECORDS, [None]))
         report_findings = pl.concat(parts, how="vertical") if parts else findings.empty()
         return Report(
             kind=self.kind,

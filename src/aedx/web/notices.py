@@ -45,6 +45,7 @@ EVENT_LABELS: dict[Event, str] = {
     Event.REJECTED: N_("Submission rejected"),
     Event.PACKAGE_READY: N_("Package ready in the inbox"),
     Event.FILE_MISSING: N_("Expected file missing"),
+    Event.FAILED: N_("Submission processing failed"),
 }
 CHANNEL_LABELS: dict[Channel, str] = {Channel.IN_APP: N_("In the portal"), Channel.EMAIL: N_("By e-mail")}
 OUTBOX_STATES: dict[str, str] = {
@@ -60,6 +61,9 @@ MESSAGES: dict[str, str] = {
     Event.REJECTED: N_("Your %(kind)s file was rejected: %(errors)s rows with errors."),
     Event.PACKAGE_READY: N_("A %(kind)s package of %(records)s records waits in your inbox."),
     Event.FILE_MISSING: N_("The %(kind)s file due by %(due)s on %(day)s has not arrived."),
+    Event.FAILED: N_(
+        "Processing the %(kind)s file of %(sender)s failed repeatedly; the platform stopped and alerted HQ."
+    ),
 }
 
 
@@ -83,6 +87,7 @@ def describe(n: Notification, locale: str) -> str:
         "warnings": p.get("warning_rows") or 0,
         "errors": p.get("error_rows") or 0,
         "due": p.get("due", ""),
+        "sender": p.get("sender", ""),
         "day": dates.roc_text(dt.date.fromisoformat(day)) if isinstance(day, str) else "",
     }
     return t.gettext(MESSAGES.get(n.event, N_("Notification"))) % values

@@ -55,6 +55,7 @@ STATE_LABELS: dict[str, str] = {
     State.ROUTED: N_("Routed"),
     State.DELIVERED: N_("Delivered"),
     State.ACKNOWLEDGED: N_("Acknowledged"),
+    State.FAILED: N_("Processing failed"),
 }
 ERRORS: dict[int, tuple[str, str]] = {  # a status: the error page's heading and its explanation
     404: (N_("Page not found"),
