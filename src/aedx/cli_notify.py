@@ -12,6 +12,7 @@ from aedx.exchange import expected
 from aedx.exchange.platform import process_actor
 from aedx.notify import mail, outbox
 from aedx.storage.tables import utcnow
+from aedx.workdays import calendar
 
 notify_app = typer.Typer(help="通知 Notifications", no_args_is_help=True)
 
@@ -41,7 +42,7 @@ def check_expected(data_dir: DataDirOption = None, database: DatabaseOption = No
     platform = open_platform(data_dir, database)
     try:
         with platform.db.transaction() as session:
-            noticed = expected.check(session, utcnow())
+            noticed = expected.check(session, utcnow(), calendar(platform.settings.holiday_calendar))
     finally:
         platform.close()
     for m in noticed:

@@ -292,6 +292,10 @@ def test_a_missing_expected_file_is_noticed_once(hub: Hub) -> None:
     with hub.platform.db.transaction() as s:
         assert expected.check(s, late + dt.timedelta(hours=2)) == []  # once a day
         assert expected.missing(s, dt.datetime(2026, 11, 28, 12, 0, tzinfo=tpe)) == []  # a Saturday
+        assert expected.missing(s, dt.datetime(2026, 10, 9, 12, 0, tzinfo=tpe)) == []  # a Friday off (補假)
+        assert expected.missing(s, dt.datetime(2026, 2, 17, 12, 0, tzinfo=tpe)) == []  # 春節
+        makeup = expected.missing(s, dt.datetime(2025, 2, 8, 12, 0, tzinfo=tpe))  # a make-up Saturday
+        assert "A383000000" in {m.organisation for m in makeup}
         assert s.scalar(select(func.count()).select_from(MissingFile)) == 1
     ((event, link, params),) = notices(hub, officer)
     assert (event, link, params) == (

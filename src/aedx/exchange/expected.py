@@ -1,10 +1,10 @@
 """Expected files: which organisation should send which kind by what time on working days.
 
 HQ declares them (``expect``; ``aedx notify expect``), one per (organisation, kind), with the time of
-day in Taipei by which the file is due (10:00 unless told). On a working day (Monday to Friday; the
-platform keeps no holiday calendar yet, so a holiday counts as a working day), once the time has
-passed, the file is missing when the organisation has sent no file of the kind that day before
-the time, rejected files not counting. ``check`` notices each missing file once per
+day in Taipei by which the file is due (10:00 unless told). On a working day of the
+government-office calendar (``aedx.workdays``: holidays are off, make-up Saturdays are working
+days), once the time has passed, the file is missing when the organisation has sent no file of
+the kind that day before the time, rejected files not counting. ``check`` notices each missing file once per
 (organisation, kind, day) and notifies the organisation (``aedx.notify``).
 """
 
@@ -17,6 +17,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from aedx import workdays
 from aedx.accounts.roles import Permission
 from aedx.errors import Denied, Invalid
 from aedx.kinds import KINDS
@@ -25,6 +26,7 @@ from aedx.settings import TAIPEI
 from aedx.storage.tables import ExpectedFile, MissingFile, Organisation, Submission, utcnow
 from aedx.trust import audit
 from aedx.trust.caller import Caller
+from aedx.workdays import Calendar
 
 DEFAULT_DUE = dt.time(10, 0)
 
@@ -38,8 +40,8 @@ class Missing:
     due: dt.time
 
 
-def working_day(day: dt.date) -> bool:
-    return day.weekday() < 5
+def working_day(day: dt.date, calendar: Calendar | None = None) -> bool:
+    return (calendar or workdays.calendar()).is_working_day(day)
 
 
 def expect(
@@ -91,11 +93,11 @@ def declared(session: Session) -> list[tuple[ExpectedFile, str]]:
     ]
 
 
-def missing(session: Session, at: dt.datetime) -> list[Missing]:
+def missing(session: Session, at: dt.datetime, calendar: Calendar | None = None) -> list[Missing]:
     """The expected files of ``at``'s day (Taipei) whose time has passed without them."""
     local = at.astimezone(TAIPEI)
     day = local.date()
-    if not working_day(day):
+    if not working_day(day, calendar):
         return []
     start = dt.datetime.combine(day, dt.time(0), TAIPEI)
     found = []
@@ -120,11 +122,11 @@ def missing(session: Session, at: dt.datetime) -> list[Missing]:
     return found
 
 
-def check(session: Session, at: dt.datetime) -> list[Missing]:
+def check(session: Session, at: dt.datetime, calendar: Calendar | None = None) -> list[Missing]:
     """Notice the missing files of ``at``'s day not noticed before, notifying each organisation;
     returns the newly noticed ones."""
     noticed = []
-    for m in missing(session, at):
+    for m in missing(session, at, calendar):
         values = {"organisation_id": m.organisation_id, "kind": m.kind, "day": m.day, "noticed_at": utcnow()}
         insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
         first = insert(MissingFile).values(**values).on_conflict_do_nothing().returning(MissingFile.id)

@@ -24,6 +24,7 @@ from aedx.exchange.platform import Platform
 from aedx.notify import mail, webhooks
 from aedx.storage.tables import OutboxAttempt, OutboxMessage, User, Webhook, utcnow
 from aedx.trust import audit
+from aedx.workdays import calendar
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=2)
@@ -216,7 +217,7 @@ class Notifier:
         self._next = now + self.every
         try:
             with self.platform.db.transaction() as session:
-                expected.check(session, utcnow())
+                expected.check(session, utcnow(), calendar(self.platform.settings.holiday_calendar))
             work(self.platform, self.actor, self.smtp, limit=20)
         except Exception:
             log.exception("notifications failed")
