@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
 
 from aedx.formats.writers import encode_records
@@ -35,6 +36,10 @@ def served(database_url: str, tmp_path: Path) -> Iterator[tuple[Hub, str]]:
     with serving(hub.platform) as url:
         yield hub, url
     hub.close()
+
+
+def root_fingerprint(hub: Hub) -> str:
+    return hub.platform.authority.root.fingerprint(hashes.SHA256()).hex()
 
 
 def run(hub: Hub, script: str, work: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -62,6 +67,7 @@ def test_an_agency_with_only_curl_and_openssl_sends_reads_its_receipt_and_opens_
         "AEDX_DATABASE_URL": database_url,
         "AEDX_DATA_DIR": str(hub.platform.settings.data_dir),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "AEDX_ROOT_SHA256": root_fingerprint(hub),  # as HQ publishes it, out of band
     }
     work = tmp_path / "agency"
     work.mkdir()
@@ -74,22 +80,28 @@ def test_an_agency_with_only_curl_and_openssl_sends_reads_its_receipt_and_opens_
     receipt = json.loads((work / "receipt.json").read_text())
     assert receipt["sender"] == AGENCY and receipt["state"] == "accepted"
     assert (receipt["records"], receipt["error_rows"]) == (2, 0)
+    assert receipt["recipients"] == [{"recipient": "sly", "records": 2}]  # which branch got what
     sub = hub.get(AGENCY, f"/api/v1/submissions/{receipt['submission_id']}").json()
-    assert sub["sha256"] == receipt["sha256"]
+    assert sub["sha256"] == receipt["sha256"] and sub["filename"] == "day.csv"
+    assert sub["recipients"] == receipt["recipients"]
     assert subprocess.run(
         ["sha256sum", "day.csv"], cwd=work, capture_output=True, text=True
     ).stdout.startswith(receipt["sha256"])  # the receipt names the very content the agency signed
+
+    # A root that is not the one HQ published stops the script before anything is sent.
+    impostor = run(hub, token + send, work, env | {"AEDX_ROOT_SHA256": "00" * 32})
+    assert impostor.returncode != 0 and "is not the root HQ published" in impostor.stderr
 
     # The branch answers; the agency's feedback package is sealed to its new encryption certificate.
     hub.send("sly", "status_feedback", records("status_feedback", {"agency_case_no": "C00000"}))
     done = run(hub, token + receive, work, env)
     assert done.returncode == 0, done.stderr
-    package = (work / "package.csv").read_text()
-    assert "C00000" in package and package.count("\n") == 3  # header, the record, the control trailer
     with hub.platform.db.transaction() as session:
-        states = {
-            d.state for d in session.scalars(select(Delivery).where(Delivery.kind == "status_feedback"))
-        }
+        feedback = session.scalars(select(Delivery).where(Delivery.kind == "status_feedback")).all()
+        states = {d.state for d in feedback}
+        (delivery_id,) = [d.id for d in feedback]
+    package = (work / f"{delivery_id}.csv").read_text()  # each download under its own name
+    assert "C00000" in package and package.count("\n") == 3  # header, the record, the control trailer
     assert states == {"acknowledged"}
 
 
