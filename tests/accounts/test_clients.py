@@ -84,7 +84,9 @@ def test_a_client_gets_a_token_with_its_grants_and_calls_the_api(hub: Hub) -> No
     body = response.json()
     assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
     assert body["token_type"] == "Bearer" and body["expires_in"] == 600  # noqa: S105
-    assert body["scope"] == "case_referral:send payment:send status_feedback:receive"
+    assert body["scope"] == (
+        "case_referral:send payment:send status_feedback:receive audit:read cases:read submissions:read"
+    )
     assert response.headers["cache-control"] == "no-store"
     token = body["access_token"]
     listed = hub.client.get("/api/v1/submissions", headers={"Authorization": f"Bearer {token}"})

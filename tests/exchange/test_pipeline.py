@@ -74,7 +74,16 @@ def test_the_submission_is_acknowledged_when_every_package_is(hub: Hub) -> None:
     assert [d["id"] for d in hub.inbox("sly", include_acknowledged=True)] == [first["id"]]
     assert hub.get("A383000000", f"/api/v1/submissions/{sub['id']}").json()["state"] == "delivered"
     assert hub.inbox("tpy") == [second]  # unacknowledged packages stay listed
-    hub.post("tpy", f"/api/v1/deliveries/{second['id']}/ack")
+    early = hub.post("tpy", f"/api/v1/deliveries/{second['id']}/ack")  # never downloaded
+    assert early.status_code == 409 and early.json()["error"]["code"] == "delivery.not_downloaded"
+    part = hub.client.get(  # a range of the package is not a complete download
+        f"/api/v1/deliveries/{second['id']}/content", headers=hub.auth("tpy") | {"Range": "bytes=0-99"}
+    )
+    assert part.status_code == 206 and len(part.content) == 100
+    assert hub.post("tpy", f"/api/v1/deliveries/{second['id']}/ack").status_code == 409
+    assert hub.get("tpy", f"/api/v1/deliveries/{second['id']}").json()["downloaded_at"] is None
+    hub.download("tpy", second)
+    assert hub.post("tpy", f"/api/v1/deliveries/{second['id']}/ack").status_code == 200
     assert hub.get("A383000000", f"/api/v1/submissions/{sub['id']}").json()["state"] == "acknowledged"
     assert hub.get("sly", f"/api/v1/deliveries/{first['id']}").json()["downloads"] == 2
 
