@@ -7,9 +7,10 @@ the platform. To get an access token it signs a short JWT — the client asserti
 key and posts it to ``/oauth/token``; the platform checks the signature against the registered key
 and the claims, remembers the assertion's ``jti`` until it expires so that it is never accepted
 twice, and answers with an opaque access token valid for ten minutes. Only the token's SHA-256 is
-kept. The token carries the organisation's grants at issue time (narrowed by the requested scope);
-each request is allowed what the token carries *and* the organisation still holds, so revoking a
-grant, disabling the client or the organisation takes effect at once.
+kept. The token carries the organisation's grants and reading scopes (``accounts.scopes``) at issue
+time, narrowed by the requested scope; each request is allowed what the token carries *and* the
+organisation still holds, so revoking a grant, disabling the client or the organisation takes
+effect at once.
 """
 
 from __future__ import annotations
