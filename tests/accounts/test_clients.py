@@ -84,7 +84,9 @@ def test_a_client_gets_a_token_with_its_grants_and_calls_the_api(hub: Hub) -> No
     body = response.json()
     assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
     assert body["token_type"] == "Bearer" and body["expires_in"] == 600  # noqa: S105
-    assert body["scope"] == "case_referral:send payment:send status_feedback:receive"
+    assert body["scope"] == (
+        "case_referral:send payment:send status_feedback:receive audit:read cases:read submissions:read"
+    )
     assert response.headers["cache-control"] == "no-store"
     token = body["access_token"]
     listed = hub.client.get("/api/v1/submissions", headers={"Authorization": f"Bearer {token}"})
@@ -364,3 +366,22 @@ def test_an_organisation_manages_only_its_own_clients(hub: Hub) -> None:
             ("client.disable", "denied"),
             ("client.disable", "ok"),
         ]
+
+
+def test_refusals_that_name_a_known_client_are_recorded_under_its_organisation(hub: Hub) -> None:
+    """Before the client is established (claims that do not fit, a JWT that cannot be read), the
+    refusal still names the client the request claimed, so that its organisation sees it."""
+    cid = hub.client_ids[AGENCY]
+    other_sub = unsigned({"alg": "ES256"}, claims_of(hub, AGENCY, sub="someone-else")) + ".c2ln"
+    assert post(hub, other_sub).status_code == 401
+    assert post(hub, "not-a-jwt", client_id=cid).status_code == 401
+    assert post(hub, "not-a-jwt", client_id="aedx-unknown").status_code == 401
+    with hub.platform.db.transaction() as session:
+        agency = orgs.get(session, AGENCY).id
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "client.token", AuditEvent.outcome == "denied")
+        ).all()
+        recorded = [(r.organisation_id, r.object_id, r.actor.startswith("anonymous:")) for r in rows]
+    assert recorded == [(agency, cid, True), (agency, cid, True), (None, None, True)]
+    seen = hub.get(AGENCY, "/api/v1/audit", params={"action": "client.token"}).json()
+    assert [e["object_id"] for e in seen if e["outcome"] == "denied"] == [cid, cid]

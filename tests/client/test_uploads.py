@@ -82,12 +82,51 @@ def test_chunks_then_complete_is_one_submission_as_a_whole_upload_would_be(hub: 
     assert hub.count(Submission) == 1
 
 
-def test_a_changed_file_is_refused_at_completion(hub: Hub) -> None:
+def test_a_changed_file_is_refused_at_completion_and_the_session_closed(hub: Hub) -> None:
     sealed = hub.seal(AGENCY, referrals(3))
     upload_id = open_session(hub, AGENCY, sealed).json()["id"]
     patch(hub, AGENCY, upload_id, 0, sealed[:-1] + bytes([sealed[-1] ^ 1]))
     refused = hub.post(AGENCY, f"/api/v1/uploads/{upload_id}/complete")
     assert refused.status_code == 400 and hub.count(Submission) == 0
+    closed = hub.get(AGENCY, f"/api/v1/uploads/{upload_id}").json()
+    assert closed["state"] == "failed" and not hub.platform.blobs.exists(f"uploads/{upload_id}")
+    again = hub.post(AGENCY, f"/api/v1/uploads/{upload_id}/complete")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "upload.failed"
+    assert patch(hub, AGENCY, upload_id, 0, sealed).status_code == 409
+    assert upload_id not in [u["id"] for u in hub.get(AGENCY, "/api/v1/uploads").json()]
+
+
+def test_a_reused_idempotency_key_with_other_parameters_is_refused(hub: Hub) -> None:
+    sealed = hub.seal(AGENCY, referrals(3))
+    first = open_session(hub, AGENCY, sealed, key="day-1")
+    other = open_session(hub, AGENCY, hub.seal(AGENCY, referrals(4)), key="day-1")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "upload.key_reused"
+    assert set(other.json()["error"]) == {"code", "message_zh", "message_en"}
+    assert open_session(hub, AGENCY, sealed, key="day-1").json()["id"] == first.json()["id"]
+    with hub.platform.db.transaction() as session:
+        assert len(session.scalars(select(UploadSession)).all()) == 1
+
+
+def test_a_client_holds_a_bounded_number_of_sessions_and_aborts_old_ones(hub: Hub) -> None:
+    sealed = hub.seal(AGENCY, referrals(1))
+    held = [open_session(hub, AGENCY, sealed, key=f"k-{i}") for i in range(uploads.MAX_OPEN_PER_CLIENT)]
+    assert {r.status_code for r in held} == {201}
+    full = open_session(hub, AGENCY, sealed, key="one-more")
+    assert full.status_code == 409 and full.json()["error"]["code"] == "upload.too_many"
+    listed = hub.get(AGENCY, "/api/v1/uploads").json()
+    assert [u["id"] for u in listed] == [r.json()["id"] for r in held]  # oldest first
+    oldest = held[0].json()["id"]
+    patch(hub, AGENCY, oldest, 0, sealed[:10])
+    assert hub.platform.blobs.exists(f"uploads/{oldest}")
+    assert hub.client.delete(f"/api/v1/uploads/{oldest}", headers=hub.auth(OTHER)).status_code == 404
+    aborted = hub.client.delete(f"/api/v1/uploads/{oldest}", headers=hub.auth(AGENCY))
+    assert aborted.status_code == 204 and not hub.platform.blobs.exists(f"uploads/{oldest}")
+    assert hub.get(AGENCY, f"/api/v1/uploads/{oldest}").status_code == 404
+    events = hub.get(AGENCY, "/api/v1/audit", params={"action": "upload.abort"}).json()
+    assert [(e["object_id"], e["outcome"], e["detail"]["received"]) for e in events] == [(oldest, "ok", "10")]
+    assert open_session(hub, AGENCY, sealed, key="one-more").status_code == 201  # room again
+    hub.enrol(AGENCY)  # another client of the organisation is not locked out by the first
+    assert open_session(hub, AGENCY, sealed, key="other-client").status_code == 201
 
 
 def test_another_organisation_reaches_no_session_and_sending_needs_the_grant(hub: Hub) -> None:
@@ -99,7 +138,8 @@ def test_another_organisation_reaches_no_session_and_sending_needs_the_grant(hub
             patch(hub, org, upload_id, 0, sealed),
             hub.post(org, f"/api/v1/uploads/{upload_id}/complete"),
         ):
-            assert response.status_code == 404, (org, response.text)
+            # HQ sends no kind: its token carries no <kind>:send scope (403); others do not find it
+            assert response.status_code == (403 if org == "aea" else 404), (org, response.text)
             assert upload_id not in response.text
     assert hub.get(AGENCY, f"/api/v1/uploads/{upload_id}").json()["offset"] == 0
     with hub.platform.db.transaction() as session:

@@ -3,12 +3,17 @@ the case index, deliveries in each recipient's format, acknowledgement, feedback
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
+from asn1crypto import cms as asn1_cms
 
+from aedx.formats.writers import encode_records
+from aedx.kinds import get_kind
 from aedx.storage.tables import Case, Delivery, Job, Submission
 from tests.builders import records
 from tests.exchange.hub import Hub
@@ -74,7 +79,16 @@ def test_the_submission_is_acknowledged_when_every_package_is(hub: Hub) -> None:
     assert [d["id"] for d in hub.inbox("sly", include_acknowledged=True)] == [first["id"]]
     assert hub.get("A383000000", f"/api/v1/submissions/{sub['id']}").json()["state"] == "delivered"
     assert hub.inbox("tpy") == [second]  # unacknowledged packages stay listed
-    hub.post("tpy", f"/api/v1/deliveries/{second['id']}/ack")
+    early = hub.post("tpy", f"/api/v1/deliveries/{second['id']}/ack")  # never downloaded
+    assert early.status_code == 409 and early.json()["error"]["code"] == "delivery.not_downloaded"
+    part = hub.client.get(  # a range of the package is not a complete download
+        f"/api/v1/deliveries/{second['id']}/content", headers=hub.auth("tpy") | {"Range": "bytes=0-99"}
+    )
+    assert part.status_code == 206 and len(part.content) == 100
+    assert hub.post("tpy", f"/api/v1/deliveries/{second['id']}/ack").status_code == 409
+    assert hub.get("tpy", f"/api/v1/deliveries/{second['id']}").json()["downloaded_at"] is None
+    hub.download("tpy", second)
+    assert hub.post("tpy", f"/api/v1/deliveries/{second['id']}/ack").status_code == 200
     assert hub.get("A383000000", f"/api/v1/submissions/{sub['id']}").json()["state"] == "acknowledged"
     assert hub.get("sly", f"/api/v1/deliveries/{first['id']}").json()["downloads"] == 2
 
@@ -168,3 +182,39 @@ def test_identical_uploads_at_the_same_moment_make_one_submission(hub: Hub) -> N
     assert len({r.submission.id for r in results}) == 1
     assert sum(r.created for r in results) == 1
     assert hub.count(Submission) == 1 and hub.count(Job) == 1
+
+
+def test_answers_name_the_content_digest_and_the_envelope_size(hub: Hub) -> None:
+    body = encode_records(referrals("sly"), get_kind("case_referral"), "csv", "utf-8")
+    sealed = hub.seal("A383000000", body)
+    params = {"kind": "case_referral", "format": "csv", "encoding": "utf-8"}
+    taken = hub.client.post(
+        "/api/v1/submissions", params=params, headers=hub.auth("A383000000"), content=sealed
+    ).json()
+    assert taken["content_sha256"] == hashlib.sha256(body).hexdigest() != hashlib.sha256(sealed).hexdigest()
+    assert taken["envelope_size"] == len(sealed) != len(body)
+    status = hub.get("A383000000", f"/api/v1/submissions/{taken['id']}").json()
+    assert (status["content_sha256"], status["envelope_size"]) == (taken["content_sha256"], len(sealed))
+
+
+def test_compressed_cms_is_refused_with_that_reason(hub: Hub) -> None:
+    body = encode_records(referrals("sly"), get_kind("case_referral"), "csv", "utf-8")
+    compressed = asn1_cms.ContentInfo(
+        {
+            "content_type": "compressed_data",
+            "content": asn1_cms.CompressedData(
+                {
+                    "version": "v0",
+                    "compression_algorithm": {"algorithm": "zlib"},
+                    "encap_content_info": {"content_type": "data", "content": zlib.compress(body)},
+                }
+            ),
+        }
+    ).dump()
+    refused = hub.upload("A383000000", "case_referral", compressed, sealed=False)
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "cms.refused"
+    assert "compressed" in refused.json()["error"]["message_en"]
+    assert "壓縮" in refused.json()["error"]["message_zh"]
+    events = hub.get("A383000000", "/api/v1/audit", params={"action": "submission.create"}).json()
+    assert [e["outcome"] for e in events] == ["denied"]
+    assert events[0]["detail"]["reason"].startswith("compressed data is not accepted")

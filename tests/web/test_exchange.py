@@ -77,7 +77,7 @@ def test_an_upload_is_sealed_at_rest_validated_and_idempotent(world: World) -> N
     with world.platform.db.transaction() as s:
         sub = s.get_one(Submission, sid)
         stored = world.platform.blobs.path(sub.blob_key).read_bytes()
-        assert sub.envelope_sha256 is not None and sub.size == len(body)
+        assert sub.envelope_sha256 is not None and sub.size == len(stored) > len(body)  # the envelope's
         actor = s.scalar(select(AuditEvent.actor).where(AuditEvent.action == "submission.received"))
     opened = cms.unwrap(stored, world.platform.decrypter)
     assert bytes(opened.content) == body and opened.signer == world.platform.signer.certificate
@@ -237,6 +237,9 @@ def test_feedback_reaches_the_agency_inbox_and_packages_open_with_either_key(wor
     assert len(cms.recipients(sealed)) == 2
     for key in (world.identities[AGENCY], world.platform.decrypter):  # either key opens it
         assert b"ASSIGNED" in bytes(cms.unwrap(sealed, key).content)
+    early = officer.post(f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": token_of(page)})
+    assert early.status_code == 409 and "尚未完整下載" in early.text  # not before one download
+    assert f"/portal/inbox/{sent.id}/download" in early.text
     clear = officer.get(f"/portal/inbox/{sent.id}/download")
     assert clear.status_code == 200 and b"ASSIGNED" in clear.content
     assert clear.headers["content-disposition"].startswith("attachment")
@@ -299,7 +302,7 @@ def test_a_large_upload_streams_in_chunks_into_its_sealed_copy(world: World) -> 
     with world.platform.db.transaction() as s:
         sub = s.scalars(select(Submission)).one()
     stored = world.platform.blobs.path(sub.blob_key)
-    assert sub.size == len(chunk) * 16 and stored.stat().st_size > sub.size
+    assert sub.size == stored.stat().st_size > len(chunk) * 16  # the envelope's size
     assert bytes(cms.unwrap(stored.read_bytes(), world.platform.decrypter).content) == chunk * 16
     blobs = world.platform.settings.data_dir / "blobs"
     assert [p.name for p in (blobs / "incoming").iterdir()] == []  # nothing left behind

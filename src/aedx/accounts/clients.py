@@ -7,9 +7,10 @@ the platform. To get an access token it signs a short JWT — the client asserti
 key and posts it to ``/oauth/token``; the platform checks the signature against the registered key
 and the claims, remembers the assertion's ``jti`` until it expires so that it is never accepted
 twice, and answers with an opaque access token valid for ten minutes. Only the token's SHA-256 is
-kept. The token carries the organisation's grants at issue time (narrowed by the requested scope);
-each request is allowed what the token carries *and* the organisation still holds, so revoking a
-grant, disabling the client or the organisation takes effect at once.
+kept. The token carries the organisation's grants and reading scopes (``accounts.scopes``) at issue
+time, narrowed by the requested scope; each request is allowed what the token carries *and* the
+organisation still holds, so revoking a grant, disabling the client or the organisation takes
+effect at once.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from aedx.accounts import grants
+from aedx.accounts import grants, scopes
 from aedx.accounts import organisations as orgs
 from aedx.accounts.roles import CLIENT_PERMISSIONS, Permission
 from aedx.errors import Denied, Invalid, NotFound, Unauthenticated
@@ -286,6 +287,7 @@ class OAuthError(Exception):
         }.get(error, error)
         self.client_id: str | None = None  # who asked, when known: plain values, kept after rollback
         self.organisation_id: int | None = None
+        self.claimed_client_id: str | None = None  # named by the request, but not established
         self.about(client)
 
     def about(self, client: ApiClient | None) -> None:
@@ -330,7 +332,38 @@ def token(
 ) -> Issued:
     """Check a client-credentials request with a client assertion and issue an access token.
     Raises ``OAuthError``; the refusal is recorded by ``record_refusal`` in a transaction of its own."""
-    now = now or utcnow()
+    try:
+        return _token(session, request, audiences, now or utcnow())
+    except OAuthError as e:
+        if e.organisation_id is None:
+            _name_claimed(session, e, request)
+        raise
+
+
+def _name_claimed(session: Session, error: OAuthError, request: TokenRequest) -> None:
+    """A refusal before the client was established, of a request that names a known client id (as
+    ``client_id`` or as the assertion's unverified ``iss``): recorded under that client's
+    organisation too, so that it sees attempts made in its client's name."""
+    claimed = [request.client_id, _unverified_issuer(request.client_assertion)]
+    for client_id in filter(None, claimed):
+        found = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id[:MAX_JTI]))
+        if found is not None:
+            error.claimed_client_id, error.organisation_id = found.client_id, found.organisation_id
+            return
+
+
+def _unverified_issuer(assertion: str | None) -> str | None:
+    """The ``iss`` an assertion claims, read without checking anything else."""
+    parts = (assertion or "")[:MAX_ASSERTION_BYTES].split(".")
+    try:
+        claims = json.loads(_b64decode(parts[1])) if len(parts) == 3 else None
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer if isinstance(issuer, str) else None
+
+
+def _token(session: Session, request: TokenRequest, audiences: Collection[str], now: dt.datetime) -> Issued:
     if request.grant_type != GRANT_TYPE:
         raise OAuthError(
             "unsupported_grant_type" if request.grant_type else "invalid_request",
@@ -365,13 +398,14 @@ def token(
     _remember_jti(session, client, claims.get("jti"), exp, now)
 
     held = grants.of(session, org.id)
-    scope = held
+    pairs, readable = held, scopes.reading(org.role, held)
     if request.scope is not None:
-        scope = held & grants.parse_scope(request.scope)
-        if not scope:
+        pairs = held & grants.parse_scope(request.scope)
+        readable = readable & scopes.parse(request.scope)
+        if not pairs and not readable:
             raise OAuthError("invalid_scope", f"scope {request.scope[:200]!r} not granted", client=client)
     value = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    scope_text = grants.scope_of(scope)
+    scope_text = scopes.text(pairs, readable)
     session.execute(delete(AccessToken).where(AccessToken.expires_at <= now))
     session.add(
         AccessToken(
@@ -402,13 +436,14 @@ def record_refusal(session: Session, error: OAuthError, remote: str) -> None:
     audit.record(
         session,
         actor=f"client:{error.client_id}" if error.client_id else f"anonymous:{remote}",
-        actor_organisation_id=error.organisation_id,
+        actor_organisation_id=error.organisation_id if error.client_id else None,
         organisation_id=error.organisation_id,
         action="client.token",
         outcome="denied",
         object_type="client",
-        object_id=error.client_id,
-        detail={"error": error.error, "reason": error.reason[:300]},
+        object_id=error.client_id or error.claimed_client_id,
+        detail={"error": error.error, "reason": error.reason[:300]}
+        | ({"claimed": True} if error.claimed_client_id else {}),
     )
 
 
@@ -538,13 +573,15 @@ def authenticate(session: Session, access_token: str | None, now: dt.datetime | 
     if found is None:
         raise Unauthenticated("存取權杖無效或已過期", "the access token is not valid or has expired")
     tok, client, org = found
+    held = grants.of(session, org.id)
     return Caller(
         organisation_id=org.id,
         code=org.code,
         role=org.role,
         actor=f"client:{client.client_id}",
         permissions=frozenset(CLIENT_PERMISSIONS),
-        grants=grants.parse_scope(tok.scope) & grants.of(session, org.id),
+        grants=grants.parse_scope(tok.scope) & held,
+        scopes=frozenset(scopes.parse(tok.scope) & scopes.reading(org.role, held)),
     )
 
 

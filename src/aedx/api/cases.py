@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from aedx.api.deps import CallerDep, PlatformDep
+from aedx.api.deps import CasesReader, PlatformDep
 from aedx.api.schemas import ERRORS
 from aedx.exchange import cases
 
@@ -39,7 +39,7 @@ class CaseOut(BaseModel):
 @router.get("", response_model=list[CaseOut], summary="案件查詢 Look up cases")
 def lookup(
     p: PlatformDep,
-    caller: CallerDep,
+    caller: CasesReader,
     agency_code: Annotated[str | None, Query(max_length=10)] = None,
     agency_case_no: Annotated[str | None, Query(max_length=30)] = None,
     branch_case_no: Annotated[str | None, Query(max_length=60)] = None,

@@ -92,7 +92,8 @@ def _issue(platform: Platform, content_type: str, body: bytes, accepted: set[str
         f"`client_assertion_type={clients.ASSERTION_TYPE}`, `client_assertion` = a JWT signed with the "
         "client's private key (RS256, PS256 or ES256) with `iss` = `sub` = the client id, `aud` = this "
         "endpoint's URL, `exp` at most 5 minutes ahead, a single-use `jti`, optional `iat`/`nbf`; "
-        "optional `scope` (space-separated `kind:direction`) narrows the organisation's grants. "
+        "optional `scope` (space-separated `kind:direction` grants and the reading scopes "
+        "`submissions:read`, `cases:read`, `audit:read`) narrows what the organisation may use. "
         "Answers follow RFC 6749 §5.1/§5.2 (not the API's own error shape): "
         '`{"error": "invalid_client"|"invalid_request"|"unsupported_grant_type"|"invalid_scope", '
         '"error_description": …}` with 401 or 400. The access token is valid for 10 minutes.'

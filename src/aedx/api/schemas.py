@@ -32,8 +32,10 @@ class SubmissionOut(BaseModel):
     encoding: str
     filename: str | None
     idempotency_key: str | None
-    sha256: str
-    size: int
+    content_sha256: str = Field(description="SHA-256 (hex) of the signed content: the file itself")
+    envelope_size: int = Field(description="bytes of the file as sent and kept (the CMS envelope)")
+    sha256: str = Field(description="the same as content_sha256 (kept for older clients)", deprecated=True)
+    size: int = Field(description="the same as envelope_size (kept for older clients)", deprecated=True)
     state: str = Field(
         description="received, validating, accepted, rejected, routed, delivered, acknowledged, "
         "failed (final: the platform gave up after repeated errors; see failure)"
@@ -52,8 +54,10 @@ class SubmissionOut(BaseModel):
 class Accepted(BaseModel):
     id: str
     state: str
-    sha256: str
-    size: int
+    content_sha256: str = Field(description="SHA-256 (hex) of the signed content: the file itself")
+    envelope_size: int = Field(description="bytes of the file as sent and kept (the CMS envelope)")
+    sha256: str = Field(description="the same as content_sha256 (kept for older clients)", deprecated=True)
+    size: int = Field(description="the same as envelope_size (kept for older clients)", deprecated=True)
     duplicate: bool = Field(description="true when the same file or idempotency key was sent before")
     status_url: str
 
@@ -66,10 +70,11 @@ class DeliveryOut(BaseModel):
     records: int
     format: str
     encoding: str
-    sha256: str
-    size: int
+    sha256: str = Field(description="SHA-256 (hex) of the package as downloaded (the CMS envelope)")
+    size: int = Field(description="bytes of the package as downloaded")
     state: str
-    downloads: int
+    downloads: int = Field(description="downloads begun")
+    downloaded_at: str | None = Field(description="the first complete download; acknowledging needs one")
     ready_at: str | None
     acknowledged_at: str | None
 

@@ -10,7 +10,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse
 
-from aedx.api.deps import CallerDep, PlatformDep
+from aedx.api.deps import CallerDep, PlatformDep, SubmissionsReader
 from aedx.api.schemas import ERRORS, Accepted, ReportOut, SubmissionOut
 from aedx.errors import TooLarge
 from aedx.exchange import intake, reports, submissions
@@ -45,7 +45,7 @@ def wake_worker(request: Request) -> None:
 async def create(
     request: Request,
     p: PlatformDep,
-    caller: CallerDep,
+    caller: CallerDep,  # the kind's send scope is checked by intake.check, as for every upload
     kind: Annotated[str, Query(description="case_referral, payment, status_feedback")],
     format: Annotated[str, Query(description="csv, fixed or jsonl")] = "csv",
     encoding: Annotated[str, Query(description="utf-8, cp950 or big5")] = "utf-8",
@@ -78,6 +78,8 @@ def accepted(request: Request, received: intake.Received) -> dict[str, Any]:
     return {
         "id": sub.id,
         "state": sub.state,
+        "content_sha256": sub.sha256,
+        "envelope_size": sub.size,
         "sha256": sub.sha256,
         "size": sub.size,
         "duplicate": not received.created,
@@ -104,7 +106,7 @@ def blocking(chunks: AsyncIterator[bytes]) -> Iterator[bytes]:
 @router.get("", response_model=list[SubmissionOut], summary="上傳紀錄 List submissions")
 def listing(
     p: PlatformDep,
-    caller: CallerDep,
+    caller: SubmissionsReader,
     state: str | None = None,
     kind: str | None = None,
     before: Annotated[str | None, Query(description="page on from this id")] = None,
@@ -117,7 +119,7 @@ def listing(
 @router.get(
     "/{submission_id}", name="submission", response_model=SubmissionOut, summary="上傳檔狀態 Submission"
 )
-def read(submission_id: str, p: PlatformDep, caller: CallerDep) -> dict[str, Any]:
+def read(submission_id: str, p: PlatformDep, caller: SubmissionsReader) -> dict[str, Any]:
     with p.db.transaction() as session:
         sub = submissions.get(session, caller, submission_id)
         described = submissions.describe(sub, submissions.sender_code(session, sub))
@@ -128,7 +130,7 @@ def read(submission_id: str, p: PlatformDep, caller: CallerDep) -> dict[str, Any
 def report(
     submission_id: str,
     p: PlatformDep,
-    caller: CallerDep,
+    caller: SubmissionsReader,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
     unmask: Annotated[bool, Query(description="needs personal_data.unmask; every use is audited")] = False,
@@ -152,7 +154,7 @@ def report(
     response_class=FileResponse,
     summary="簽署收據 The platform's signed receipt",
 )
-def receipt(submission_id: str, p: PlatformDep, caller: CallerDep) -> FileResponse:
+def receipt(submission_id: str, p: PlatformDep, caller: SubmissionsReader) -> FileResponse:
     """What the platform received and decided (JSON), signed by it: CMS SignedData, DER. Check it
     with ``openssl cms -verify -inform DER -in receipt.p7s -CAfile root.pem``. Ready once the
     file is accepted or rejected."""
@@ -170,7 +172,7 @@ def receipt(submission_id: str, p: PlatformDep, caller: CallerDep) -> FileRespon
     response_class=FileResponse,
     summary="下載檢核報告 Download the report (json, csv, xlsx, ods)",
 )
-def report_file(submission_id: str, fmt: str, p: PlatformDep, caller: CallerDep) -> FileResponse:
+def report_file(submission_id: str, fmt: str, p: PlatformDep, caller: SubmissionsReader) -> FileResponse:
     with p.db.transaction() as session:
         sub = submissions.get(session, caller, submission_id)
     path = submissions.report_file(p, sub, fmt)

@@ -1,6 +1,10 @@
 """Deliveries: one package per (submission, recipient) in the recipient's preferred format and
 encoding, listed in its inbox until acknowledged. Feedback packages to agencies are deliveries of
-status feedback. Downloading is read-only, so downloading twice is safe."""
+status feedback. Downloading is read-only, so downloading twice is safe.
+
+A package is acknowledged only after one complete download (``delivery.not_downloaded``, 409,
+before): the edge that sends the bytes (the API, the portal) calls ``downloaded`` once the whole
+body has been handed over, so that a download cut short does not count."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from aedx import notify
 from aedx.accounts import certificates
-from aedx.errors import NotFound, NotReady
+from aedx.errors import Conflict, Denied, NotFound, NotReady
 from aedx.exchange.platform import Platform
 from aedx.exchange.routing import RECIPIENT
 from aedx.exchange.states import State, transition
@@ -25,7 +29,7 @@ from aedx.formats.writers import amount_total, control_line, encode_records
 from aedx.schema import Kind
 from aedx.storage.tables import Delivery, Organisation, Submission, new_id, utcnow
 from aedx.trust import audit, cms
-from aedx.trust.caller import Caller
+from aedx.trust.caller import Caller, Direction
 
 EXTENSIONS = {"csv": "csv", "fixed": "txt", "jsonl": "jsonl"}
 MEDIA_TYPES = {"csv": "text/csv", "fixed": "text/plain", "jsonl": "application/jsonl"}
@@ -152,6 +156,7 @@ def describe(d: Delivery, sender: str) -> dict[str, Any]:
         "size": d.size,
         "state": d.state,
         "downloads": d.downloads,
+        "downloaded_at": d.downloaded_at.isoformat() if d.downloaded_at else None,
         "ready_at": d.ready_at.isoformat() if d.ready_at else None,
         "acknowledged_at": d.acknowledged_at.isoformat() if d.acknowledged_at else None,
     }
@@ -162,12 +167,16 @@ def inbox(
 ) -> list[dict[str, Any]]:
     """What waits for the caller, oldest first; acknowledged packages only when asked."""
     states = ["ready", "acknowledged"] if include_acknowledged else ["ready"]
+    received = [kind for kind, direction in caller.grants if direction is Direction.RECEIVE]
     stmt = (
         select(Delivery, Organisation.code)
         .join(Submission, Submission.id == Delivery.submission_id)
         .join(Organisation, Organisation.id == Submission.sender_id)
         .where(
-            Delivery.recipient_id == caller.organisation_id, Delivery.state.in_(states), Delivery.id > after
+            Delivery.recipient_id == caller.organisation_id,
+            Delivery.state.in_(states),
+            Delivery.kind.in_(received),  # only the kinds the caller may receive (its token's scope)
+            Delivery.id > after,
         )
         .order_by(Delivery.id)
         .limit(limit)
@@ -188,6 +197,18 @@ def get(session: Session, caller: Caller, delivery_id: str) -> Delivery:
             object_id=delivery_id[:64],
         )
         audit.refuse(session, NotFound("查無此遞送檔", "no such delivery"))
+    if not caller.granted(d.kind, Direction.RECEIVE):  # its own, but a kind its token does not carry
+        audit.by_caller(
+            session, caller, "delivery.read", outcome="denied", object_type="delivery", object_id=d.id,
+            kind=d.kind, detail={"reason": "not_granted"},
+        )  # fmt: skip
+        audit.refuse(
+            session,
+            Denied(
+                f"{caller.code} 未獲授權接收此類別（{d.kind}:receive）",
+                f"{caller.code} is not granted to receive this kind ({d.kind}:receive)",
+            ),
+        )
     return d
 
 
@@ -232,6 +253,24 @@ def clear(platform: Platform, session: Session, caller: Caller, delivery_id: str
     return d, bytes(signed.content)
 
 
+def downloaded(platform: Platform, caller: Caller, delivery_id: str) -> None:
+    """The package's whole body has been sent to the caller: the first time, it may now be
+    acknowledged."""
+    with platform.db.transaction() as session:
+        done = session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id == delivery_id,
+                Delivery.recipient_id == caller.organisation_id,
+                Delivery.downloaded_at.is_(None),
+            )
+            .values(downloaded_at=utcnow())
+        )
+        if done.rowcount == 1:  # type: ignore[attr-defined]
+            d = session.get_one(Delivery, delivery_id)
+            _audit(session, caller, "delivery.downloaded", d)
+
+
 def filename(d: Delivery) -> str:
     """The name a downloaded clear package gets."""
     return f"{d.kind}-{d.id}.{EXTENSIONS.get(d.format, 'txt')}"
@@ -242,6 +281,19 @@ def acknowledge(session: Session, caller: Caller, delivery_id: str) -> Delivery:
     d = get(session, caller, delivery_id)
     if d.state == "acknowledged":
         return d
+    if d.downloaded_at is None:
+        audit.by_caller(
+            session, caller, "delivery.acknowledge", outcome="denied", object_type="delivery",
+            object_id=d.id, submission_id=d.submission_id, kind=d.kind, detail={"reason": "not_downloaded"},
+        )  # fmt: skip
+        audit.refuse(
+            session,
+            Conflict(
+                "此遞送檔尚未完整下載，請先下載再確認收訖",
+                "the package has not been downloaded completely yet; download it before acknowledging",
+                code="delivery.not_downloaded",
+            ),
+        )
     d.state = "acknowledged"
     d.acknowledged_at = utcnow()
     _audit(session, caller, "delivery.acknowledge", d)

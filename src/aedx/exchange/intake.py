@@ -100,7 +100,7 @@ def submit_by_person(platform: Platform, caller: Caller, upload: Upload, body: I
         sealing = f"incoming/{secrets.token_hex(16)}"
         streamed = cms.Streamed(size, scratch.read())
         ours = platform.decrypter.certificate
-        envelope_sha, _ = platform.blobs.put(
+        envelope_sha, envelope_size = platform.blobs.put(
             sealing, cms.seal(streamed, platform.signer, ours, digest=digest)
         )
     finally:
@@ -109,7 +109,7 @@ def submit_by_person(platform: Platform, caller: Caller, upload: Upload, body: I
         sealing,
         f"received/{caller.code}/{envelope_sha}.p7m",
         digest.hex(),
-        size,
+        envelope_size,  # as for a signed upload: the size of what is kept, the envelope
         envelope_sha,
         format(platform.signer.certificate.serial_number, "x"),
     )

@@ -44,6 +44,8 @@ def describe(sub: Submission, sender: str) -> dict[str, Any]:
         "encoding": sub.encoding,
         "filename": sub.filename,
         "idempotency_key": sub.idempotency_key,
+        "content_sha256": sub.sha256,  # of the signed content
+        "envelope_size": sub.size,  # of the bytes as received
         "sha256": sub.sha256,
         "size": sub.size,
         "state": sub.state,

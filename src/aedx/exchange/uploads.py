@@ -3,7 +3,13 @@ platform holds. Creating one checks what an upload checks (the sender's permissi
 declared size against the limit; a refusal is audited alike); each chunk is appended at the offset
 the platform holds and kept on disk before the offset moves; completing hands the assembled bytes to
 intake exactly as a whole upload would be (the same checks, the same idempotency). Sessions expire;
-an expired session and its bytes are removed."""
+an expired session and its bytes are removed.
+
+One client holds at most ``MAX_OPEN_PER_CLIENT`` open sessions and an organisation ``MAX_OPEN``, so
+that no client can lock its organisation out; any of the organisation's clients may abort an open
+session (its bytes are removed at once). A session whose completion is refused is closed
+(``failed``), never left open. An ``Idempotency-Key`` names one session: asked again with other
+parameters it is refused (409 ``upload.key_reused``)."""
 
 from __future__ import annotations
 
@@ -13,20 +19,21 @@ import os
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from aedx.errors import Conflict, Invalid, NotFound, TooLarge
+from aedx.errors import Conflict, Denied, DomainError, Invalid, NotFound, TooLarge
 from aedx.exchange import intake
 from aedx.exchange.platform import Platform
 from aedx.storage.tables import Submission, UploadSession, utcnow
 from aedx.trust import audit
-from aedx.trust.caller import Caller
+from aedx.trust.caller import Caller, Direction
 
 LIFETIME = dt.timedelta(hours=24)
 MAX_OPEN = 50  # open sessions of one organisation at a time
+MAX_OPEN_PER_CLIENT = 10  # of one client (or person): others of the organisation can still upload
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
-OPEN, COMPLETED = "open", "completed"
+OPEN, COMPLETED, FAILED = "open", "completed", "failed"
 
 
 def _blob(session_id: str) -> str:
@@ -55,17 +62,11 @@ def create(
                     UploadSession.expires_at > now,
                 )
             )
-            if found is not None and found.size == size and found.sha256 == sha256:
+            if found is not None:
+                _same_parameters(found, kind, fmt, encoding, upload.filename, size, sha256)
+                session.expunge(found)
                 return found
-        open_now = session.scalar(
-            select(func.count())
-            .select_from(UploadSession)
-            .where(UploadSession.organisation_id == caller.organisation_id, UploadSession.state == OPEN)
-        )
-        if (open_now or 0) >= MAX_OPEN:
-            raise Conflict(
-                "進行中之分段上傳過多", f"more than {MAX_OPEN} uploads are open; complete some first"
-            )
+        _within_limits(session, caller)
         made = UploadSession(
             organisation_id=caller.organisation_id,
             actor=caller.actor,
@@ -92,14 +93,94 @@ def create(
         return made
 
 
-def get(session: Session, caller: Caller, upload_id: str) -> UploadSession:
+def _same_parameters(
+    found: UploadSession, kind: str, fmt: str, encoding: str, filename: str | None, size: int, sha256: str
+) -> None:
+    """A client that lost the answer asks again with the same key and gets the same session; the
+    same key with another file or other parameters is a mistake, not a new session."""
+    asked = (kind, fmt, encoding, filename, size, sha256)
+    if asked != (found.kind, found.format, found.encoding, found.filename, found.size, found.sha256):
+        raise Conflict(
+            "此冪等鍵已用於參數不同之分段上傳",
+            "this Idempotency-Key was used for an upload with other parameters",
+            code="upload.key_reused",
+        )
+
+
+def _within_limits(session: Session, caller: Caller) -> None:
+    def open_of(*where: ColumnElement[bool]) -> int:
+        stmt = select(func.count()).select_from(UploadSession).where(UploadSession.state == OPEN, *where)
+        return int(session.scalar(stmt) or 0)
+
+    if open_of(UploadSession.actor == caller.actor) >= MAX_OPEN_PER_CLIENT:
+        raise Conflict(
+            f"進行中之分段上傳已達 {MAX_OPEN_PER_CLIENT} 個，請先完成或中止（DELETE）",
+            f"{MAX_OPEN_PER_CLIENT} uploads of this client are open; complete or abort (DELETE) some first",
+            code="upload.too_many",
+        )
+    if open_of(UploadSession.organisation_id == caller.organisation_id) >= MAX_OPEN:
+        raise Conflict(
+            f"貴機關進行中之分段上傳已達 {MAX_OPEN} 個，請先完成或中止（DELETE）",
+            f"{MAX_OPEN} uploads of the organisation are open; complete or abort (DELETE) some first",
+            code="upload.too_many",
+        )
+
+
+def get(session: Session, caller: Caller, upload_id: str, *, action: str = "upload.read") -> UploadSession:
+    """The organisation's own session, of a kind the caller may send; any other is 'not found'."""
     found = session.get(UploadSession, upload_id)
     if found is None or found.organisation_id != caller.organisation_id or found.expires_at <= utcnow():
         audit.by_caller(
-            session, caller, "upload.read", outcome="denied", object_type="upload", object_id=upload_id[:64]
+            session, caller, action, outcome="denied", object_type="upload", object_id=upload_id[:64]
         )
         audit.refuse(session, NotFound("查無此分段上傳", "no such upload"))
+    if not caller.granted(found.kind, Direction.SEND):
+        audit.by_caller(
+            session, caller, action, outcome="denied", object_type="upload", object_id=found.id,
+            kind=found.kind, detail={"reason": "not_granted"},
+        )  # fmt: skip
+        audit.refuse(
+            session,
+            Denied(
+                f"{caller.code} 未獲授權傳送此類別（{found.kind}:send）",
+                f"{caller.code} is not granted to send this kind ({found.kind}:send)",
+            ),
+        )
     return found
+
+
+def listing(platform: Platform, caller: Caller) -> list[UploadSession]:
+    """The organisation's open sessions of kinds the caller may send, oldest first: what a client
+    that lost track of its sessions may resume or abort."""
+    sendable = [kind for kind, direction in caller.grants if direction is Direction.SEND]
+    with platform.db.transaction() as session:
+        found = session.scalars(
+            select(UploadSession)
+            .where(
+                UploadSession.organisation_id == caller.organisation_id,
+                UploadSession.state == OPEN,
+                UploadSession.kind.in_(sendable),
+                UploadSession.expires_at > utcnow(),
+            )
+            .order_by(UploadSession.created_at, UploadSession.id)
+            .limit(MAX_OPEN)
+        ).all()
+        session.expunge_all()
+        return list(found)
+
+
+def abort(platform: Platform, caller: Caller, upload_id: str) -> None:
+    """An open (or failed) session ended by the organisation: its bytes are removed at once."""
+    with platform.db.transaction() as session:
+        found = get(session, caller, upload_id, action="upload.abort")
+        if found.state == COMPLETED:
+            raise Conflict("此分段上傳已完成，無法中止", "the upload is complete; it cannot be aborted")
+        audit.by_caller(
+            session, caller, "upload.abort", object_type="upload", object_id=found.id, kind=found.kind,
+            detail={"received": str(found.received), "size": str(found.size), "state": found.state},
+        )  # fmt: skip
+        session.delete(found)
+    platform.blobs.delete(_blob(upload_id))
 
 
 def read(platform: Platform, caller: Caller, upload_id: str) -> UploadSession:
@@ -115,8 +196,7 @@ def append(
     """The chunk written at ``offset``, which must be the offset the platform holds (409 with it
     otherwise). What arrived of a chunk cut short is kept: the offset says how much."""
     held = read(platform, caller, upload_id)
-    if held.state != OPEN:
-        raise Conflict("此分段上傳已完成", "the upload is already complete")
+    _still_open(held)
     if offset != held.received:
         raise Conflict(f"位移應為 {held.received}", f"the upload's offset is {held.received}, not {offset}")
     written = 0
@@ -153,26 +233,36 @@ def append(
     return held
 
 
+def _still_open(held: UploadSession) -> None:
+    if held.state == COMPLETED:
+        raise Conflict("此分段上傳已完成", "the upload is already complete")
+    if held.state == FAILED:
+        raise Conflict(
+            "此分段上傳未能完成，已關閉；請重新開始",
+            "the upload's completion was refused and the upload is closed; open a new one",
+            code="upload.failed",
+        )
+
+
 def complete(platform: Platform, caller: Caller, upload_id: str) -> intake.Received:
     """The assembled file, handed to intake as a whole upload; completing again answers the same
-    submission."""
+    submission. A refused completion closes the session (``failed``) and removes its bytes."""
     held = read(platform, caller, upload_id)
     upload = intake.Upload(held.kind, held.format, held.encoding, held.idempotency_key, held.filename)
     if held.state == COMPLETED and held.submission_id is not None:
         with platform.db.transaction() as session:
             return intake.Received(session.get_one(Submission, held.submission_id), False)
-    if held.received != held.size:
+    _still_open(held)
+    if held.received != held.size:  # the client may still send what is missing
         raise Conflict(
             f"尚缺 {held.size - held.received} 位元組", f"{held.size - held.received} bytes are still missing"
         )
-    digest = hashlib.sha256()
-    for chunk in platform.blobs.read_chunks(_blob(upload_id)):
-        digest.update(chunk)
-    if digest.hexdigest() != held.sha256:
-        raise Invalid(
-            "組合後之 SHA-256 與申報不符", "the assembled file's SHA-256 differs from the declared one"
-        )
-    received = intake.submit(platform, caller, upload, platform.blobs.read_chunks(_blob(upload_id)))
+    try:
+        _same_digest(platform, held)
+        received = intake.submit(platform, caller, upload, platform.blobs.read_chunks(_blob(upload_id)))
+    except DomainError as e:
+        _close_failed(platform, caller, held, e)
+        raise
     with platform.db.transaction() as session:
         session.execute(
             update(UploadSession)
@@ -181,6 +271,30 @@ def complete(platform: Platform, caller: Caller, upload_id: str) -> intake.Recei
         )
     platform.blobs.delete(_blob(upload_id))
     return received
+
+
+def _same_digest(platform: Platform, held: UploadSession) -> None:
+    digest = hashlib.sha256()
+    for chunk in platform.blobs.read_chunks(_blob(held.id)):
+        digest.update(chunk)
+    if digest.hexdigest() != held.sha256:
+        raise Invalid(
+            "組合後之 SHA-256 與申報不符", "the assembled file's SHA-256 differs from the declared one"
+        )
+
+
+def _close_failed(platform: Platform, caller: Caller, held: UploadSession, error: DomainError) -> None:
+    with platform.db.transaction() as session:
+        session.execute(
+            update(UploadSession)
+            .where(UploadSession.id == held.id, UploadSession.state == OPEN)
+            .values(state=FAILED)
+        )
+        audit.by_caller(
+            session, caller, "upload.complete", outcome="failed", object_type="upload", object_id=held.id,
+            kind=held.kind, detail={"code": error.code},
+        )  # fmt: skip
+    platform.blobs.delete(_blob(held.id))
 
 
 def expire(platform: Platform) -> int:

@@ -150,6 +150,8 @@ class Delivery(Base):
     downloads: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     ready_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # the first download whose whole body was sent: acknowledging needs one
+    downloaded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -535,7 +537,7 @@ class UploadSession(Base):
     size: Mapped[int] = mapped_column(BigInteger)  # declared
     sha256: Mapped[str] = mapped_column(String(64))  # declared, of the bytes as sent (the envelope)
     received: Mapped[int] = mapped_column(BigInteger, default=0)
-    state: Mapped[str] = mapped_column(String(15))  # open, completed
+    state: Mapped[str] = mapped_column(String(15))  # open, completed, failed
     submission_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from aedx.errors import Denied
 from aedx.formats.spreadsheet import csv_cell
 from aedx.storage.tables import AuditEvent, Organisation, utcnow
 from aedx.trust.caller import Caller
@@ -87,7 +88,7 @@ class Filter:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     kind: str | None = None
-    organisation: str | None = None  # code; HQ only, others see their own
+    organisation: str | None = None  # code; HQ only (another's from others is refused)
     submission_id: str | None = None
     action: str | None = None
     after_id: int = 0  # keyset pagination
@@ -100,7 +101,26 @@ class Filter:
 
 
 def query(session: Session, caller: Caller, f: Filter) -> list[dict[str, Any]]:
+    _may_filter(session, caller, f)
     return list(_rows(session, caller, f))
+
+
+def _may_filter(session: Session, caller: Caller, f: Filter) -> None:
+    """Only HQ names another organisation; anyone else who does is refused (and recorded), not
+    answered with its own events as if the filter had been applied."""
+    if f.organisation is None or caller.is_hq or f.organisation == caller.code:
+        return
+    by_caller(
+        session, caller, "audit.read", outcome="denied", object_type="organisation",
+        object_id=f.organisation[:64], detail={"reason": "organisation_filter"},
+    )  # fmt: skip
+    refuse(
+        session,
+        Denied(
+            "僅行政執行署可查詢其他機關之稽核紀錄",
+            "only HQ may read another organisation's audit events",
+        ),
+    )
 
 
 def _rows(session: Session, caller: Caller, f: Filter) -> Iterator[dict[str, Any]]:
@@ -157,6 +177,7 @@ def _utc(t: dt.datetime) -> dt.datetime:
 
 def export(session: Session, caller: Caller, f: Filter) -> Iterator[dict[str, Any]]:
     """Every matching event, oldest first, fetched a batch at a time."""
+    _may_filter(session, caller, f)
     after = f.after_id
     while True:
         batch = query(

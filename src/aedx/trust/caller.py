@@ -21,6 +21,9 @@ class Caller:
     actor: str  # client:<id>, user:<id>, or the operator's command
     permissions: frozenset[str] = field(default_factory=frozenset)
     grants: frozenset[tuple[str, Direction]] = field(default_factory=frozenset)  # (kind, direction)
+    # An access token's reading scopes (submissions:read, cases:read, audit:read); None for a
+    # person, whom the role alone bounds.
+    scopes: frozenset[str] | None = None
 
     @property
     def is_hq(self) -> bool:
@@ -31,3 +34,11 @@ class Caller:
 
     def granted(self, kind: str, direction: Direction) -> bool:
         return (kind, direction) in self.grants
+
+    def scoped(self, scope: str) -> bool:
+        """Whether the caller's token carries the reading scope (a person's session always does)."""
+        return self.scopes is None or scope in self.scopes
+
+    def exchanges(self, direction: Direction) -> bool:
+        """Whether the caller may send (or receive) at least one kind."""
+        return any(d is direction for _, d in self.grants)

@@ -48,6 +48,7 @@ DATA = "1.2.840.113549.1.7.1"
 SIGNED_DATA = "1.2.840.113549.1.7.2"
 ENVELOPED_DATA = "1.2.840.113549.1.7.3"
 AUTH_ENVELOPED_DATA = "1.2.840.113549.1.9.16.1.23"
+COMPRESSED_DATA = "1.2.840.113549.1.9.16.1.9"  # RFC 3274; refused, and the sender is told why
 CHUNK = 8 << 20
 _gcm_params = algos.CcmParams  # GCMParameters (RFC 5084) has the same shape: a nonce, the tag length
 DIGESTS: dict[str, Callable[[], hashes.HashAlgorithm]] = {
@@ -72,6 +73,20 @@ class CmsRefused(DomainError):
             "the file's signature or encryption could not be verified; it was refused",
         )
         self.reason = reason
+
+
+def _unexpected(kind: str, where: str) -> CmsRefused:
+    """A structure of another content type than expected. Compressed data (``openssl cms
+    -compress``) is refused with that reason, in the audit log and in the answer: it says nothing
+    of keys or signers, and tells the sender what to change."""
+    if kind != COMPRESSED_DATA:
+        return CmsRefused(f"{where} {kind}")
+    refused = CmsRefused(f"compressed data is not accepted ({where} {kind})")
+    refused.message_zh = "不接受壓縮之 CMS（CompressedData）；請以未壓縮之檔案簽章並加密"
+    refused.message_en = (
+        "compressed CMS (CompressedData) is not accepted; sign and envelope the file uncompressed"
+    )
+    return refused
 
 
 @dataclass(frozen=True)
@@ -173,7 +188,7 @@ def _content_info(data: Buffer, expected: set[str]) -> tuple[memoryview, str, li
         raise CmsRefused("ContentInfo fields")
     kind = _oid(buf, _expect(fields[0], 0x06, "content type"))
     if kind not in expected:
-        raise CmsRefused(f"content type {kind}")
+        raise _unexpected(kind, "content type")
     explicit = _expect(fields[1], 0xA0, "content")
     inner = _children(buf, explicit)
     if len(inner) != 1:
@@ -329,8 +344,10 @@ def verify(data: Buffer) -> Signed:
     if len(fields) < 4:
         raise CmsRefused("SignedData fields")
     encap = _children(buf, _expect(fields[2], 0x30, "encapContentInfo"))
-    if len(encap) != 2 or _oid(buf, encap[0]) != DATA:
+    if len(encap) != 2:
         raise CmsRefused("no attached data")
+    if _oid(buf, encap[0]) != DATA:
+        raise _unexpected(_oid(buf, encap[0]), "encapsulated content type")
     explicit = _children(buf, _expect(encap[1], 0xA0, "eContent"))
     if len(explicit) != 1:
         raise CmsRefused("eContent")

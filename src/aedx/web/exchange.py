@@ -19,6 +19,7 @@ from fastapi import APIRouter, Form, Header, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from aedx.accounts.roles import Permission
+from aedx.api.sent import WhenSent
 from aedx.api.submissions import NO_CONTROL_CHARACTERS, blocking, wake_worker
 from aedx.errors import Conflict, Denied, DomainError, Invalid, NotFound, NotReady, TooLarge
 from aedx.exchange import cases, delivery, intake, reports, submissions
@@ -273,11 +274,12 @@ def download(request: Request, p: PlatformDep, v: VisitDep, delivery_id: str) ->
         return _not_found(request, p, v, e)
     charset = "utf-8" if d.encoding == "utf-8" else "big5"
     name = delivery.filename(d)
-    return Response(
+    whole = Response(
         content, media_type=f"{delivery.MEDIA_TYPES.get(d.format, 'text/plain')}; charset={charset}",
         headers=portal.HEADERS | {"Content-Disposition": f'attachment; filename="{name}"',
                                   "X-Content-SHA256": d.sha256},
     )  # fmt: skip
+    return WhenSent(whole, lambda: delivery.downloaded(p, v.caller, d.id))  # then it may be acknowledged
 
 
 @router.post("/inbox/{delivery_id}/acknowledge")
@@ -295,6 +297,11 @@ def acknowledge(
             delivery.acknowledge(session, v.caller, delivery_id[:64])
     except NotFound as e:
         return _not_found(request, p, v, e)
+    except Conflict as e:  # not downloaded yet: say so, and offer the download
+        response = page(request, p, v, "exchange/not_yet.html",
+                        {"message": message(request, e), "delivery_id": delivery_id[:64]})  # fmt: skip
+        response.status_code = 409
+        return response
     raise portal.Redirect(f"{PREFIX}/inbox")
 
 
