@@ -11,8 +11,10 @@ from starlette.types import Message, Receive, Scope, Send
 
 
 class WhenSent(Response):
-    """Sends ``inner`` as it is; after its last byte was handed to the server with status 200,
-    calls ``done`` (in a worker thread: it writes to the database)."""
+    """Sends ``inner`` as it is; once its last byte has been handed to the server with status 200,
+    calls ``done`` (in a worker thread: it writes to the database). The response is ended only
+    after ``done`` returns, so that a client's next request on the same connection (its
+    acknowledgement) finds the download recorded."""
 
     def __init__(self, inner: Response, done: Callable[[], None]) -> None:
         # Not Response.__init__: the inner response keeps its own body, status and headers.
@@ -23,20 +25,23 @@ class WhenSent(Response):
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        status, finished = 0, False
+        status = 0
 
         async def watched(message: Message) -> None:
-            nonlocal status, finished
-            await send(message)  # raises when the client has gone: the body was not all sent
+            nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif message["type"] == "http.response.pathsend" or (
-                message["type"] == "http.response.body" and not message.get("more_body", False)
-            ):
-                finished = True
+            counts = status == 200 and scope.get("method") == "GET"
+            last = message["type"] == "http.response.body" and not message.get("more_body", False)
+            if not (counts and last):
+                await send(message)  # raises when the client has gone: the body was not all sent
+                if counts and message["type"] == "http.response.pathsend":
+                    await run_in_threadpool(self.done)
+                return
+            await send({"type": "http.response.body", "body": message.get("body", b""), "more_body": True})
+            await run_in_threadpool(self.done)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
         await self.inner(scope, receive, watched)
-        if finished and status == 200 and scope.get("method") == "GET":
-            await run_in_threadpool(self.done)
         if self.background is not None:
             await self.background()

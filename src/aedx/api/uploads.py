@@ -68,7 +68,7 @@ def create(
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> dict[str, Any]:
     """The same permission, grant and size limit as an upload. With the same ``Idempotency-Key``
-    (and the same kind, format, encoding, file name, size and SHA-256) the session is answered
+    (and the same kind, format, encoding, size and SHA-256) the session is answered
     again, at its offset; the same key with other parameters is refused (409
     ``upload.key_reused``). One client holds at most 10 open sessions, an organisation 50 (409
     ``upload.too_many``): complete or abort some first."""

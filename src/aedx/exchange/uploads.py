@@ -63,7 +63,7 @@ def create(
                 )
             )
             if found is not None:
-                _same_parameters(found, kind, fmt, encoding, upload.filename, size, sha256)
+                _same_parameters(found, kind, fmt, encoding, size, sha256)
                 session.expunge(found)
                 return found
         _within_limits(session, caller)
@@ -94,12 +94,13 @@ def create(
 
 
 def _same_parameters(
-    found: UploadSession, kind: str, fmt: str, encoding: str, filename: str | None, size: int, sha256: str
+    found: UploadSession, kind: str, fmt: str, encoding: str, size: int, sha256: str
 ) -> None:
     """A client that lost the answer asks again with the same key and gets the same session; the
-    same key with another file or other parameters is a mistake, not a new session."""
-    asked = (kind, fmt, encoding, filename, size, sha256)
-    if asked != (found.kind, found.format, found.encoding, found.filename, found.size, found.sha256):
+    same key with another file or other parameters is a mistake, not a new session. (The file
+    name is a label: the same bytes under another name are the same upload.)"""
+    asked = (kind, fmt, encoding, size, sha256)
+    if asked != (found.kind, found.format, found.encoding, found.size, found.sha256):
         raise Conflict(
             "此冪等鍵已用於參數不同之分段上傳",
             "this Idempotency-Key was used for an upload with other parameters",
