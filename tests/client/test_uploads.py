@@ -5,6 +5,7 @@ through dropped connections and a server restart."""
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,12 @@ from sqlalchemy import select
 
 from aedx import client as aedx_client
 from aedx.client.exchange import Client
+from aedx.errors import Conflict
 from aedx.exchange import uploads
 from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
-from aedx.storage.tables import AuditEvent, Submission, UploadSession
+from aedx.storage.tables import AuditEvent, Organisation, Submission, UploadSession
+from aedx.trust.caller import Caller, Direction
 from tests.builders import records
 from tests.client.support import Proxy, Server, client_folder
 from tests.exchange.hub import Hub
@@ -80,6 +83,49 @@ def test_chunks_then_complete_is_one_submission_as_a_whole_upload_would_be(hub: 
         "routed",
     }
     assert hub.count(Submission) == 1
+
+
+def test_a_retry_waits_for_a_chunk_still_being_written_and_nothing_is_lost(hub: Hub) -> None:
+    """A chunk whose connection was cut may still be writing when the client's retry arrives at
+    the same offset; the retry must not truncate what the first one kept."""
+    sealed = hub.seal(AGENCY, referrals(200))
+    upload_id = open_session(hub, AGENCY, sealed).json()["id"]
+    with hub.platform.db.transaction() as s:
+        org_id = s.scalars(select(Organisation.id).where(Organisation.code == AGENCY)).one()
+    caller = Caller(
+        org_id, AGENCY, "agency", "client:test", grants=frozenset({("case_referral", Direction.SEND)})
+    )
+    first_part, wrote, resume = len(sealed) // 3, threading.Event(), threading.Event()
+
+    def cut_short() -> Iterator[bytes]:
+        yield sealed[:first_part]
+        wrote.set()
+        resume.wait(10)  # the connection hangs, then drops
+
+    outcome: dict[str, Any] = {}
+    first = threading.Thread(
+        target=lambda: outcome.update(first=uploads.append(hub.platform, caller, upload_id, 0, cut_short()))
+    )
+    first.start()
+    assert wrote.wait(10)
+
+    def retry() -> None:
+        try:
+            uploads.append(hub.platform, caller, upload_id, 0, iter([sealed[: first_part // 2]]))
+        except Conflict as e:
+            outcome["retry"] = e
+
+    second = threading.Thread(target=retry)
+    second.start()
+    second.join(0.5)
+    resume.set()  # the first request ends while the retry waits for it
+    first.join(10)
+    second.join(10)
+    assert outcome["first"].received == first_part
+    assert "offset is" in str(outcome["retry"])  # the retry learns where the upload stands
+    assert patch(hub, AGENCY, upload_id, first_part, sealed[first_part:]).json()["offset"] == len(sealed)
+    done = hub.post(AGENCY, f"/api/v1/uploads/{upload_id}/complete")
+    assert done.status_code == 202, done.text  # the assembled file is the one declared
 
 
 def test_a_changed_file_is_refused_at_completion_and_the_session_closed(hub: Hub) -> None:

@@ -79,8 +79,10 @@ def test_a_valid_record_has_no_finding(tmp_path: Path, kind: str) -> None:
 
 def test_every_catalogued_code_has_a_case() -> None:
     tested = {code for case in CASES for _, code in case[3]}
+    # tested in test_catalogue's neighbours: encoding, duplicates, control totals, and an empty file
+    # (tests/exchange/test_failures.py)
     elsewhere = {"encoding.undecodable", "record.duplicate", "control.records_mismatch",
-                 "control.amount_mismatch"}  # fmt: skip
+                 "control.amount_mismatch", "file.no_records"}  # fmt: skip
     catalogue = {c.code for c in vars(codes).values() if isinstance(c, Code)}
     assert catalogue - tested - elsewhere == set()
 

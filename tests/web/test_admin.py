@@ -379,7 +379,11 @@ def test_an_agency_reads_only_its_own_audit_events(portal: Portal) -> None:
     lines = admin.get("/portal/admin/audit/export?format=jsonl&action=grant.add").text.splitlines()
     assert [json.loads(line)["organisation"] for line in lines] == ["A383000000"]
     page = admin.get("/portal/admin/audit?organisation=A397000000&action=grant.add")
-    assert "A397000000:payment:send" not in page.text and "A383000000:payment:send" in page.text
+    # naming another organisation is refused, not answered as if the filter applied
+    assert page.status_code == 403 and "僅行政執行署可查詢其他機關之稽核紀錄" in page.text
+    assert "A397000000:payment:send" not in page.text
+    own = admin.get("/portal/admin/audit?action=grant.add").text
+    assert "A397000000:payment:send" not in own and "A383000000:payment:send" in own
 
 
 def test_hq_sees_how_far_the_audit_ledger_is_sealed(portal: Portal) -> None:

@@ -14,10 +14,13 @@ parameters it is refused (409 ``upload.key_reused``)."""
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import os
 import re
+import time
 from collections.abc import Iterable
+from typing import BinaryIO
 
 from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -32,6 +35,7 @@ from aedx.trust.caller import Caller, Direction
 LIFETIME = dt.timedelta(hours=24)
 MAX_OPEN = 50  # open sessions of one organisation at a time
 MAX_OPEN_PER_CLIENT = 10  # of one client (or person): others of the organisation can still upload
+LOCK_WAIT = 30.0  # seconds a chunk waits for an earlier request on the same session to end
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 OPEN, COMPLETED, FAILED = "open", "completed", "failed"
 
@@ -195,15 +199,18 @@ def append(
     platform: Platform, caller: Caller, upload_id: str, offset: int, chunks: Iterable[bytes]
 ) -> UploadSession:
     """The chunk written at ``offset``, which must be the offset the platform holds (409 with it
-    otherwise). What arrived of a chunk cut short is kept: the offset says how much."""
-    held = read(platform, caller, upload_id)
-    _still_open(held)
-    if offset != held.received:
-        raise Conflict(f"位移應為 {held.received}", f"the upload's offset is {held.received}, not {offset}")
-    written = 0
-    path = platform.blobs.path(_blob(upload_id))
-    try:
-        with path.open("r+b") as out:
+    otherwise). What arrived of a chunk cut short is kept: the offset says how much.
+
+    One request at a time writes a session's file: a request cut short may still be writing when
+    the client's retry arrives, so the retry waits for it (a while, then 409) and reads the offset
+    again once it alone writes."""
+    _writable(read(platform, caller, upload_id), offset)
+    with platform.blobs.path(_blob(upload_id)).open("r+b") as out:
+        _lock(out)
+        held = read(platform, caller, upload_id)
+        _writable(held, offset)
+        written = 0
+        try:
             out.truncate(offset)
             out.seek(offset)
             try:
@@ -215,23 +222,45 @@ def append(
             finally:
                 out.flush()
                 os.fsync(out.fileno())
-    finally:
-        with platform.db.transaction() as session:
-            moved = session.execute(
-                update(UploadSession)
-                .where(
-                    UploadSession.id == upload_id,
-                    UploadSession.received == offset,
-                    UploadSession.state == OPEN,
+        finally:
+            with platform.db.transaction() as session:
+                moved = session.execute(
+                    update(UploadSession)
+                    .where(
+                        UploadSession.id == upload_id,
+                        UploadSession.received == offset,
+                        UploadSession.state == OPEN,
+                    )
+                    .values(received=offset + written)
                 )
-                .values(received=offset + written)
-            )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
-                raise Conflict(
-                    "分段上傳同時被寫入", "the upload was written by another request at the same time"
-                )
+                if moved.rowcount != 1:  # type: ignore[attr-defined]
+                    raise Conflict(
+                        "分段上傳同時被寫入", "the upload was written by another request at the same time"
+                    )
     held.received = offset + written
     return held
+
+
+def _writable(held: UploadSession, offset: int) -> None:
+    _still_open(held)
+    if offset != held.received:
+        raise Conflict(f"位移應為 {held.received}", f"the upload's offset is {held.received}, not {offset}")
+
+
+def _lock(out: BinaryIO) -> None:
+    """The session's file for this request alone (an advisory lock, released when it is closed)."""
+    deadline = time.monotonic() + LOCK_WAIT
+    while True:
+        try:
+            fcntl.flock(out.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise Conflict(
+                    "分段上傳正由另一請求寫入，請稍後再試",
+                    "the upload is being written by another request; try again shortly",
+                ) from None
+            time.sleep(0.05)
 
 
 def _still_open(held: UploadSession) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aedx.accounts.roles import Permission
-from aedx.errors import DomainError, Invalid
+from aedx.errors import Denied, DomainError, Invalid
 from aedx.kinds import KINDS
 from aedx.settings import TAIPEI
 from aedx.storage.tables import User
@@ -94,13 +94,13 @@ def audit_search(
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
     given = wanted.given()
-    error, rows = None, []
+    error, status, rows = None, 200, []
     with p.db.transaction() as session:
         require(session, v.caller, "audit.read", Permission.AUDIT_READ)
         try:
             rows = audit.query(session, v.caller, wanted.filter(before))
         except DomainError as e:
-            error = message(request, e)
+            error, status = message(request, e), 403 if isinstance(e, Denied) else 400
         sealing = ledger.status(session) if v.caller.is_hq else None
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
@@ -122,7 +122,7 @@ def audit_search(
         "sealing": sealing,
         "error": error,
     }
-    return show(request, p, v, "audit.html", context, 400 if error else 200)
+    return show(request, p, v, "audit.html", context, status)
 
 
 @router.get("/audit/export")
