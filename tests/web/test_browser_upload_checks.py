@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from aedx.exchange.codes import ALREADY_OPEN
+from aedx.kinds import get_kind
 from aedx.web.i18n import translations
 from tests.served import serving
 from tests.web.exchange_support import AGENCY, World, file_of, make_world
@@ -51,4 +52,25 @@ def test_the_dry_run_refuses_a_case_already_referred(world: World, chromium: Bro
         checked(page)
         assert page.get_by_text(zh("The file would be rejected; nothing was kept.")).is_visible()
         assert page.get_by_role("cell", name=ALREADY_OPEN.message_zh).is_visible()
+        context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_anyone_reads_a_spec_and_takes_its_sample_without_signing_in(
+    world: World, chromium: Browser, width: int
+) -> None:
+    with serving(world.platform) as url:
+        context = chromium.new_context(
+            locale="zh-TW", viewport={"width": width, "height": 900}, accept_downloads=True
+        )
+        page = context.new_page()
+        page.goto(f"{url}/portal/kinds")
+        page.get_by_role("link", name=get_kind("payment").label_zh).click()
+        page.get_by_text(zh("Spec version")).wait_for()
+        assert (
+            page.get_by_role("link", name="JSON", exact=True).get_attribute("href") == "/api/v1/kinds/payment"
+        )
+        with page.expect_download() as sample:
+            page.get_by_role("link", name="payment-sample-utf-8.csv", exact=True).click()
+        assert Path(sample.value.path()).read_bytes().startswith(b"agency_code")
         context.close()
