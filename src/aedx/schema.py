@@ -109,6 +109,8 @@ class Kind:
     routing: Routing | None = None  # None: the kind is not exchanged through the platform yet
     route_field: str | None = None  # the address field, for territory routing
     case_key: tuple[str, ...] = ("agency_code", "agency_case_no")  # a case in the case index
+    spec_version: str = "1.0"  # raised with each change of fields or rules an export must follow
+    spec_revised: str = "2026-01-05"  # the date of that version (ISO 8601)
 
     def field(self, name: str) -> Field:
         for f in self.fields:

@@ -54,9 +54,11 @@ ENDPOINTS = {  # (method, path) → the object of OWNER or BRANCH that others mu
     ("PATCH", "/api/v1/uploads/{upload_id}"): None,
     ("POST", "/api/v1/uploads/{upload_id}/complete"): None,
 }
-PUBLIC = {  # what anyone may fetch: the platform's certificates and CRL
+PUBLIC = {  # what anyone may fetch: the platform's certificates and CRL, the kinds' specs
     ("GET", "/api/v1/trust/certificates/{name}"): "/api/v1/trust/certificates/platform-encryption",
     ("GET", "/api/v1/trust/crl"): "/api/v1/trust/crl",
+    ("GET", "/api/v1/kinds"): "/api/v1/kinds",
+    ("GET", "/api/v1/kinds/{kind}"): "/api/v1/kinds/payment",
 }
 
 
@@ -69,7 +71,10 @@ def test_every_endpoint_is_in_the_matrix(world: tuple[Hub, dict[str, str]]) -> N
     assert routes == set(ENDPOINTS) | set(PUBLIC)
     for path in PUBLIC.values():
         response = hub.client.get(path)
-        assert response.status_code == 200 and response.text.startswith("-----BEGIN")
+        assert response.status_code == 200
+        assert response.text.startswith(
+            "-----BEGIN" if "/trust/" in path else "[" if path.endswith("kinds") else "{"
+        )
 
 
 def _path(template: str, objects: dict[str, str], which: str) -> str:

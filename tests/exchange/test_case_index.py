@@ -11,8 +11,12 @@ import pytest
 
 from aedx.accounts import grants
 from aedx.accounts import organisations as orgs
+from aedx.accounts.roles import ROLE_PERMISSIONS, Role
+from aedx.exchange import intake
 from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
+from aedx.storage.tables import Case, Delivery
+from aedx.trust.caller import Caller
 from tests.builders import records
 from tests.exchange.hub import Hub
 from tests.exchange.test_pipeline import referrals
@@ -166,3 +170,34 @@ def test_a_payment_for_a_closed_case_is_delivered_with_a_warning(hub: Hub) -> No
     assert (sub["state"], sub["warning_rows"]) == ("delivered", 1)
     assert hub.codes("A383000000", sub["id"]) == ["case.closed"]
     assert [d["kind"] for d in hub.inbox("ksy")] == ["case_referral", "payment"]
+
+
+def _officer(hub: Hub, code: str) -> Caller:
+    with hub.platform.db.transaction() as session:
+        org = orgs.get(session, code)
+        granted = grants.of(session, org.id)
+    return Caller(org.id, org.code, org.role, "user:1", ROLE_PERMISSIONS[Role.AGENCY_OFFICER], granted)
+
+
+def _dry_run(hub: Hub, caller: Caller, kind: str, frame: pl.DataFrame) -> list[str]:
+    body = encode_records(frame, get_kind(kind), "csv", "utf-8")
+    report = intake.dry_run(hub.platform, caller, intake.Upload(kind, "csv", "utf-8"), [body])
+    return list(report.findings["code"])
+
+
+def test_a_dry_run_finds_what_the_case_index_refuses_and_indexes_nothing(hub: Hub) -> None:
+    officer = _officer(hub, "A383000000")
+    first = referrals("sly", "tpy")
+    assert _dry_run(hub, officer, "case_referral", first) == []
+    assert hub.count(Case) == 0  # a dry run indexes nothing, however often it runs
+    hub.send("A383000000", "case_referral", first)
+    indexed = hub.cases()
+
+    again = first.slice(1, 1)
+    assert hub.send("A383000000", "case_referral", again)["state"] == "rejected"
+    assert _dry_run(hub, officer, "case_referral", again) == ["case.already_open"]
+    unknown = records("payment", {"agency_case_no": "C09999"})
+    sent = hub.send("A383000000", "payment", unknown)
+    assert sent["state"] == "rejected" and hub.codes("A383000000", sent["id"]) == ["case.unknown"]
+    assert _dry_run(hub, officer, "payment", unknown) == ["case.unknown"]
+    assert hub.cases().equals(indexed) and hub.count(Delivery) == 2

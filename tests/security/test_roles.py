@@ -52,6 +52,8 @@ ENDPOINTS = {
     ("GET", "/api/v1/cases"): "list",
     ("GET", "/api/v1/trust/certificates/{name}"): "public",
     ("GET", "/api/v1/trust/crl"): "public",
+    ("GET", "/api/v1/kinds"): "public",
+    ("GET", "/api/v1/kinds/{kind}"): "public",
     ("POST", "/api/v1/uploads"): "send",
     ("GET", "/api/v1/uploads"): "upload",
     ("GET", "/api/v1/uploads/{upload_id}"): "upload",
@@ -99,6 +101,7 @@ def _path(template: str, objects: dict[str, str]) -> str:
         delivery_id=objects["delivery"],
         fmt="csv",
         name="platform-encryption",
+        kind="payment",
         upload_id=objects.get("upload", "0" * 32),
     )
 

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException
 
 from aedx import __version__, errors
-from aedx.api import audit, cases, deliveries, oauth, submissions, trust, uploads
+from aedx.api import audit, cases, deliveries, kinds, oauth, submissions, trust, uploads
 from aedx.exchange.platform import Platform, process_actor
 from aedx.exchange.worker import Worker
 from aedx.trust import redaction
@@ -74,6 +74,7 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
         oauth.router,
         cases.router,
         uploads.router,
+        kinds.router,
     ):
         app.include_router(router)
     site.install(app)  # the web portals under /portal

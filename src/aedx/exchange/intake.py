@@ -20,17 +20,17 @@ from sqlalchemy.exc import IntegrityError
 from aedx.accounts import certificates
 from aedx.accounts.roles import Permission
 from aedx.errors import Conflict, Denied, Invalid, TooLarge
+from aedx.exchange import process, reports, routing
 from aedx.exchange.platform import Platform
 from aedx.exchange.states import State
 from aedx.findings import UnusableInput
-from aedx.formats import Format, read_batches
+from aedx.formats import Format
 from aedx.formats.source import canonical_encoding
 from aedx.kinds import KINDS
 from aedx.storage.tables import Job, Submission, new_id, utcnow
 from aedx.trust import audit, cms
 from aedx.trust.caller import Caller, Direction
 from aedx.trust.cms import CmsRefused
-from aedx.validation.engine import Options, Validator
 from aedx.validation.report import Report
 
 MAX_KEY = 100
@@ -149,25 +149,26 @@ class _Scratch:
         self.blobs.delete(self.key)
 
 
-def dry_run(platform: Platform, caller: Caller, upload: Upload, body: Iterable[bytes]) -> Report:
-    """Validate a file as the worker would, keeping nothing: the bytes are read into memory (no
-    copy is written), checked, and let go. Personal values in the report come back masked."""
+def dry_run(
+    platform: Platform, caller: Caller, upload: Upload, body: Iterable[bytes], *, masked: bool = True
+) -> Report:
+    """Every check the worker runs on a file (``process.examine``: reading, validation, routing
+    against the case index and the register), keeping nothing: the bytes are read into memory (no
+    copy is written), checked, and let go; nothing is indexed. Personal values in the report come
+    back masked unless ``masked`` is False (the caller's unmasking is then audited)."""
     kind_name, fmt, encoding = check(platform, caller, upload, action="submission.check")
     content = b"".join(_limited(body, platform.settings.max_upload_bytes))
-    kind = KINDS[kind_name]
-    today = platform.settings.current_day()
-    options = Options(sender=caller.code, today=today)
     name = upload.filename or "upload"
+    detail = {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
     with platform.db.transaction() as session:
-        audit.by_caller(
-            session, caller, "submission.check", kind=kind_name,
-            detail={"sha256": hashlib.sha256(content).hexdigest(), "size": len(content)},
-        )  # fmt: skip
-    try:
-        stream = read_batches(memoryview(content), kind, Format(fmt), encoding, options.limits)
-        return Validator(kind, stream, options).run(source=name)
-    except UnusableInput as e:
-        return Report.unusable(kind, name, fmt, encoding, e)
+        audit.by_caller(session, caller, "submission.check", kind=kind_name, detail=detail)
+        if not masked:
+            reports.allow_unmask(session, caller, None, detail)
+    sender = routing.Sender(caller.code, caller.role)
+    file = process.File(name, fmt, encoding, platform.settings.current_day())
+    return process.examine(
+        platform, KINDS[kind_name], sender, memoryview(content), file, recheck=True, masked=masked
+    ).report
 
 
 @dataclass(frozen=True)

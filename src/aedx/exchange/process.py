@@ -9,6 +9,7 @@ the transition to ``routed``.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -101,25 +102,59 @@ def evaluate(
     on_kept: Callable[[pl.DataFrame], None] | None = None,
 ) -> Evaluation:
     """Validate the stored file and route its records (see ``routing.route`` for ``recheck``)."""
-    options = Options(sender=sender.code, today=sub.validated_on, keep=True, mask_personal=False)
-    name = sub.filename or sub.id
+    return examine(
+        platform,
+        kind,
+        routing.Sender(sender.code, sender.role),
+        _content(platform, sub),
+        File(sub.filename or sub.id, sub.format, sub.encoding, sub.validated_on, sub.id),
+        recheck=recheck,
+        on_kept=on_kept,
+    )
+
+
+@dataclass(frozen=True)
+class File:
+    """What is known of a file before it is read."""
+
+    name: str
+    format: str
+    encoding: str
+    today: dt.date | None
+    submission_id: str = ""  # none yet for a dry run
+
+
+def examine(
+    platform: Platform,
+    kind: Kind,
+    sender: routing.Sender,
+    content: Path | memoryview,
+    file: File,
+    *,
+    recheck: bool,
+    masked: bool = False,
+    on_kept: Callable[[pl.DataFrame], None] | None = None,
+) -> Evaluation:
+    """Every check a file goes through: read, validated, and its records routed against the
+    case index and the register of organisations. The database is only read: a dry run (with
+    ``recheck``, as nothing indexes its cases) gets the same findings the worker would."""
+    options = Options(sender=sender.code, today=file.today, keep=True, mask_personal=masked)
+    label = file.submission_id or file.name
     try:
-        stream = read_batches(_content(platform, sub), kind, Format(sub.format), sub.encoding, options.limits)
+        stream = read_batches(content, kind, Format(file.format), file.encoding, options.limits)
         validator = Validator(kind, stream, options)
-        with timed(sub.id, "validation"):
-            report = validator.run(source=name, on_kept=on_kept)
+        with timed(label, "validation"):
+            report = validator.run(source=file.name, on_kept=on_kept)
     except UnusableInput as e:
-        return Evaluation(Report.unusable(kind, name, sub.format, sub.encoding, e), None)
+        return Evaluation(Report.unusable(kind, file.name, file.format, file.encoding, e), None)
     records = pl.concat(validator.kept) if validator.kept else pl.DataFrame()
     if records.height == 0:
         return Evaluation(report, records)
-    with platform.db.transaction() as session, timed(sub.id, "routing"):
-        routed = routing.route(
-            session, kind, sub.id, routing.Sender(sender.code, sender.role), records, recheck=recheck
-        )
+    with platform.db.transaction() as session, timed(label, "routing"):
+        routed = routing.route(session, kind, file.submission_id, sender, records, recheck=recheck)
     report = Report(
         kind,
-        name,
+        file.name,
         report.format,
         report.encoding,
         report.records,

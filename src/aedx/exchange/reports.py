@@ -72,14 +72,18 @@ def reveal(
     return stored.drop(SEALED)
 
 
-def allow_unmask(session: Session, caller: Caller, submission_id: str) -> None:
+def allow_unmask(
+    session: Session, caller: Caller, submission_id: str | None, detail: dict[str, object] | None = None
+) -> None:
     """Let the caller see the report's personal values, audited; refused (and audited) unless
-    the caller holds ``personal_data.unmask``."""
+    the caller holds ``personal_data.unmask``. A dry run's report has no submission: ``detail``
+    then names the file checked (its SHA-256)."""
     allowed = caller.may(Permission.PERSONAL_DATA_UNMASK)
     audit.by_caller(
         session, caller, "personal_data.unmask", outcome="ok" if allowed else "denied",
-        object_type="submission", object_id=submission_id, submission_id=submission_id,
-        detail=None if allowed else {"reason": "permission"},
+        object_type="submission" if submission_id else None, object_id=submission_id,
+        submission_id=submission_id,
+        detail=(detail or {}) | ({} if allowed else {"reason": "permission"}) or None,
     )  # fmt: skip
     if not allowed:
         audit.refuse(session, Denied("您無權檢視未遮蔽之個人資料", "you may not see personal data unmasked"))

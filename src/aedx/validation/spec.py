@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from aedx.schema import FieldType, Kind
 from aedx.validation.rules import Context, tests_for
@@ -86,3 +87,54 @@ def spec_page(kind: Kind, sample_csv: str = "") -> str:
     if sample_csv:
         lines += ["", "## 範例 Sample (CSV, UTF-8)", "", "```csv", sample_csv.strip(), "```"]
     return "\n".join(lines) + "\n"
+
+
+def rules_of(kind: Kind) -> list[dict[str, Any]]:
+    """Every finding code a record of the kind can raise, once per field, with its messages."""
+    found: list[dict[str, Any]] = []
+    seen = set()
+    for test in tests_for(Context(kind=kind, today=dt.date.today(), lossy=True, sender="SENDER")):
+        if (test.code.code, test.field) in seen:
+            continue
+        seen.add((test.code.code, test.field))
+        zh, en = test.messages()
+        severity = kind.severity.get(test.code.code, test.code.severity).value
+        found.append({"code": test.code.code, "field": test.field, "severity": severity,
+                      "message_zh": zh, "message_en": en})  # fmt: skip
+    if kind.unique_key:
+        found.append({"code": "record.duplicate", "field": kind.unique_key[0], "severity": "error",
+                      "message_zh": "與本檔先前之列重複",
+                      "message_en": "repeats an earlier record of the file"})  # fmt: skip
+    return found
+
+
+def spec_document(kind: Kind) -> dict[str, Any]:
+    """The kind's spec as data (what ``GET /api/v1/kinds/{kind}`` answers): enough for an agency
+    to build its export without signing in."""
+    start, fields = 1, []
+    for number, f in enumerate(kind.fields, start=1):
+        fields.append(
+            {"number": number, "name": f.name, "label_zh": f.label_zh, "label_en": f.label_en,
+             "type": f.type.value, "width": f.width, "start": start, "end": start + f.width - 1,
+             "required": f.required, "pattern": f.pattern, "personal": f.personal, "example": f.example,
+             "codes": [{"value": c.value, "label_zh": c.label_zh, "label_en": c.label_en} for c in f.choices],
+             "note_zh": f.note_zh, "note_en": f.note_en}
+        )  # fmt: skip
+        start += f.width
+    return summary_of(kind) | {
+        "summary_zh": kind.summary_zh,
+        "summary_en": kind.summary_en,
+        "formats": ["csv", "fixed", "jsonl"],
+        "encodings": ["utf-8", "cp950"],
+        "record_width": kind.record_width,
+        "unique_key": list(kind.unique_key),
+        "control_amount": kind.control_amount,
+        "fields": fields,
+        "rules": rules_of(kind),
+    }
+
+
+def summary_of(kind: Kind) -> dict[str, Any]:
+    return {"name": kind.name, "label_zh": kind.label_zh, "label_en": kind.label_en,
+            "sender_role": kind.sender_role, "recipient_role": kind.recipient_role,
+            "version": kind.spec_version, "revised": kind.spec_revised}  # fmt: skip

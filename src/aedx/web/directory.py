@@ -1,7 +1,9 @@
-"""Reference pages every signed-in person reads: the spec page of each exchange kind, generated
+"""Reference pages: the spec page of each exchange kind, generated
 from its declaration (fields, fixed-width positions, code lists, control record, the finding codes
-that can apply) with sample files made by the generator; and the contact directory (聯繫窗口),
-kept by each organisation's administrator and by HQ. Also the portal's page for "not found"."""
+that can apply) with sample files made by the generator, public like ``GET /api/v1/kinds`` so
+that an agency's IT staff read them before any account exists; and, signed in, the contact
+directory (聯繫窗口), kept by each organisation's administrator and by HQ. Also the portal's page
+for "not found"."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
@@ -34,6 +36,7 @@ from aedx.web.portal import (
     PAGE_SIZE,
     PREFIX,
     PlatformDep,
+    Redirect,
     Refused,
     Visit,
     VisitDep,
@@ -42,8 +45,10 @@ from aedx.web.portal import (
     message,
     navigation,
     page,
+    render,
     require_csrf,
     under_portal,
+    visit,
 )
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -191,8 +196,31 @@ def _label(kind: Kind, name: str, chinese: bool) -> str:
 # --- pages
 
 
+def _reader(request: Request, p: PlatformDep) -> Visit | None:
+    """The signed-in person, or nobody: the spec pages are public."""
+    try:
+        return visit(request, p)
+    except Redirect:
+        return None
+
+
+ReaderDep = Annotated[Visit | None, Depends(_reader)]
+
+
+def _public_page(
+    request: Request, p: PlatformDep, v: Visit | None, template: str, context: dict[str, Any]
+) -> Response:
+    if v is not None:
+        return page(request, p, v, template, context)
+    return render(request, template, context, csrf_token="")
+
+
+def _sender_of(kind: Kind, v: Visit | None) -> str:
+    return DEFAULT_SENDERS[kind.name] if v is None else sample_sender(kind, v.caller.role, v.caller.code)
+
+
 @router.get("/kinds", response_class=HTMLResponse)
-def kinds(request: Request, p: PlatformDep, v: VisitDep) -> Response:
+def kinds(request: Request, p: PlatformDep, v: ReaderDep) -> Response:
     chinese = locale_of(request).startswith("zh")
     rows = [
         {"kind": k, "label": k.label_zh if chinese else k.label_en,
@@ -201,17 +229,17 @@ def kinds(request: Request, p: PlatformDep, v: VisitDep) -> Response:
          "recipient": ROLE_LABELS.get(k.recipient_role, k.recipient_role)}
         for k in KINDS.values()
     ]  # fmt: skip
-    return page(request, p, v, "directory/kinds.html", {"rows": rows})
+    return _public_page(request, p, v, "directory/kinds.html", {"rows": rows})
 
 
 @router.get("/kinds/{name}", response_class=HTMLResponse)
-def kind_spec(request: Request, p: PlatformDep, v: VisitDep, name: str) -> Response:
+def kind_spec(request: Request, p: PlatformDep, v: ReaderDep, name: str) -> Response:
     kind = KINDS.get(name[:40])
     if kind is None:
         return error_page(request, 404)
     chinese = locale_of(request).startswith("zh")
     code_rows = _codes(kind.name, chinese)
-    sender = sample_sender(kind, v.caller.role, v.caller.code)
+    sender = _sender_of(kind, v)
     preview = sample(kind.name, "csv", "utf-8", False, sender).decode().splitlines()[:4]
     context: dict[str, Any] = {
         "kind": kind,
@@ -236,14 +264,14 @@ def kind_spec(request: Request, p: PlatformDep, v: VisitDep, name: str) -> Respo
         ],
         "preview": preview,
     }  # fmt: skip
-    return page(request, p, v, "directory/kind.html", context)
+    return _public_page(request, p, v, "directory/kind.html", context)
 
 
 @router.get("/kinds/{name}/sample")
 def kind_sample(
     request: Request,
     p: PlatformDep,
-    v: VisitDep,
+    v: ReaderDep,
     name: str,
     format: Annotated[str, Query(max_length=10)] = "csv",
     encoding: Annotated[str, Query(max_length=10)] = "utf-8",
@@ -252,7 +280,7 @@ def kind_sample(
     if name[:40] not in KINDS or format not in FORMATS or encoding not in ENCODINGS:
         return error_page(request, 404)
     kind = KINDS[name]
-    data = sample(kind.name, format, encoding, errors, sample_sender(kind, v.caller.role, v.caller.code))
+    data = sample(kind.name, format, encoding, errors, _sender_of(kind, v))
     filename = sample_name(kind, format, encoding, errors)
     media = {"csv": "text/csv", "fixed": "text/plain", "jsonl": "application/x-ndjson"}[format]
     return Response(

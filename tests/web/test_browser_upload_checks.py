@@ -1,0 +1,76 @@
+"""The upload page's checks in Debian's Chromium, at a desktop's and a phone's width: a dry run
+finds what the real upload would be refused for, the case index included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from aedx.exchange.codes import ALREADY_OPEN
+from aedx.kinds import get_kind
+from aedx.web.i18n import translations
+from tests.served import serving
+from tests.web.exchange_support import AGENCY, World, file_of, make_world
+from tests.web.test_browser_exchange import choose, signed_in, uploaded
+
+zh = translations("zh_TW").gettext
+WIDTHS = [1366, 390]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    made = make_world(f"sqlite:///{tmp_path / 'aedx.db'}", tmp_path / "data")
+    yield made
+    made.platform.close()
+
+
+def checked(page: Page) -> None:
+    """Run the dry run of the chosen file and wait for its result."""
+    page.get_by_role("button", name=zh("Check only (dry-run)")).click()
+    page.get_by_role("heading", name=zh("Dry-run result")).wait_for()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_dry_run_refuses_a_case_already_referred(world: World, chromium: Browser, width: int) -> None:
+    with serving(world.platform) as url:
+        context = signed_in(chromium, url, world, AGENCY, "chen.yating", "agency_officer")
+        page = context.new_page()
+        page.set_viewport_size({"width": width, "height": 900})
+        referral = file_of("case_referral")
+        page.goto(f"{url}/portal/upload")
+        choose(page, "case_referral", "referrals.csv", referral)
+        checked(page)
+        assert page.get_by_text(zh("The file passes the checks; nothing was kept.")).is_visible()
+        uploaded(page)
+        world.run()
+
+        page.goto(f"{url}/portal/upload")
+        choose(page, "case_referral", "referrals-again.csv", referral)
+        checked(page)
+        assert page.get_by_text(zh("The file would be rejected; nothing was kept.")).is_visible()
+        assert page.get_by_role("cell", name=ALREADY_OPEN.message_zh).is_visible()
+        context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_anyone_reads_a_spec_and_takes_its_sample_without_signing_in(
+    world: World, chromium: Browser, width: int
+) -> None:
+    with serving(world.platform) as url:
+        context = chromium.new_context(
+            locale="zh-TW", viewport={"width": width, "height": 900}, accept_downloads=True
+        )
+        page = context.new_page()
+        page.goto(f"{url}/portal/kinds")
+        page.get_by_role("link", name=get_kind("payment").label_zh).click()
+        page.get_by_text(zh("Spec version")).wait_for()
+        assert (
+            page.get_by_role("link", name="JSON", exact=True).get_attribute("href") == "/api/v1/kinds/payment"
+        )
+        with page.expect_download() as sample:
+            page.get_by_role("link", name="payment-sample-utf-8.csv", exact=True).click()
+        assert Path(sample.value.path()).read_bytes().startswith(b"agency_code")
+        context.close()
