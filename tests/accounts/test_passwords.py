@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 from argon2 import PasswordHasher, Type
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from aedx.accounts import passwords, sessions
-from aedx.storage.tables import PasswordHistory
+from aedx.storage.tables import Organisation, PasswordHistory
 from tests.accounts.conftest import NEW_PASSWORD, T0, People
 
 
@@ -86,3 +86,33 @@ def test_an_old_hash_is_upgraded_at_sign_in(people: People) -> None:
     people.sign_in("chen.mei", NEW_PASSWORD)
     upgraded = people.user("chen.mei").password_hash
     assert upgraded != weak and upgraded.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+@pytest.mark.parametrize(
+    ("password", "why"),
+    [
+        ("password1234", "常見或曾外洩"),
+        ("qwertyuiop12", "常見或曾外洩"),
+        ("abcdefghijkl", "連續、重複或鍵盤"),
+        ("chenmei20260302", "姓名、帳號"),  # the username without its dot, and a date
+        ("TaipeiTax2026", "姓名、帳號"),  # the organisation's words
+    ],
+)
+def test_common_and_guessable_passwords_are_refused_with_the_reason(password: str, why: str) -> None:
+    with pytest.raises(passwords.WeakPassword) as refused:
+        passwords.check_policy(
+            password, "chen.mei", "chen.mei@example.gov.tw", names=["陳美", "Taipei Tax", "A383000000"]
+        )
+    assert why in refused.value.message_zh and "passphrase" in refused.value.message_en
+
+
+def test_the_organisation_and_the_persons_name_count_when_a_password_is_chosen(people: People) -> None:
+    _, token = people.ready("A383000000", "chen.mei", "agency_officer")
+    with people.db.transaction() as s:
+        s.execute(
+            update(Organisation).where(Organisation.code == "A383000000").values(name="Nangang Customs")
+        )
+    for guessable in ["nangangcustoms2026", "a383000000!!aa"]:
+        with people.db.transaction() as s, pytest.raises(passwords.WeakPassword) as refused:
+            sessions.change_password(s, token, NEW_PASSWORD, guessable, now=T0)
+        assert "機關名稱" in refused.value.message_zh

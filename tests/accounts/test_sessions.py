@@ -236,3 +236,11 @@ def test_unknown_tokens_are_refused_and_recorded(people: People) -> None:
         with pytest.raises(sessions.SessionEnded):
             people.resume(token or "")
     assert [e["detail"]["reason"] for e in people.events("user.session")] == ["unknown_token"] * 4
+
+
+def test_a_pending_authenticator_key_is_offered_again_until_it_expires(people: People) -> None:
+    initial = people.create("aea", "wang.hq", "hq_admin")
+    first = people.enrol("wang.hq", initial)
+    assert people.enrol("wang.hq", initial, now=T0 + dt.timedelta(minutes=5)) == first  # a retry, same key
+    later = T0 + sessions.PENDING_ENROLMENT + dt.timedelta(seconds=1)
+    assert people.enrol("wang.hq", initial, now=later) != first  # an old, unconfirmed key is replaced

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from aedx.accounts import clients, grants
 from aedx.accounts import organisations as orgs
-from aedx.storage.tables import AuditEvent, Certificate, Organisation, User
-from aedx.trust import ledger
+from aedx.storage.tables import ApiClient, AuditEvent, Certificate, Organisation, User
+from aedx.trust import audit, ledger
 from aedx.trust.caller import Direction
 from aedx.trust.pki import Authority
 from tests.web.admin_support import csrf, events, routes
@@ -350,7 +350,7 @@ def test_the_audit_search_filters_and_exports_the_filtered_events(portal: Portal
     hq.post("/portal/admin/grants/A397000000", data={"csrf_token": token, "grant": "payment:send"})
     page = hq.get("/portal/admin/audit?outcome=denied")
     assert page.status_code == 200 and "admin.view" in page.text and "grant.add" not in page.text
-    assert '">chen.officer</span>' in page.text  # people by their usernames, the id on hover
+    assert '">王小明 (chen.officer)</span>' in page.text  # people by name and username, the id on hover
 
     as_csv = hq.get("/portal/admin/audit/export?format=csv&action=grant.add")
     assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
@@ -362,6 +362,37 @@ def test_the_audit_search_filters_and_exports_the_filtered_events(portal: Portal
     lines = [json.loads(line) for line in as_jsonl.text.splitlines()]
     assert lines and {e["outcome"] for e in lines} == {"denied"}
     assert [e for e in events(portal, "audit.export")]  # the export itself is audited
+
+
+def test_the_audit_search_finds_a_person_by_username_name_organisation_and_a_client_by_id(
+    portal: Portal,
+) -> None:
+    hq = signed_in(portal, "aea", "lin.hq", "hq_admin")
+    officer = signed_in(portal, "A383000000", "chen.yating", "agency_officer")
+    officer.get("/portal/admin/")  # a refusal, audited under user:<id>
+    with portal.platform.db.transaction() as s:
+        org = orgs.get(s, "A397000000")
+        client = ApiClient(client_id="c-nhi-0001", organisation_id=org.id, label="健保署主機",
+                           public_key="", key_type="EC-P256", key_fingerprint="0" * 64)  # fmt: skip
+        s.add(client)
+        s.flush()
+        audit.record(s, actor="client:c-nhi-0001", actor_organisation_id=org.id, action="x.client",
+                     outcome="denied", organisation_id=org.id)  # fmt: skip
+
+    def found(actor: str) -> str:
+        page = hq.get("/portal/admin/audit", params={"actor": actor, "outcome": "denied"})
+        assert page.status_code == 200
+        return page.text
+
+    for words in ["chen.yating", "CHEN.YA", "王小明", "A383000000"]:
+        page = found(words)
+        assert "admin.view" in page and "王小明 (chen.yating)</span>" in page and "x.client" not in page, (
+            words
+        )
+    for words in ["c-nhi-0001", "健保署主機"]:
+        page = found(words)
+        assert "健保署主機 (c-nhi-0001)</span>" in page and "admin.view" not in page, words
+    assert "admin.view" not in found("nobody.at.all")
 
 
 @pytest.mark.parametrize("query", ["since=2024-13-01", "until=yesterday"])

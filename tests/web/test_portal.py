@@ -94,14 +94,20 @@ def test_hq_people_enrol_an_authenticator_then_sign_in_with_a_code(portal: Porta
     secret = totp.from_base32(found.group(1))
     assert "aedx_pending=" in enrol.headers["set-cookie"]
     assert initial not in enrol.headers["set-cookie"]  # the pending sign-in travels sealed
-    # a wrong code fails with the same message and starts again
+    # the key as a QR code drawn here: an inline SVG, no image from elsewhere
+    qr = enrol.text[enrol.text.index('<figure class="qr-code">') :]
+    assert qr.startswith('<figure class="qr-code"><svg') and "<path" in qr[: qr.index("</figure>")]
+    assert "<img" not in enrol.text and "http" not in qr[: qr.index("</figure>")]
+    # a mistyped code keeps the person on the same key, with a word on why
     wrong_code = "000000" if totp.code_at(secret, utcnow()) != "000000" else "111111"
     failed = browser.post("/portal/sign-in/code", data={"code": wrong_code, "csrf_token": csrf_of(enrol)})
-    assert failed.status_code == 401 and FAILED_ZH in failed.text
-    enrol = sign_in(browser, "wang.hq", initial)  # a new secret
+    assert failed.status_code == 400 and "驗證碼不正確" in failed.text and "金鑰不變" in failed.text
+    again = re.search(r'<code class="secret">([A-Z2-7]+)</code>', failed.text)
+    assert again is not None and totp.from_base32(again.group(1)) == secret
+    assert [r for o, r in _events(portal, "user.sign_in") if o == "denied"][-1]["reason"] == "bad_code"
+    enrol = sign_in(browser, "wang.hq", initial)  # starting again offers the same pending key
     found = re.search(r'<code class="secret">([A-Z2-7]+)</code>', enrol.text)
-    assert found is not None
-    secret = totp.from_base32(found.group(1))
+    assert found is not None and totp.from_base32(found.group(1)) == secret
     confirmed = browser.post(
         "/portal/sign-in/code", data={"code": totp.code_at(secret, utcnow()), "csrf_token": csrf_of(enrol)}
     )

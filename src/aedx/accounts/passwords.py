@@ -1,19 +1,25 @@
 """Passwords: argon2id hashes with OWASP's parameters, the policy (length, not the person's own
-username or e-mail, none of their last three), and one-time initial passwords."""
+username or e-mail, not guessable by an offline estimator that knows the common and breached
+passwords and the person's and organisation's names, none of their last three), and one-time
+initial passwords."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
+from collections.abc import Iterable
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn  # type: ignore[import-untyped]
 
 from aedx.errors import Invalid
-from aedx.storage.tables import PasswordHistory, User
+from aedx.storage.tables import Organisation, PasswordHistory, User
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128  # long passphrases are welcome; the bound keeps hashing cheap to refuse
@@ -26,6 +32,13 @@ HASHER = PasswordHasher(
 
 _INITIAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"  # no 0/O, 1/l/I
 INITIAL_LENGTH = 16
+# zxcvbn's score 3 is "safely unguessable": about 10^8 guesses or more. Below it a password is
+# among, or built from, the common and breached passwords, words, names, dates and keyboard walks
+# its bundled frequency lists hold (NIST SP 800-63B 5.1.1.2: refuse commonly used passwords).
+MIN_STRENGTH = 3
+_ESTIMATED_UP_TO = 100  # zxcvbn's cost grows with the length; past this the tail adds only strength
+# words anybody guessing at this platform would try first
+_PLATFORM_WORDS = ("aedx", "行政執行", "行政執行署", "administrative enforcement")
 
 
 class WeakPassword(Invalid):
@@ -63,7 +76,57 @@ def initial_password() -> str:
     return "".join(secrets.choice(_INITIAL_ALPHABET) for _ in range(INITIAL_LENGTH))
 
 
-def check_policy(password: str, username: str, email: str) -> None:
+def _guessable_words(values: Iterable[str]) -> list[str]:
+    """Each value, folded, joined without separators and split into its parts, so that
+    ``chenyating2026`` is recognised from the username ``chen.yating``."""
+    words: set[str] = set(_PLATFORM_WORDS)
+    for value in values:
+        folded = value.casefold().strip()
+        if not folded:
+            continue
+        parts = [p for p in re.split(r"[\W_]+", folded) if p]
+        words.update({folded, "".join(parts)}, (p for p in parts if len(p) >= 3))
+    return sorted(words)
+
+
+def _why_weak(result: dict[str, Any]) -> tuple[str, str]:
+    """The one reason a person can act on, from the weakest parts the estimator found."""
+    patterns = {(m["pattern"], m.get("dictionary_name")) for m in result["sequence"]}
+    if ("dictionary", "user_inputs") in patterns:
+        return (
+            "含有您的姓名、帳號、電子郵件或機關名稱",
+            "it contains your name, username, e-mail or organisation",
+        )
+    if ("dictionary", "passwords") in patterns:
+        return (
+            "此密碼（或其主要部分）屬常見或曾外洩之密碼",
+            "it is (or mostly is) a common or breached password",
+        )
+    if patterns & {("sequence", None), ("repeat", None), ("spatial", None)}:
+        return (
+            "含有連續、重複或鍵盤排列之字元（如 1234、aaaa、qwerty）",
+            "it is a sequence, a repetition or a keyboard walk (1234, aaaa, qwerty)",
+        )
+    if patterns & {("date", None), ("regex", None)}:
+        return ("以日期或年份為主", "it is mostly a date or a year")
+    return ("由常見字詞組成", "it is made of common words")
+
+
+def check_strength(password: str, names: Iterable[str]) -> None:
+    """Refuse a password an offline guesser would find soon (NIST SP 800-63B), given the
+    person's and organisation's ``names``."""
+    result = zxcvbn(password[:_ESTIMATED_UP_TO], user_inputs=_guessable_words(names))
+    if result["score"] >= MIN_STRENGTH:
+        return
+    why_zh, why_en = _why_weak(result)
+    raise WeakPassword(
+        f"密碼太容易被猜中：{why_zh}。請改用較長且不相關之多個字詞組成的密語。",
+        f"the password is too easy to guess: {why_en}. Choose a longer passphrase of unrelated words.",
+    )
+
+
+def check_policy(password: str, username: str, email: str, *, names: Iterable[str] = ()) -> None:
+    """The whole policy; ``names`` are the person's and organisation's names, code and the like."""
     if len(password) < MIN_LENGTH:
         raise WeakPassword(
             f"密碼至少須 {MIN_LENGTH} 個字元", f"a password needs at least {MIN_LENGTH} characters"
@@ -76,12 +139,22 @@ def check_policy(password: str, username: str, email: str) -> None:
         raise WeakPassword(
             "密碼不可包含帳號或電子郵件", "a password may not contain the username or the e-mail address"
         )
+    check_strength(password, [username, email, *names])
+
+
+def names_of(session: Session, user: User) -> list[str]:
+    """What a guesser who knows the person would try: their name and their organisation's."""
+    org = session.get(Organisation, user.organisation_id)
+    found = [user.full_name]
+    if org is not None:
+        found += [org.code, org.name, org.abbreviation or ""]
+    return found
 
 
 def set_password(session: Session, user: User, password: str, *, now: dt.datetime, must_change: bool) -> None:
     """Apply the policy, refuse any of the user's last passwords, and keep the new hash in the
     history (which holds the newest ``HISTORY`` only)."""
-    check_policy(password, user.username, user.email)
+    check_policy(password, user.username, user.email, names=names_of(session, user))
     recent = session.scalars(
         select(PasswordHistory.password_hash)
         .where(PasswordHistory.user_id == user.id)

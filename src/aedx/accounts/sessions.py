@@ -43,6 +43,7 @@ from aedx.trust.caller import Caller
 
 LOCKOUT_THRESHOLD = 5  # consecutive failures
 LOCKOUT = dt.timedelta(minutes=15)
+PENDING_ENROLMENT = dt.timedelta(hours=1)  # how long an unconfirmed authenticator key is offered again
 IDLE_TIMEOUT = dt.timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = dt.timedelta(hours=12)
 LAST_SEEN_EVERY = dt.timedelta(minutes=1)  # last_seen is written at most this often
@@ -240,7 +241,8 @@ def begin_enrolment(
 ) -> Enrolment:
     """A new TOTP secret for a person without a confirmed one, after their password; a wrong
     password counts towards the lockout like a failed sign-in. The enrolment is confirmed by
-    signing in with the first valid code."""
+    signing in with the first valid code. A pending secret is offered again until it is confirmed
+    or ``PENDING_ENROLMENT`` has passed."""
     now = now or utcnow()
     user, org = _password_checked(session, username, password, now, client_address, "user.totp_enrol")
     if user.totp_confirmed_at is not None:
@@ -252,10 +254,14 @@ def begin_enrolment(
                 "an authenticator is enrolled already; an administrator can reset it",
             ),
         )
-    secret = totp.new_secret()
-    user.totp_secret = totp.encrypt(secret_key, secret, user.id)
-    user.totp_last_step = None
-    user.updated_at = now
+    if user.totp_secret is not None and user.updated_at > now - PENDING_ENROLMENT:
+        # a mistyped first code must not cost the person the key they have just scanned
+        secret = totp.decrypt(secret_key, user.totp_secret, user.id)
+    else:
+        secret = totp.new_secret()
+        user.totp_secret = totp.encrypt(secret_key, secret, user.id)
+        user.totp_last_step = None
+        user.updated_at = now
     _audit(session, user, "user.totp_enrol", "ok", {"address": client_address})
     return Enrolment(totp.to_base32(secret), totp.uri(secret, f"{user.username}@{org.code}"))
 

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from aedx.errors import Denied
 from aedx.formats.spreadsheet import csv_cell
 from aedx.storage.tables import AuditEvent, Organisation, utcnow
+from aedx.trust import actors
 from aedx.trust.caller import Caller
 
 EXPORT_BATCH = 5000
@@ -93,7 +94,7 @@ class Filter:
     action: str | None = None
     after_id: int = 0  # keyset pagination
     limit: int = 100
-    actor: str | None = None
+    actor: str | None = None  # a username, a name, a client id or label, an organisation
     outcome: str | None = None  # ok, denied, rejected, duplicate, failed
     object_id: str | None = None
     before_id: int | None = None  # newest first: events older than this one (keyset, backwards)
@@ -149,7 +150,10 @@ def _rows(session: Session, caller: Caller, f: Filter) -> Iterator[dict[str, Any
     if f.action:
         stmt = stmt.where(AuditEvent.action == f.action)
     if f.actor:
-        stmt = stmt.where(AuditEvent.actor == f.actor)
+        who = actors.matching(session, f.actor)
+        stmt = stmt.where(
+            or_(AuditEvent.actor.in_(who.actors), AuditEvent.actor_organisation_id.in_(who.organisation_ids))
+        )
     if f.outcome:
         stmt = stmt.where(AuditEvent.outcome == f.outcome)
     if f.object_id:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,6 +33,7 @@ from aedx.trust import audit
 from aedx.trust.caller import Caller
 from aedx.web import dates, i18n, security
 from aedx.web.i18n import N_
+from aedx.web.qr import qr_svg
 
 PREFIX = "/portal"
 SESSION_COOKIE = "aedx_session"
@@ -68,6 +70,11 @@ ERRORS: dict[int, tuple[str, str]] = {  # a status: the error page's heading and
 }  # fmt: skip
 SIGN_IN_FAILED = N_(
     "Sign-in failed: the username, password or code is wrong, or the account cannot be used now."
+)
+
+ENROL_CODE_WRONG = N_(
+    "That code was not accepted. Check that the phone's clock is right and enter the code now shown; "
+    "the key stays the same, do not add it again."
 )
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -285,10 +292,11 @@ def _sign_in_page(
     status_code: int = 200,
 ) -> HTMLResponse:  # fmt: skip
     cookie, new = _pre_session(request)
+    qr = Markup(qr_svg(enrolment.uri)) if enrolment else None  # noqa: S704 - segno's own SVG
     response = render(
         request,
         "sign_in.html",
-        {"step": step, "error": error, "enrolment": enrolment},
+        {"step": step, "error": error, "enrolment": enrolment, "qr": qr},
         csrf_token=security.pre_session_token(_key(p), cookie),
         status_code=status_code,
     )
@@ -383,8 +391,24 @@ def sign_in_code(
                 session, pending.username, pending.password, code, _address(request), secret_key=key
             )
     except (sessions.SignInFailed, sessions.EnrolmentRequired):
+        if pending.enrolling:
+            return _enrol_again(request, p, pending)
         return _failed(request, p)
     return _signed_in(request, signed)
+
+
+def _enrol_again(request: Request, p: Platform, pending: security.Pending) -> HTMLResponse:
+    """A mistyped first code: the same key again (kept until confirmed), and a word on why."""
+    try:
+        with p.db.transaction() as session:
+            enrolment = sessions.begin_enrolment(
+                session, pending.username, pending.password, _address(request), secret_key=_key(p)
+            )
+    except DomainError:
+        return _failed(request, p)  # locked out by now, or reset meanwhile
+    t = i18n.translations(locale_of(request))
+    return _sign_in_page(request, p, step="enrol", enrolment=enrolment, pending=pending,
+                         error=t.gettext(ENROL_CODE_WRONG), status_code=400)  # fmt: skip
 
 
 @router.post("/sign-out")

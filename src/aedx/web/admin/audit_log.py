@@ -13,15 +13,12 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from aedx.accounts.roles import Permission
 from aedx.errors import Denied, DomainError, Invalid
 from aedx.kinds import KINDS
 from aedx.settings import TAIPEI
-from aedx.storage.tables import User
-from aedx.trust import audit, ledger
+from aedx.trust import actors, audit, ledger
 from aedx.web.admin.common import OUTCOMES, Text, router, show
 from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, VisitDep, message, require
 
@@ -74,17 +71,6 @@ WantedDep = Annotated[Wanted, Depends()]
 FILTERS = tuple(f.name for f in fields(Wanted))
 
 
-def _usernames(session: Session, actors: list[str]) -> dict[str, str]:
-    """The usernames of the people among the actors (``user:<id>``), to show beside the id."""
-    ids = {int(a[5:]) for a in actors if a.startswith("user:") and a[5:].isdigit() and len(a) < 25}
-    if not ids:
-        return {}
-    return {
-        f"user:{i}": name
-        for i, name in session.execute(select(User.id, User.username).where(User.id.in_(ids)))
-    }
-
-
 @router.get("/audit", response_class=HTMLResponse)
 def audit_search(
     request: Request,
@@ -104,7 +90,7 @@ def audit_search(
         sealing = ledger.status(session) if v.caller.is_hq else None
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
-        people = _usernames(session, [row["actor"] for row in rows])
+        people = actors.labels(session, [row["actor"] for row in rows])
     for row in rows:
         row["at"] = dt.datetime.fromisoformat(row["at"])
         row["detail"] = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True) if row["detail"] else ""
