@@ -101,9 +101,12 @@ def roc_input(day: dt.date | None) -> str:
     return "" if day is None else roc_text(day)
 
 
-def roc_input_text(text: str | None) -> str:
-    """A date field's value as typed, shown again in the ROC calendar when it is a day (so an ISO
-    link such as ``?since=2026-12-05`` reads ``115/12/05``) and as typed when it is not."""
+def roc_input_text(text: dt.date | str | None) -> str:
+    """A date field's value (the Jinja filter ``roc_input``): a day, or the text as typed shown
+    again in the ROC calendar when it is a day (so an ISO link such as ``?since=2026-12-05`` reads
+    ``115/12/05``) and as typed when it is not."""
+    if isinstance(text, dt.date):
+        return roc_input(text)
     try:
         return roc_input(parse_optional_date(text))
     except BadDate:
