@@ -52,7 +52,7 @@
       }
       picker.append(head, grid);
     }
-    const open = button("📅", input.dataset.choose, () => {
+    const open = button(input.dataset.choose, null, () => {
       if (!picker.hidden) { picker.hidden = true; return; }
       const d = read(input.value) || new Date();
       month = new Date(d.getFullYear(), d.getMonth(), 1);
