@@ -61,6 +61,13 @@ MESSAGES: dict[str, str] = {
     Event.PACKAGE_READY: N_("A %(kind)s package of %(records)s records waits in your inbox."),
     Event.FILE_MISSING: N_("The %(kind)s file due by %(due)s on %(day)s has not arrived."),
 }
+# A file without records, or refused for what no row shows, is said so rather than "0 errors".
+EMPTY: dict[Event, str] = {
+    Event.REPORT_READY: N_("Your %(kind)s file holds no records: nothing was delivered."),
+    Event.REJECTED: N_("Your %(kind)s file was rejected: it holds no records."),
+}
+REJECTED_WHOLE = N_("Your %(kind)s file was rejected; its report says why.")
+NAMED = N_("File “%(filename)s”: %(text)s")
 
 
 def user_id(v: Visit) -> int:
@@ -85,7 +92,17 @@ def describe(n: Notification, locale: str) -> str:
         "due": p.get("due", ""),
         "day": dates.roc_text(dt.date.fromisoformat(day)) if isinstance(day, str) else "",
     }
-    return t.gettext(MESSAGES.get(n.event, N_("Notification"))) % values
+    text = t.gettext(_message(n.event, p)) % values
+    filename = p.get("filename")
+    return t.gettext(NAMED) % {"filename": filename, "text": text} if filename else text
+
+
+def _message(event: str, p: dict[str, Any]) -> str:
+    if event in EMPTY and "records" in p and not p["records"]:
+        return EMPTY[Event(event)]
+    if event == Event.REJECTED and not p.get("error_rows"):
+        return REJECTED_WHOLE
+    return MESSAGES.get(event, N_("Notification"))
 
 
 @router.get("/notifications", response_class=HTMLResponse)
