@@ -116,7 +116,8 @@ def test_the_audit_filters_by_actor_outcome_and_object_newest_first(portal: Port
         exported = list(audit.export(s, hq, audit.Filter(action="x.test", newest_first=True)))
         assert [e["object_id"] for e in exported] == ["o0", "o1", "o2"]  # an export is oldest first
         lines = "".join(audit.csv_lines(iter(exported))).splitlines()
-        assert lines[0] == ",".join(audit.COLUMNS) and len(lines) == 4
+        assert lines[0] == ",".join(audit.HEADINGS) and len(lines) == 4
+        assert lines[0].startswith("id,at (UTC),") and lines[1].split(",")[1].endswith("+00:00")
 
 
 def test_an_exported_csv_never_holds_a_formula(portal: Portal) -> None:

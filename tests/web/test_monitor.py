@@ -94,8 +94,12 @@ def test_the_monitor_page_for_hq_and_no_one_else(portal: Portal) -> None:
     )
     default = browser.get("/portal/monitor")
     today = dt.datetime.now(TPE).date()
-    assert f'value="{(today - dt.timedelta(days=13)).isoformat()}"' in default.text
-    assert browser.get("/portal/monitor?from=notaday").status_code == 200
+    first = today - dt.timedelta(days=13)
+    assert f'value="{first.year - 1911}/{first.month:02d}/{first.day:02d}"' in default.text  # ROC
+    not_a_day = browser.get("/portal/monitor?from=notaday")
+    assert not_a_day.status_code == 200 and "日期請寫成民國年/月/日" in not_a_day.text
+    roc_period = browser.get("/portal/monitor?from=115/11/19&to=1151120")
+    assert 'value="115/11/19"' in roc_period.text and "33.3%" in roc_period.text
     english = browser.get("/portal/monitor?from=2026-11-19&to=2026-11-20", headers={"accept-language": "en"})
     assert "Exchange monitor" in english.text and "Rejection rates" in english.text
 

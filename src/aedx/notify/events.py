@@ -80,6 +80,7 @@ def decided(session: Session, submission_id: str) -> None:
     event = Event.REJECTED if sub.state == "rejected" else Event.REPORT_READY
     params = {
         "submission_id": sub.id,
+        "filename": sub.filename,  # the name the organisation gave its file, so people know which
         "kind": sub.kind,
         "records": sub.records,
         "error_rows": sub.error_rows,

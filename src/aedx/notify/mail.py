@@ -70,7 +70,32 @@ def _kind(name: str) -> tuple[str, str]:
 
 
 def _lines(event: str, p: dict[str, Any]) -> tuple[str, str]:
+    zh, en = _outcome(event, p)
+    if p.get("filename"):
+        return f"檔案「{p['filename']}」：{zh}", f"File “{p['filename']}”: {en}"
+    return zh, en
+
+
+def _outcome(event: str, p: dict[str, Any]) -> tuple[str, str]:
     zh_kind, en_kind = _kind(str(p.get("kind", "")))
+    if event in ("report_ready", "rejected") and "records" in p and not p["records"]:
+        return (
+            f"貴機關上傳之{zh_kind}檔案（編號 {p.get('submission_id')}）沒有任何資料"
+            + ("，已退件。" if event == "rejected" else "，未交付任何資料。"),
+            f"The {en_kind} file your organisation sent (submission {p.get('submission_id')}) holds "
+            + (
+                "no records and was rejected."
+                if event == "rejected"
+                else "no records: nothing was delivered."
+            ),
+        )
+    if event == "rejected" and not p.get("error_rows"):
+        return (
+            f"貴機關上傳之{zh_kind}檔案（編號 {p.get('submission_id')}）未通過檢核，已退件，"
+            "原因請見檢核報告。",
+            f"The {en_kind} file your organisation sent (submission {p.get('submission_id')}) was "
+            "rejected; its report says why.",
+        )
     if event == "report_ready":
         return (
             f"貴機關上傳之{zh_kind}檔案（編號 {p.get('submission_id')}）已檢核完成："

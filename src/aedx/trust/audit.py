@@ -37,6 +37,8 @@ COLUMNS = (
     "outcome",
     "detail",
 )
+# The CSV's header row: the time's column names its zone (each time also carries its offset).
+HEADINGS = tuple("at (UTC)" if name == "at" else name for name in COLUMNS)
 
 
 def record(
@@ -161,7 +163,7 @@ def _rows(session: Session, caller: Caller, f: Filter) -> Iterator[dict[str, Any
     for event, code in session.execute(stmt):
         yield {
             "id": event.id,
-            "at": event.at.isoformat(),
+            "at": _utc(event.at).isoformat(),  # with its offset, on SQLite too
             "actor": event.actor,
             "organisation": code,
             "action": event.action,
@@ -196,11 +198,11 @@ def export(session: Session, caller: Caller, f: Filter) -> Iterator[dict[str, An
 
 
 def csv_lines(events: Iterator[dict[str, Any]]) -> Iterator[str]:
-    """Events as CSV (a header of ``COLUMNS``, the detail as JSON), a line at a time, safe to open
+    """Events as CSV (a header of ``HEADINGS``, the detail as JSON), a line at a time, safe to open
     in a spreadsheet."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(HEADINGS)
     for event in events:
         writer.writerow(_cell(name, event[name]) for name in COLUMNS)
         yield buffer.getvalue()

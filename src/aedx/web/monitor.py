@@ -15,6 +15,7 @@ from aedx.errors import Denied, DomainError
 from aedx.exchange import expected, monitor
 from aedx.kinds import KINDS
 from aedx.settings import TAIPEI
+from aedx.web import dates
 from aedx.web.i18n import N_
 from aedx.web.portal import (
     PlatformDep,
@@ -36,19 +37,13 @@ STAGES = {
     "delivery": N_("Validated to delivered"),
     "total": N_("Received to delivered"),
 }
+BAD_DAY = N_("Write a day as ROC year/month/day, e.g. 115/12/05 (or 1151205, 2026-12-05).")
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
 
 def duration(seconds: float) -> str:
     whole = round(seconds)
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
-def _day(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 def _render(
@@ -85,8 +80,11 @@ def _may_declare(v: Visit) -> bool:
 
 def _period(start: str | None, end: str | None) -> tuple[dt.date, dt.date, str | None]:
     today = dt.datetime.now(TAIPEI).date()
-    last = _day(end) or today
-    first = _day(start) or last - dt.timedelta(days=DEFAULT_DAYS - 1)
+    try:
+        last = dates.parse_optional_date(end) or today
+        first = dates.parse_optional_date(start) or last - dt.timedelta(days=DEFAULT_DAYS - 1)
+    except dates.BadDate:
+        return today - dt.timedelta(days=DEFAULT_DAYS - 1), today, BAD_DAY
     if last < first or (last - first).days >= monitor.MAX_DAYS:
         error = N_("Choose a period of 1 to 366 days, the first day before the last.")
         return today - dt.timedelta(days=DEFAULT_DAYS - 1), today, error
@@ -98,8 +96,8 @@ def monitor_page(
     request: Request,
     p: PlatformDep,
     v: VisitDep,
-    start: Annotated[str | None, Query(alias="from", max_length=10)] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    start: Annotated[str | None, Query(alias="from", max_length=20)] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=20)] = None,
 ) -> Response:
     first, last, error = _period(start, end)
     return _render(request, p, v, first, last, error=error)

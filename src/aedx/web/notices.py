@@ -65,6 +65,13 @@ MESSAGES: dict[str, str] = {
         "Processing the %(kind)s file of %(sender)s failed repeatedly; the platform stopped and alerted HQ."
     ),
 }
+# A file without records, or refused for what no row shows, is said so rather than "0 errors".
+EMPTY: dict[Event, str] = {
+    Event.REPORT_READY: N_("Your %(kind)s file holds no records: nothing was delivered."),
+    Event.REJECTED: N_("Your %(kind)s file was rejected: it holds no records."),
+}
+REJECTED_WHOLE = N_("Your %(kind)s file was rejected; its report says why.")
+NAMED = N_("File “%(filename)s”: %(text)s")
 
 
 def user_id(v: Visit) -> int:
@@ -90,7 +97,17 @@ def describe(n: Notification, locale: str) -> str:
         "sender": p.get("sender", ""),
         "day": dates.roc_text(dt.date.fromisoformat(day)) if isinstance(day, str) else "",
     }
-    return t.gettext(MESSAGES.get(n.event, N_("Notification"))) % values
+    text = t.gettext(_message(n.event, p)) % values
+    filename = p.get("filename")
+    return t.gettext(NAMED) % {"filename": filename, "text": text} if filename else text
+
+
+def _message(event: str, p: dict[str, Any]) -> str:
+    if event in EMPTY and "records" in p and not p["records"]:
+        return EMPTY[Event(event)]
+    if event == Event.REJECTED and not p.get("error_rows"):
+        return REJECTED_WHOLE
+    return MESSAGES.get(event, N_("Notification"))
 
 
 @router.get("/notifications", response_class=HTMLResponse)

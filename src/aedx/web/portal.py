@@ -85,6 +85,7 @@ templates = Environment(
     auto_reload=False,
 )
 templates.filters["roc"] = dates.roc
+templates.filters["roc_input"] = dates.roc_input_text
 
 
 @dataclass(frozen=True)

@@ -17,22 +17,22 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from aedx.accounts.roles import Permission
 from aedx.errors import Denied, DomainError, Invalid
 from aedx.kinds import KINDS
-from aedx.settings import TAIPEI
 from aedx.trust import actors, audit, ledger
+from aedx.web import dates
 from aedx.web.admin.common import OUTCOMES, Text, router, show
 from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, VisitDep, message, require
 
 
 def _time(value: str, end: bool = False) -> dt.datetime | None:
-    """A day (YYYY-MM-DD) as the start of that day in Taiwan, or the start of the next with ``end``."""
-    if not value:
-        return None
+    """A day typed in the ROC calendar (or ISO) as the start of that day in Taiwan, or the start of
+    the next with ``end``."""
     try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise Invalid("日期格式須為 YYYY-MM-DD", "a date is written YYYY-MM-DD") from None
-    start = dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time(), TAIPEI)
-    return start.astimezone(dt.UTC)
+        day = dates.parse_optional_date(value)
+    except dates.BadDate as e:
+        raise Invalid(e.message_zh, e.message_en) from None
+    if day is None:
+        return None
+    return dates.day_end(day) if end else dates.day_start(day)
 
 
 @dataclass(frozen=True)
