@@ -47,3 +47,60 @@ def roc(value: dt.date | dt.datetime | str | None, style: str = "short") -> Mark
         machine = ad = local.isoformat()
         shown = roc_text(local, style)
     return Markup('<time datetime="{}" title="{}">{}</time>').format(machine, ad, escape(shown))
+
+
+class NotADate(ValueError):
+    """A date input the portal cannot read."""
+
+
+def parse_day(text: str) -> dt.date | None:
+    """A day typed into a date input: ROC ``115/12/05`` (also ``115-12-05``, ``1151205``, with
+    ``民國`` and ``年 月 日``) or ISO ``2026-12-05`` (also ``2026/12/05``); None when blank."""
+    cleaned = text.strip().replace("民國", "").replace("年", "/").replace("月", "/").replace("日", "")
+    cleaned = cleaned.replace(" ", "").replace("-", "/").replace(".", "/")
+    if not cleaned:
+        return None
+    parts = cleaned.split("/") if "/" in cleaned else _compact(cleaned)
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise NotADate(text)
+    year, month, day = (int(p) for p in parts)
+    if year < 1000:  # an ROC year
+        year += ROC_OFFSET
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise NotADate(text) from None
+
+
+def _compact(digits: str) -> list[str]:
+    """``1151205`` (ROC, 7 digits) or ``20261205`` (AD, 8 digits)."""
+    if len(digits) in (6, 7):
+        return [digits[:-4], digits[-4:-2], digits[-2:]]
+    if len(digits) == 8:
+        return [digits[:4], digits[4:6], digits[6:]]
+    return [digits]
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """The first instant of a day in Taipei, as UTC (a day's bounds for a query)."""
+    return dt.datetime.combine(day, dt.time(), TAIPEI).astimezone(dt.UTC)
+
+
+def input_value(day: dt.date | None) -> str:
+    """A day as a date input shows it back: ``115/12/05``."""
+    return roc_text(day) if day is not None else ""
+
+
+def day_range(since: str, until: str) -> tuple[dt.datetime | None, dt.datetime | None, list[str]]:
+    """From the start of the first day typed to the end of the second (both included), as UTC
+    instants, either open when blank; and which of ``since``, ``until`` could not be read."""
+    bounds: list[dt.datetime | None] = []
+    wrong = []
+    for name, text, shift in (("since", since, 0), ("until", until, 1)):
+        try:
+            day = parse_day(text)
+        except NotADate:
+            day = None
+            wrong.append(name)
+        bounds.append(day_start(day + dt.timedelta(days=shift)) if day else None)
+    return bounds[0], bounds[1], wrong
