@@ -55,7 +55,8 @@ def test_an_hq_administrator_signs_in_with_totp_in_chromium(
         assert page.url == f"{url}/portal/"
         assert "A383000000" in page.content() and "A397000000" in page.content()  # HQ oversees both
         assert page.locator("time[title]").count() >= 2  # ROC dates, AD on hover
-        assert page.get_by_text(get_kind("case_referral").label_zh).count() == 2  # kinds by their names
+        assert page.locator("table").get_by_text(get_kind("case_referral").label_zh).count() == 2  # by names
+        assert page.locator("abbr[title=A383000000]").inner_text() == "財政部臺北國稅局"  # organisations too
         photograph(page, "dashboard", tmp_path)
         cookies = {c["name"]: c for c in context.cookies()}
         assert cookies["aedx_session"]["httpOnly"] and cookies["aedx_session"]["sameSite"] == "Strict"

@@ -259,10 +259,12 @@ def test_cases_are_looked_up_masked_unless_unmasked_and_audited(world: World) ->
     officer = world.person(AGENCY, "chen.yating", "agency_officer")
     _submitted(world, officer, "case_referral", file_of("case_referral"))
     world.run()
-    assert officer.get("/portal/cases").status_code == 403  # agency officers do not look up cases
-    branch = world.person(BRANCH, "lin.zhiming", "branch_officer")
     case_no = str(VALID["case_referral"]["agency_case_no"])
-    found = branch.get("/portal/cases", params={"agency_case_no": case_no})
+    own = officer.get("/portal/cases", params={"number": case_no})  # agencies see what they referred
+    assert own.status_code == 200 and case_no in own.text and "A12****789" in own.text
+    assert officer.get("/portal/cases", params={"number": case_no, "unmask": "true"}).status_code == 403
+    branch = world.person(BRANCH, "lin.zhiming", "branch_officer")
+    found = branch.get("/portal/cases", params={"number": case_no})
     assert found.status_code == 200 and case_no in found.text
     assert "A123456789" not in found.text and "A12****789" in found.text
     by_id = branch.get("/portal/cases", params={"obligor_id": "A123456789", "unmask": "true"})
@@ -271,7 +273,9 @@ def test_cases_are_looked_up_masked_unless_unmasked_and_audited(world: World) ->
     bad = branch.get("/portal/cases", params={"obligor_id": "12"})
     assert 'role="alert"' in bad.text
     other = world.person(OTHER_BRANCH, "huang.zhiwei", "branch_officer")
-    assert zh("No case matches.") in other.get("/portal/cases", params={"agency_case_no": case_no}).text
+    assert zh("No case matches.") in other.get("/portal/cases", params={"number": case_no}).text
+    stranger = world.person(PORTAL_AGENCY, "wu.meiling", "agency_officer")
+    assert zh("No case matches.") in stranger.get("/portal/cases", params={"number": case_no}).text
 
 
 def test_the_pages_switch_to_english_and_the_dashboard_links_each_submission(world: World) -> None:

@@ -65,10 +65,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.BRANCH_OFFICER: frozenset(
         {P.SUBMISSIONS_SEND, P.SUBMISSIONS_READ, P.DELIVERIES_READ, P.CASES_READ, P.PERSONAL_DATA_UNMASK}
     ),
+    # Agencies read the cases they referred (``cases.scoped``), masked: they hold no unmasking.
     Role.AGENCY_ADMIN: frozenset(
-        {P.ACCOUNTS_MANAGE_OWN, P.SUBMISSIONS_SEND, P.SUBMISSIONS_READ, P.DELIVERIES_READ, P.AUDIT_READ}
+        {
+            P.ACCOUNTS_MANAGE_OWN,
+            P.SUBMISSIONS_SEND,
+            P.SUBMISSIONS_READ,
+            P.DELIVERIES_READ,
+            P.AUDIT_READ,
+            P.CASES_READ,
+        }
     ),
-    Role.AGENCY_OFFICER: frozenset({P.SUBMISSIONS_SEND, P.SUBMISSIONS_READ, P.DELIVERIES_READ}),
+    Role.AGENCY_OFFICER: frozenset({P.SUBMISSIONS_SEND, P.SUBMISSIONS_READ, P.DELIVERIES_READ, P.CASES_READ}),
 }
 
 # An API client exchanges files for its organisation and reads its cases, masked; it manages

@@ -46,18 +46,10 @@ def lookup(
     limit: int = 100,
 ) -> list[dict[str, Any]]:
     """The caller's cases matching every criterion given, newest first."""
-    if not caller.may(Permission.CASES_READ):
-        audit.by_caller(session, caller, "case.read", outcome="denied", detail={"reason": "permission"})
-        audit.refuse(session, Denied("您無權查詢案件", "you may not look up cases"))
-    if unmask and not caller.may(Permission.PERSONAL_DATA_UNMASK):
-        audit.by_caller(
-            session, caller, "personal_data.unmask", outcome="denied", object_type="case",
-            detail={"reason": "permission"},
-        )  # fmt: skip
-        audit.refuse(session, Denied("您無權檢視未遮蔽之個人資料", "you may not see personal data unmasked"))
+    allow(session, caller, unmask=unmask)
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"筆數須介於 1 至 {MAX_LIMIT}", f"limit must be within 1..{MAX_LIMIT}")
-    stmt = _scoped(caller).order_by(Case.id.desc()).limit(limit)
+    stmt = scoped(caller).order_by(Case.id.desc()).limit(limit)
     if agency_code:
         stmt = stmt.where(Case.agency_code == agency_code)
     if agency_case_no:
@@ -67,7 +59,7 @@ def lookup(
     if obligor_id:
         stmt = stmt.where(Case.obligor_key == blind_index(obligor_id, index_key))
     found = [dict(row._mapping) for row in session.execute(stmt)]
-    rows = _obligors(found, keyring, masked=not unmask)
+    rows = obligors_of(found, keyring, masked=not unmask)
     if unmask:
         criteria = {
             "agency_code": agency_code, "agency_case_no": agency_case_no,
@@ -81,6 +73,19 @@ def lookup(
     return rows
 
 
+def allow(session: Session, caller: Caller, *, unmask: bool) -> None:
+    """Refused (and audited) unless the caller may read cases, and unmask when asking to."""
+    if not caller.may(Permission.CASES_READ):
+        audit.by_caller(session, caller, "case.read", outcome="denied", detail={"reason": "permission"})
+        audit.refuse(session, Denied("您無權查詢案件", "you may not look up cases"))
+    if unmask and not caller.may(Permission.PERSONAL_DATA_UNMASK):
+        audit.by_caller(
+            session, caller, "personal_data.unmask", outcome="denied", object_type="case",
+            detail={"reason": "permission"},
+        )  # fmt: skip
+        audit.refuse(session, Denied("您無權檢視未遮蔽之個人資料", "you may not see personal data unmasked"))
+
+
 def blind_index(obligor_id: str, index_key: bytes) -> int:
     """The obligor key of an ID, as the case index holds it."""
     normalised = obligor_id.strip().upper()
@@ -92,7 +97,7 @@ def blind_index(obligor_id: str, index_key: bytes) -> int:
     return int(key)
 
 
-def _scoped(caller: Caller) -> Select[Any]:
+def scoped(caller: Caller) -> Select[Any]:
     stmt = select(*(getattr(Case, c) for c in SHOWN), Case.obligor_sealed)
     if caller.is_hq:
         return stmt
@@ -101,7 +106,7 @@ def _scoped(caller: Caller) -> Select[Any]:
     return stmt.where(Case.agency_code == caller.code)
 
 
-def _obligors(found: list[dict[str, Any]], keyring: Keyring, *, masked: bool) -> list[dict[str, Any]]:
+def obligors_of(found: list[dict[str, Any]], keyring: Keyring, *, masked: bool) -> list[dict[str, Any]]:
     if not found:
         return []
     frame = pl.DataFrame(found, infer_schema_length=None)

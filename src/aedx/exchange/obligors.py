@@ -7,8 +7,13 @@ a million IDs at once with NumPy (a few vector operations per round, no Python l
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import numpy as np
 import polars as pl
+
+PERSON = b"obligor.name+birth_date"  # derives the name-and-birth key from the index key
 
 
 def _rotl(x: np.ndarray, b: int) -> np.ndarray:
@@ -62,12 +67,34 @@ def siphash24(messages: np.ndarray, key: bytes) -> np.ndarray:
 def obligor_keys(ids: pl.Series, key: bytes) -> pl.Series:
     """The key of each ID as a signed 64-bit integer, as the database stores it; IDs are ASCII
     (validated), grouped by length; a missing ID has no key."""
-    out = np.zeros(ids.len(), dtype=np.uint64)
-    lengths = ids.str.len_bytes()
+    return _keys(ids, key[:16])
+
+
+def person_keys(names: pl.Series, births: pl.Series, key: bytes) -> pl.Series:
+    """The key of each person's name with their birth date (a date), under a key of its own
+    derived from ``key``; missing when either is. Names are compared as people type them: full
+    and half width alike, spaces ignored, Latin letters in any case."""
+    frame = pl.DataFrame({"name": names.cast(pl.String), "birth": births.cast(pl.Date)})
+    joined = frame.select(
+        pl.concat_str(
+            [normalised_names(pl.col("name")), pl.col("birth").dt.to_string("%Y-%m-%d")], separator="|"
+        )
+    ).to_series()
+    return _keys(joined, hmac.new(key, PERSON, hashlib.sha256).digest()[:16])
+
+
+def normalised_names(names: pl.Expr) -> pl.Expr:
+    return names.str.normalize("NFKC").str.replace_all(r"\s+", "").str.to_uppercase()
+
+
+def _keys(values: pl.Series, key: bytes) -> pl.Series:
+    """SipHash of each value's UTF-8 bytes, values grouped by byte length (one vector pass each)."""
+    out = np.zeros(values.len(), dtype=np.uint64)
+    lengths = values.str.len_bytes()
     for length in lengths.drop_nulls().unique().to_list():
         where = (lengths == length).fill_null(False)
-        chosen = ids.filter(where).to_list()
-        raw = np.frombuffer("".join(chosen).encode("ascii"), dtype=np.uint8).reshape(len(chosen), length)
-        out[where.to_numpy()] = siphash24(raw, key[:16])
+        chosen = values.filter(where).to_list()
+        raw = np.frombuffer("".join(chosen).encode(), dtype=np.uint8).reshape(len(chosen), length)
+        out[where.to_numpy()] = siphash24(raw, key)
     keys = pl.Series(out.view(np.int64))
-    return keys.scatter(ids.is_null().arg_true(), None) if ids.null_count() else keys
+    return keys.scatter(values.is_null().arg_true(), None) if values.null_count() else keys

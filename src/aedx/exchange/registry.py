@@ -11,6 +11,7 @@ import queue
 import threading
 
 import polars as pl
+import polars.selectors as cs
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,8 +26,12 @@ CASE_ID = "#case_id"  # and, for case routing, the case in the index
 CASE_COLUMNS = (
     "agency_code", "agency_case_no", "branch_code", "obligor_key", "obligor_type", "amount_due",
     "collected", "referral_date", "due_date", "enforcement_deadline", "status", "is_open",
-    "last_event_date", "submission_id", "obligor_sealed", "data_key_version",
+    "last_event_date", "submission_id", "obligor_sealed", "data_key_version", "obligor_person_key",
 )  # fmt: skip
+EVENT_COLUMNS = {  # a case event: from the feedback record's column
+    "case_id": CASE_ID, "event": "event", "event_date": "event_date#date", "amount": "amount#n",
+    "close_reason": "close_reason", "branch_case_no": "branch_case_no", "officer": "officer",
+}  # fmt: skip
 OBLIGOR = b"case.obligor"  # the purpose the sealed obligor is bound to, with its row's
 OBLIGOR_CONTEXT = ("agency_code", "agency_case_no", "submission_id")
 KEY_TYPES = {"row_no": "BIGINT", "agency_code": "VARCHAR(10)", "agency_case_no": "VARCHAR(30)"}
@@ -118,7 +123,10 @@ def case_rows(submission_id: str, routed: pl.DataFrame, key: bytes, keyring: Key
         pl.lit(submission_id).alias("submission_id"),
         "obligor_id",
         "obligor_name",
-    ).drop_nulls()
+        obligors.person_keys(routed["obligor_name"], routed["obligor_birth_date#date"], key).alias(
+            "obligor_person_key"
+        ),
+    ).drop_nulls(cs.exclude("obligor_person_key"))  # a company has no person key
     return seal_obligors(rows, keyring)
 
 
@@ -194,4 +202,14 @@ def apply_status(session: Session, submission_id: str, routed: pl.DataFrame) -> 
     )
     bulk.stage(session, "status_updates", updates, UPDATE_TYPES)
     session.execute(text(APPLY_STATUS), {"submission": submission_id})
+    record_events(session, submission_id, routed)
     return updates.height
+
+
+def record_events(session: Session, submission_id: str, routed: pl.DataFrame) -> None:
+    """Keep each reported event as the case's history (the case index keeps only the latest)."""
+    events = routed.filter(pl.col(CASE_ID).is_not_null()).select(
+        *(pl.col(source).alias(name) for name, source in EVENT_COLUMNS.items()),
+        pl.lit(submission_id).alias("submission_id"),
+    )
+    bulk.insert(session, "case_events", events)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from aedx.errors import Invalid, NotFound, NotReady
 from aedx.exchange import reports
 from aedx.exchange.platform import Platform
+from aedx.exchange.searching import Period, contains, organisation_matches
 from aedx.formats.source import ControlRecord
 from aedx.kinds import get_kind
 from aedx.storage.tables import Delivery, Organisation, Submission
@@ -76,9 +77,13 @@ def listing(
     state: str | None = None,
     kind: str | None = None,
     before: str | None = None,
+    sender: str | None = None,
+    filename: str | None = None,
+    received: Period | None = None,
     limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """Newest first; ``before`` pages on from the last id seen."""
+    """Newest first; ``before`` pages on from the last id seen. ``sender`` (a code or a part of a
+    name) narrows HQ's list only, ``filename`` is a part of the file's name, ``received`` a period."""
     stmt = (
         select(Submission, Organisation.code)
         .join(Organisation, Organisation.id == Submission.sender_id)
@@ -87,10 +92,16 @@ def listing(
     )
     if not caller.is_hq:
         stmt = stmt.where(Submission.sender_id == caller.organisation_id)
+    elif sender:
+        stmt = stmt.where(organisation_matches(sender))
     if state:
         stmt = stmt.where(Submission.state == state)
     if kind:
         stmt = stmt.where(Submission.kind == kind)
+    if filename:
+        stmt = stmt.where(contains(Submission.filename, filename))
+    if received is not None:
+        stmt = stmt.where(*received.bounds(Submission.received_at))
     if before:
         stmt = stmt.where(Submission.id < before)
     return [describe(sub, code) for sub, code in session.execute(stmt)]

@@ -177,6 +177,9 @@ class Case(Base):
     # (AES-256-GCM, base64) under the data key of the version beside them.
     obligor_sealed: Mapped[str | None] = mapped_column(Text)
     data_key_version: Mapped[int | None] = mapped_column(SmallInteger)
+    # A second blind index, of a person's normalised name with their birth date, so that people
+    # can find a case by name and birth date without the index holding either (NULL for companies).
+    obligor_person_key: Mapped[int | None] = mapped_column(BigInteger, index=True)
     obligor_type: Mapped[str] = mapped_column(String(1))
     amount_due: Mapped[int] = mapped_column(BigInteger)
     collected: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -189,6 +192,22 @@ class Case(Base):
     last_event_date: Mapped[dt.date] = mapped_column(Date)
     submission_id: Mapped[str] = mapped_column(String(32))  # the referral that opened it
     last_submission_id: Mapped[str | None] = mapped_column(String(32))  # the last feedback that moved it
+
+
+class CaseEvent(Base):
+    """A case's history: each event a branch reported in status feedback, as reported."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("cases.id"), index=True)
+    event: Mapped[str] = mapped_column(String(10))  # ASSIGNED, COLLECTED, PENDING, CLOSED
+    event_date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    close_reason: Mapped[str | None] = mapped_column(String(12))
+    branch_case_no: Mapped[str | None] = mapped_column(String(60))
+    officer: Mapped[str | None] = mapped_column(String(20))
+    submission_id: Mapped[str] = mapped_column(String(32))  # the feedback that reported it
 
 
 class Certificate(Base):

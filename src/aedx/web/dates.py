@@ -121,3 +121,18 @@ def day_start(day: dt.date) -> dt.datetime:
 def day_end(day: dt.date) -> dt.datetime:
     """The moment (UTC) the next day begins in Taipei: the exclusive upper bound of a search."""
     return day_start(day + dt.timedelta(days=1))
+
+
+def day_range(since: str, until: str) -> tuple[dt.datetime | None, dt.datetime | None, list[str]]:
+    """From the start of the first day typed to the end of the second (both included), as UTC
+    instants, either open when blank; and which of ``since``, ``until`` could not be read."""
+    bounds: list[dt.datetime | None] = []
+    wrong = []
+    for name, text, end in (("since", since, False), ("until", until, True)):
+        try:
+            day = parse_optional_date(text)
+        except BadDate:
+            day = None
+            wrong.append(name)
+        bounds.append(None if day is None else day_end(day) if end else day_start(day))
+    return bounds[0], bounds[1], wrong

@@ -1,6 +1,6 @@
 """The exchange pages of the agency and branch portals: uploading a file (with a dry-run that
 keeps nothing), a submission with its validation report (filtered, paged, downloadable), the
-inbox of packages (downloaded in the clear over TLS, acknowledged), and the case lookup.
+the inbox is ``inbox``, the case pages are ``case_pages``.
 
 An upload is the raw request body (sent by ``static/exchange.js``), never a multipart form, so
 that the bytes stream straight into the sealing of ``intake.submit_by_person`` and no clear copy
@@ -10,22 +10,19 @@ organisations are not found.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 import anyio.to_thread
 import polars as pl
-from fastapi import APIRouter, Form, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from aedx.accounts.roles import Permission
-from aedx.api.sent import WhenSent
 from aedx.api.submissions import NO_CONTROL_CHARACTERS, blocking, wake_worker
 from aedx.errors import Conflict, Denied, DomainError, Invalid, NotFound, NotReady, TooLarge
-from aedx.exchange import cases, delivery, intake, reports, submissions
+from aedx.exchange import intake, reports, submissions
 from aedx.formats import Format
 from aedx.kinds import KINDS
-from aedx.kinds.status_feedback import EVENTS
 from aedx.schema import Kind, Severity
 from aedx.trust import audit
 from aedx.trust.caller import Caller, Direction
@@ -55,7 +52,6 @@ ENCODINGS = {"utf-8": "UTF-8", "cp950": "Big5 (CP950)"}
 SEVERITIES = {Severity.ERROR: N_("Error"), Severity.WARNING: N_("Warning")}
 REPORT_FILES = ("csv", "xlsx", "ods")
 DRY_RUN_SHOWN = 200  # findings a dry-run shows; the rest are counted
-REFERRED = N_("Referred")  # a case's status until its branch reports on it
 Short = Annotated[str, Query(max_length=100)]
 
 
@@ -236,117 +232,4 @@ def report_file(request: Request, p: PlatformDep, v: VisitDep, submission_id: st
                         headers=portal.HEADERS)  # fmt: skip
 
 
-# --- the inbox
-
-
-@router.get("/inbox", response_class=HTMLResponse)
-def inbox(
-    request: Request,
-    p: PlatformDep,
-    v: VisitDep,
-    acknowledged: bool = False,
-    after: Annotated[str, Query(max_length=32)] = "",
-) -> Response:
-    _require(p, v.caller, Permission.DELIVERIES_READ, "delivery.list")
-    with p.db.transaction() as session:
-        rows = delivery.inbox(session, v.caller, include_acknowledged=acknowledged, after=after,
-                              limit=PAGE_SIZE + 1)  # fmt: skip
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    for row in rows:
-        row["kind_label"] = kind_label(request, row["kind"])
-        row["ready"] = dt.datetime.fromisoformat(row["ready_at"]) if row["ready_at"] else None
-    return page(
-        request, p, v, "exchange/inbox.html",
-        {"rows": rows, "acknowledged": acknowledged, "paged": bool(after),
-         "next_after": rows[-1]["id"] if more and rows else None},
-    )  # fmt: skip
-
-
-@router.get("/inbox/{delivery_id}/download")
-def download(request: Request, p: PlatformDep, v: VisitDep, delivery_id: str) -> Response:
-    """The package in the clear (the connection is TLS), as the recipient's systems read it."""
-    _require(p, v.caller, Permission.DELIVERIES_READ, "delivery.download")
-    try:
-        with p.db.transaction() as session:
-            d, content = delivery.clear(p, session, v.caller, delivery_id[:64])
-    except NotFound as e:
-        return _not_found(request, p, v, e)
-    charset = "utf-8" if d.encoding == "utf-8" else "big5"
-    name = delivery.filename(d)
-    whole = Response(
-        content, media_type=f"{delivery.MEDIA_TYPES.get(d.format, 'text/plain')}; charset={charset}",
-        headers=portal.HEADERS | {"Content-Disposition": f'attachment; filename="{name}"',
-                                  "X-Content-SHA256": d.sha256},
-    )  # fmt: skip
-    return WhenSent(whole, lambda: delivery.downloaded(p, v.caller, d.id))  # then it may be acknowledged
-
-
-@router.post("/inbox/{delivery_id}/acknowledge")
-def acknowledge(
-    request: Request,
-    p: PlatformDep,
-    v: VisitDep,
-    delivery_id: str,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    portal.require_csrf(request, p, csrf_token)
-    _require(p, v.caller, Permission.DELIVERIES_READ, "delivery.acknowledge")
-    try:
-        with p.db.transaction() as session:
-            delivery.acknowledge(session, v.caller, delivery_id[:64])
-    except NotFound as e:
-        return _not_found(request, p, v, e)
-    except Conflict as e:  # not downloaded yet: say so, and offer the download
-        response = page(request, p, v, "exchange/not_yet.html",
-                        {"message": message(request, e), "delivery_id": delivery_id[:64]})  # fmt: skip
-        response.status_code = 409
-        return response
-    raise portal.Redirect(f"{PREFIX}/inbox")
-
-
-# --- case lookup
-
-
-@router.get("/cases", response_class=HTMLResponse)
-def case_lookup(
-    request: Request,
-    p: PlatformDep,
-    v: VisitDep,
-    agency_case_no: Annotated[str, Query(max_length=50)] = "",
-    branch_case_no: Annotated[str, Query(max_length=100)] = "",
-    obligor_id: Annotated[str, Query(max_length=20)] = "",
-    unmask: bool = False,
-) -> Response:
-    _require(p, v.caller, Permission.CASES_READ, "case.read")
-    criteria = {"agency_case_no": agency_case_no.strip(), "branch_case_no": branch_case_no.strip(),
-                "obligor_id": obligor_id.strip()}  # fmt: skip
-    asked = any(criteria.values())
-    rows: list[dict[str, Any]] = []
-    error = None
-    if asked:
-        try:
-            with p.db.transaction() as session:
-                rows = cases.lookup(
-                    session, v.caller, keyring=p.keyring, index_key=p.settings.index_key,
-                    unmask=unmask, limit=PAGE_SIZE, **{k: val or None for k, val in criteria.items()},
-                )  # fmt: skip
-        except Denied:
-            raise Refused() from None
-        except Invalid as e:
-            error = message(request, e)
-    english = locale_of(request) == "en"
-    statuses = {c.value: c.label_en if english else c.label_zh for c in EVENTS}
-    statuses["REFERRED"] = i18n.translations(locale_of(request)).gettext(REFERRED)
-    for row in rows:
-        row["status_label"] = statuses.get(row["status"] or "", row["status"])
-    return page(
-        request, p, v, "exchange/cases.html",
-        {"criteria": criteria, "asked": asked, "rows": rows, "error": error, "unmask": unmask,
-         "may_unmask": v.caller.may(Permission.PERSONAL_DATA_UNMASK), "limit": PAGE_SIZE},
-    )  # fmt: skip
-
-
 portal.navigation(f"{PREFIX}/upload", N_("Upload"), permission=Permission.SUBMISSIONS_SEND, order=20)
-portal.navigation(f"{PREFIX}/inbox", N_("Inbox"), permission=Permission.DELIVERIES_READ, order=30)
-portal.navigation(f"{PREFIX}/cases", N_("Case lookup"), permission=Permission.CASES_READ, order=40)

@@ -1,6 +1,7 @@
 """The portal's foundation: sessions over HTTP (sign-in with password and TOTP, enrolment, the
 forced password change, sign-out), CSRF on every form, the language switch, page rendering, and
-the first page: the dashboard of the organisation's recent submissions.
+and what every area's pages share (the organisation-name filter among them); the first page,
+the list of uploads, is ``upload_list``.
 
 Only the ``aedx_session`` cookie tells who is asking; the core's ``sessions.resume`` decides on
 every request. Sign-in answers with one message whatever went wrong; the core audits the reason.
@@ -8,7 +9,6 @@ every request. Sign-in answers with one message whatever went wrong; the core au
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -24,14 +24,13 @@ from sqlalchemy.orm import Session
 from aedx.accounts import passwords, sessions
 from aedx.accounts.roles import Permission
 from aedx.errors import DomainError
-from aedx.exchange import submissions
 from aedx.exchange.platform import Platform
 from aedx.exchange.states import State
 from aedx.kinds import KINDS
 from aedx.storage.tables import Organisation, User, UserSession
 from aedx.trust import audit
 from aedx.trust.caller import Caller
-from aedx.web import dates, i18n, security
+from aedx.web import dates, i18n, names, security
 from aedx.web.i18n import N_
 from aedx.web.qr import qr_svg
 
@@ -86,6 +85,7 @@ templates = Environment(
 )
 templates.filters["roc"] = dates.roc
 templates.filters["roc_input"] = dates.roc_input_text
+templates.filters["organisation"] = names.organisation  # {{ code | organisation }}
 
 
 @dataclass(frozen=True)
@@ -263,8 +263,13 @@ VisitDep = Annotated[Visit, Depends(visit)]
 def page(request: Request, p: Platform, v: Visit, template: str, context: Mapping[str, Any]) -> HTMLResponse:
     """A signed-in page, its forms carrying the session's CSRF token, its navigation the links the
     person's permissions reach."""
+
+    def load() -> dict[str, str]:
+        with p.db.transaction() as session:
+            return names.read(session)
+
     return render(
-        request, template, {"navigation": _links(v.caller), **context},
+        request, template, {"navigation": _links(v.caller), names.CONTEXT_KEY: names.Names(load), **context},
         csrf_token=security.session_token(_key(p), v.token), person=v.person,
     )  # fmt: skip
 
@@ -498,29 +503,6 @@ def language(request: Request, locale: str, next: Annotated[str, Query(max_lengt
         response.set_cookie(i18n.COOKIE, chosen, max_age=365 * 24 * 3600, path=PREFIX, samesite="lax",
                             secure=request.url.scheme == "https", httponly=True)  # fmt: skip
     return response
-
-
-# --- the dashboard
-
-
-@router.get("/", response_class=HTMLResponse)
-def dashboard(
-    request: Request, p: PlatformDep, v: VisitDep, before: Annotated[str | None, Query(max_length=32)] = None
-) -> Response:
-    with p.db.transaction() as session:
-        require(session, v.caller, "submission.list", Permission.SUBMISSIONS_READ)
-        rows = submissions.listing(session, v.caller, before=before or None, limit=PAGE_SIZE + 1)
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    for row in rows:
-        row["received"] = dt.datetime.fromisoformat(row["received_at"])
-        row["state_label"] = STATE_LABELS.get(row["state"], row["state"])
-        row["kind_label"] = kind_label(request, row["kind"])
-    return page(
-        request, p, v, "dashboard.html",
-        {"rows": rows, "next_before": rows[-1]["id"] if more and rows else None, "paged": bool(before),
-         "show_sender": v.caller.is_hq},
-    )  # fmt: skip
 
 
 # --- errors

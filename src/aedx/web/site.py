@@ -6,9 +6,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from aedx.web import admin, directory, exchange, monitor, notices, portal
+from aedx.web import admin, case_pages, directory, exchange, inbox, monitor, notices, portal, upload_list
 
-AREAS: list[APIRouter] = [exchange.router, directory.router, notices.router, monitor.router, admin.router]
+AREAS: list[APIRouter] = [
+    upload_list.router,
+    exchange.router,
+    inbox.router,
+    case_pages.router,
+    directory.router,
+    notices.router,
+    monitor.router,
+    admin.router,
+]
 
 
 def install(app: FastAPI) -> None:
