@@ -11,12 +11,15 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from aedx import __version__, errors
-from aedx.api import audit, cases, deliveries, oauth, submissions, trust, uploads
+from aedx.api import apidocs, audit, cases, deliveries, oauth, submissions, trust, uploads
+from aedx.api.edge import Edge, error
 from aedx.exchange.platform import Platform, process_actor
 from aedx.exchange.worker import Worker
 from aedx.trust import redaction
@@ -39,9 +42,18 @@ HTTP_MESSAGES = {
 }
 
 
-def error(status: int, code: str, zh: str, en: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message_zh": zh, "message_en": en}}
-    return JSONResponse(body, status_code=status, headers=headers)
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the path answers to: Starlette's 405 names only the first route's."""
+    routes = request.app.router.routes
+
+    def answers(method: str) -> bool:
+        scope = dict(request.scope, method=method)
+        return any(route.matches(scope)[0] is Match.FULL for route in routes)
+
+    return ", ".join(m for m in METHODS if answers(m))
 
 
 def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
@@ -64,7 +76,13 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
         version=__version__,
         summary="Exchange files between transferring agencies and the AEA's branches",
         lifespan=lifespan,
+        docs_url=None,  # served from the package's own assets (aedx.api.apidocs)
+        redoc_url=None,
     )
+    app.add_middleware(Edge, settings=platform.settings)
+    if platform.settings.trusted_proxies:  # outermost: the edge sees the client's address and scheme
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(platform.settings.trusted_proxies))
+    apidocs.install(app)
     app.state.platform = platform
     for router in (
         submissions.router,
@@ -98,7 +116,8 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
         if portal.under_portal(request.url.path):
             return portal.error_page(request, exc.status_code)
         zh, en = HTTP_MESSAGES.get(exc.status_code, ("請求無法處理", str(exc.detail)))
-        return error(exc.status_code, f"http.{exc.status_code}", zh, en)
+        headers = {"Allow": allowed_methods(request)} if exc.status_code == 405 else dict(exc.headers or {})
+        return error(exc.status_code, f"http.{exc.status_code}", zh, en, headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -117,4 +136,6 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
             session.execute(text("SELECT 1"))
         return {"status": "ready"}
 
+    for path, probe in (("/health", health), ("/ready", ready)):  # probes and monitors often ask HEAD
+        app.add_api_route(path, probe, methods=["HEAD"], include_in_schema=False)
     return app
