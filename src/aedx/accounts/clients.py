@@ -39,7 +39,7 @@ from aedx.accounts import organisations as orgs
 from aedx.accounts.roles import CLIENT_PERMISSIONS, Permission
 from aedx.errors import Denied, Invalid, NotFound, Unauthenticated
 from aedx.storage.tables import AccessToken, ApiClient, Certificate, Organisation, UsedAssertion, utcnow
-from aedx.trust import audit
+from aedx.trust import audit, refusals
 from aedx.trust.assertions import PrivateKey as PrivateKey
 from aedx.trust.assertions import make_assertion as make_assertion
 from aedx.trust.assertions import sign_jwt as sign_jwt
@@ -399,13 +399,11 @@ def token(
 
 def record_refusal(session: Session, error: OAuthError, remote: str) -> None:
     """The refused token request in the audit log, with the reason the caller was not told."""
-    audit.record(
+    refusals.record(  # repeated ones are counted, not written one by one
         session,
         actor=f"client:{error.client_id}" if error.client_id else f"anonymous:{remote}",
-        actor_organisation_id=error.organisation_id,
         organisation_id=error.organisation_id,
         action="client.token",
-        outcome="denied",
         object_type="client",
         object_id=error.client_id,
         detail={"error": error.error, "reason": error.reason[:300]},

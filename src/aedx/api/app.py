@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy import text
@@ -18,7 +18,8 @@ from starlette.routing import Match
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from aedx import __version__, errors
-from aedx.api import apidocs, audit, cases, deliveries, oauth, submissions, trust, uploads
+from aedx.accounts.clients import TOKEN_PATH
+from aedx.api import apidocs, audit, cases, deliveries, oauth, ratelimit, submissions, trust, uploads
 from aedx.api.edge import Edge, error
 from aedx.exchange.platform import Platform, process_actor
 from aedx.exchange.worker import Worker
@@ -35,6 +36,7 @@ STATUS = {
     errors.Conflict: 409,
     errors.NotReady: 409,
     errors.TooLarge: 413,
+    ratelimit.TooManyRequests: 429,
 }
 HTTP_MESSAGES = {
     404: ("查無此資源", "not found"),
@@ -76,6 +78,7 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
         version=__version__,
         summary="Exchange files between transferring agencies and the AEA's branches",
         lifespan=lifespan,
+        dependencies=[Depends(ratelimit.by_address)],
         docs_url=None,  # served from the package's own assets (aedx.api.apidocs)
         redoc_url=None,
     )
@@ -84,6 +87,7 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(platform.settings.trusted_proxies))
     apidocs.install(app)
     app.state.platform = platform
+    app.state.limiter = ratelimit.Limiter(platform.settings, platform.db)
     for router in (
         submissions.router,
         deliveries.router,
@@ -99,9 +103,15 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
     @app.exception_handler(errors.DomainError)
     async def exchange_error(request: Request, exc: errors.DomainError) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        if isinstance(exc, ratelimit.TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
+            if request.url.path == TOKEN_PATH:
+                return oauth.refusal(429, "temporarily_unavailable", exc.message_en, headers)
         if portal.under_portal(request.url.path):
-            return portal.error_page(request, status)  # the portal answers in HTML
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            page = portal.error_page(request, status)  # the portal answers in HTML
+            page.headers.update(headers)
+            return page
         return error(status, exc.code, exc.message_zh, exc.message_en, headers)
 
     @app.exception_handler(RequestValidationError)
