@@ -55,7 +55,7 @@ def assert_retry_after(answer: object) -> None:
 
 
 def test_tokens_are_limited_by_client_id(hub: Hub) -> None:
-    client = limited(hub, token_client="3/minute")
+    client = limited(hub, token_client="3/minute")  # noqa: S106 - a limit, not a password
     for _ in range(3):
         assert client.post(clients.TOKEN_PATH, data=token_form(hub)).status_code == 200
     refused = client.post(clients.TOKEN_PATH, data=token_form(hub))
@@ -67,7 +67,7 @@ def test_tokens_are_limited_by_client_id(hub: Hub) -> None:
 
 
 def test_tokens_are_limited_by_address(hub: Hub) -> None:
-    client = limited(hub, token_address="2/minute")
+    client = limited(hub, token_address="2/minute")  # noqa: S106 - a limit, not a password
     for _ in range(2):
         assert client.post(clients.TOKEN_PATH, data={"grant_type": "x"}).status_code == 400
     refused = client.post(clients.TOKEN_PATH, data=token_form(hub))
