@@ -4,6 +4,7 @@ see its SOURCES.md): no CDN, nothing a third party can change, and they work on 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
@@ -12,6 +13,25 @@ from fastapi.staticfiles import StaticFiles
 
 ASSETS = "/docs/assets"
 FOLDER = Path(__file__).with_name("docs_assets")
+
+
+def publish_upload_limit(app: FastAPI, limit: int) -> None:
+    """The upload limit the platform is configured with, in the OpenAPI document of this app."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        operation = schema["paths"]["/api/v1/submissions"]["post"]
+        operation["description"] = (
+            operation.get("description", "") + f"\n\nThe file is at most {limit:,} bytes "
+            f"({limit / (1 << 20):g} MiB, `AEDX_MAX_UPLOAD_MB`); a larger one gets 413."
+        )
+        operation["requestBody"]["x-max-bytes"] = limit
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install(app: FastAPI) -> None:

@@ -44,7 +44,18 @@ HTTP_MESSAGES = {
 }
 
 
+MASKED_OBLIGOR = (
+    "此為遮蔽後之身分證統一編號（如 A12****789），無法據以查詢；請以完整號碼或案號查詢",
+    "this is a masked ID as the API shows it (A12****789), which finds nothing; search with the full ID "
+    "or by case number",
+)
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def masked_obligor(problem: Any) -> bool:
+    """The API's own masked obligor ID, given back as a filter."""
+    value = problem.get("input")
+    return problem.get("loc") == ("query", "obligor_id") and isinstance(value, str) and "*" in value
 
 
 def allowed_methods(request: Request) -> str:
@@ -86,6 +97,7 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
     if platform.settings.trusted_proxies:  # outermost: the edge sees the client's address and scheme
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(platform.settings.trusted_proxies))
     apidocs.install(app)
+    apidocs.publish_upload_limit(app, platform.settings.max_upload_bytes)
     app.state.platform = platform
     app.state.limiter = ratelimit.Limiter(platform.settings, platform.db)
     for router in (
@@ -118,8 +130,12 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         if portal.under_portal(request.url.path):
             return portal.error_page(request, 400)
+        if any(masked_obligor(e) for e in exc.errors()):
+            return error(422, "case.masked_obligor_id", *MASKED_OBLIGOR)
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:10])
-        return error(422, "request.invalid", f"請求內容有誤：{where}", f"invalid request: {where}")
+        return error(
+            422, "request.schema", f"請求內容不符規格：{where}", f"the request breaks the schema: {where}"
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -134,7 +134,7 @@ def claimed_client(form: clients.TokenRequest) -> str | None:
                         "properties": {
                             "grant_type": {"type": "string", "enum": [clients.GRANT_TYPE]},
                             "client_assertion_type": {"type": "string", "enum": [clients.ASSERTION_TYPE]},
-                            "client_assertion": {"type": "string"},
+                            "client_assertion": {"type": "string", "minLength": 1},
                             "scope": {"type": "string"},
                             "client_id": {"type": "string"},
                         },
