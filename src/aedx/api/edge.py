@@ -27,9 +27,9 @@ def error(status: int, code: str, zh: str, en: str, headers: dict[str, str] | No
 
 
 def head_size(scope: Scope) -> int:
-    """The request head's size as sent: the request line and every ``name: value`` line."""
-    line = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + 16
-    return line + sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+    """The size of the header fields as sent (``name: value`` lines); the request line is left to
+    the server's own limit, and to the parameters' (a long query is the schema's 422)."""
+    return sum(len(name) + len(value) + 4 for name, value in scope["headers"])
 
 
 def host_name(scope: Scope) -> str:
