@@ -13,6 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
+from aedx.api import serving as edge_serving
 from aedx.api.app import create_app
 from aedx.exchange.platform import Platform
 
@@ -34,7 +35,9 @@ def serving(platform: Platform) -> Iterator[str]:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     server = uvicorn.Server(
-        uvicorn.Config(create_app(platform), host="127.0.0.1", port=port, log_level="warning")
+        edge_serving.config(
+            create_app(platform), platform.settings, host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

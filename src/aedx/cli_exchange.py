@@ -277,13 +277,15 @@ def serve(
     """啟動平台 API — serve the API (with an in-process worker on the embedded database)."""
     import uvicorn
 
+    from aedx.api import serving
     from aedx.api.app import create_app
 
     platform = open_platform(data_dir, database)
     inline = platform.db.is_sqlite if worker is None else worker
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     redaction.install()
-    uvicorn.run(create_app(platform, inline_worker=inline), host=host, port=port, log_level="info")
+    app = create_app(platform, inline_worker=inline)
+    uvicorn.Server(serving.config(app, platform.settings, host=host, port=port, log_level="info")).run()
 
 
 def worker(
@@ -334,6 +336,7 @@ def demo(
     import uvicorn
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from aedx.api import serving
     from aedx.api.app import create_app
     from aedx.sim import demo as sim_demo
     from aedx.sim.agencies import DEMO_AGENCIES_CSV
@@ -347,8 +350,8 @@ def demo(
     passwords = sim_demo.portal_people(platform, cli_actor())
     folder = platform.settings.data_dir
 
-    config = uvicorn.Config(
-        create_app(platform, inline_worker=True), host=host, port=port, log_level="warning"
+    config = serving.config(
+        create_app(platform, inline_worker=True), platform.settings, host=host, port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

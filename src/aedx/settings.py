@@ -18,6 +18,13 @@
 ``AEDX_JOB_ATTEMPTS``  how many times a worker tries a submission before it ends ``failed`` (default 5)
 ``AEDX_HOLIDAY_CALENDAR`` the government-office calendar CSV of a year published after the release
                        (西元日期,星期,是否放假,備註), over the bundled years (``aedx.workdays``)
+``AEDX_ALLOWED_HOSTS`` the ``Host`` names the platform answers to, comma-separated (default: the host
+                       of ``AEDX_PUBLIC_URL`` and the loopback names); others get 400
+``AEDX_TRUSTED_PROXIES`` addresses or networks of the reverse proxies whose ``X-Forwarded-For`` and
+                       ``X-Forwarded-Proto`` are believed, comma-separated (default: none)
+``AEDX_MAX_HEADER_KB`` the largest request head, in KiB (default 16); larger gets 431
+``AEDX_RATE_LIMITS``   rate limits as ``name=limit`` pairs, ``;``-separated, in the notation of
+                       ``limits`` (``token_client=30/minute;sign_in=20/minute``); see ``aedx.api.ratelimit``
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 TAIPEI = dt.timezone(dt.timedelta(hours=8), "Asia/Taipei")  # no daylight saving since 1979
 
@@ -44,6 +52,10 @@ class Settings:
     data_keys: str = ""  # AEDX_DATA_KEYS; empty: the keyring kept in the data folder
     job_attempts: int = 5  # a submission that fails this many times ends ``failed``
     holiday_calendar: Path | None = None  # a newer government-office calendar than the bundled one
+    allowed_hosts: tuple[str, ...] = ("*",)  # Host names answered; from_env narrows it
+    trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For/-Proto are believed
+    max_header_bytes: int = 16 << 10  # a larger request head is answered 431
+    rate_limits: tuple[tuple[str, str], ...] = ()  # (name, limit) overrides of ratelimit.DEFAULTS
 
     def current_day(self) -> dt.date:
         """The day the date rules check against: the configured one, else today in Taipei."""
@@ -58,6 +70,7 @@ class Settings:
     def from_env(cls, data_dir: Path | None = None, database_url: str | None = None) -> Settings:
         folder = Path(data_dir or os.environ.get("AEDX_DATA_DIR", ".aedx")).resolve()
         url = database_url or os.environ.get("AEDX_DATABASE_URL") or f"sqlite:///{folder / 'aedx.db'}"
+        public_url = os.environ.get("AEDX_PUBLIC_URL") or None
         return cls(
             data_dir=folder,
             database_url=url,
@@ -65,15 +78,40 @@ class Settings:
             index_key=_key(folder, "AEDX_INDEX_KEY", "index.key"),
             secret_key=_key(folder, "AEDX_SECRET_KEY", "secret.key"),
             plain_exchange=os.environ.get("AEDX_PLAIN_EXCHANGE") == "1",
-            public_url=os.environ.get("AEDX_PUBLIC_URL") or None,
+            public_url=public_url,
             data_keys=os.environ.get("AEDX_DATA_KEYS", ""),
             job_attempts=max(1, int(os.environ.get("AEDX_JOB_ATTEMPTS", "5"))),
             holiday_calendar=_path(os.environ.get("AEDX_HOLIDAY_CALENDAR")),
+            allowed_hosts=_allowed_hosts(public_url),
+            trusted_proxies=_listed(os.environ.get("AEDX_TRUSTED_PROXIES", "")),
+            max_header_bytes=int(os.environ.get("AEDX_MAX_HEADER_KB", "16")) << 10,
+            rate_limits=_pairs(os.environ.get("AEDX_RATE_LIMITS", "")),
         )
 
 
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _listed(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _allowed_hosts(public_url: str | None) -> tuple[str, ...]:
+    """The configured hosts, else the public URL's host and loopback: never whatever a caller sends."""
+    configured = _listed(os.environ.get("AEDX_ALLOWED_HOSTS", ""))
+    if configured:
+        return configured
+    public = urlsplit(public_url).hostname if public_url else None
+    return (*([public] if public else []), *LOOPBACK_HOSTS)
+
+
+def _pairs(value: str) -> tuple[tuple[str, str], ...]:
+    pairs = (part.split("=", 1) for part in value.split(";") if "=" in part)
+    return tuple((name.strip(), limit.strip()) for name, limit in pairs)
 
 
 def _key(folder: Path, variable: str, filename: str) -> bytes:

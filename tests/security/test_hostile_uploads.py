@@ -413,7 +413,7 @@ def test_a_very_long_filename_is_refused(hub: Hub) -> None:
     before = snapshot(hub)
     response = post(hub, hub.seal(SENDER, BODY), filename="a/" * 5000)
     assert response.status_code == 422, response.text
-    assert response.json()["error"]["code"] == "request.invalid"
+    assert response.json()["error"]["code"] == "request.schema"
     assert files(hub) == before.files and hub.count(Submission) == before.submissions
 
 

@@ -40,7 +40,7 @@ from aedx.accounts import organisations as orgs
 from aedx.accounts.roles import CLIENT_PERMISSIONS, Permission
 from aedx.errors import Denied, Invalid, NotFound, Unauthenticated
 from aedx.storage.tables import AccessToken, ApiClient, Certificate, Organisation, UsedAssertion, utcnow
-from aedx.trust import audit
+from aedx.trust import audit, refusals
 from aedx.trust.assertions import PrivateKey as PrivateKey
 from aedx.trust.assertions import make_assertion as make_assertion
 from aedx.trust.assertions import sign_jwt as sign_jwt
@@ -433,13 +433,11 @@ def _token(session: Session, request: TokenRequest, audiences: Collection[str], 
 
 def record_refusal(session: Session, error: OAuthError, remote: str) -> None:
     """The refused token request in the audit log, with the reason the caller was not told."""
-    audit.record(
+    refusals.record(  # repeated ones are counted, not written one by one
         session,
         actor=f"client:{error.client_id}" if error.client_id else f"anonymous:{remote}",
-        actor_organisation_id=error.organisation_id if error.client_id else None,
         organisation_id=error.organisation_id,
         action="client.token",
-        outcome="denied",
         object_type="client",
         object_id=error.client_id or error.claimed_client_id,
         detail={"error": error.error, "reason": error.reason[:300]}

@@ -9,14 +9,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import text
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from aedx import __version__, errors
-from aedx.api import audit, cases, deliveries, kinds, oauth, submissions, trust, uploads
+from aedx.accounts.clients import TOKEN_PATH
+from aedx.api import apidocs, audit, cases, deliveries, kinds, oauth, ratelimit, submissions, trust, uploads
+from aedx.api.edge import Edge, error
 from aedx.exchange.platform import Platform, process_actor
 from aedx.exchange.worker import Worker
 from aedx.trust import redaction
@@ -32,6 +36,7 @@ STATUS = {
     errors.Conflict: 409,
     errors.NotReady: 409,
     errors.TooLarge: 413,
+    ratelimit.TooManyRequests: 429,
 }
 HTTP_MESSAGES = {
     404: ("查無此資源", "not found"),
@@ -39,9 +44,29 @@ HTTP_MESSAGES = {
 }
 
 
-def error(status: int, code: str, zh: str, en: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"code": code, "message_zh": zh, "message_en": en}}
-    return JSONResponse(body, status_code=status, headers=headers)
+MASKED_OBLIGOR = (
+    "此為遮蔽後之身分證統一編號（如 A12****789），無法據以查詢；請以完整號碼或案號查詢",
+    "this is a masked ID as the API shows it (A12****789), which finds nothing; search with the full ID "
+    "or by case number",
+)
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def masked_obligor(problem: Any) -> bool:
+    """The API's own masked obligor ID, given back as a filter."""
+    value = problem.get("input")
+    return problem.get("loc") == ("query", "obligor_id") and isinstance(value, str) and "*" in value
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the path answers to: Starlette's 405 names only the first route's."""
+    routes = request.app.router.routes
+
+    def answers(method: str) -> bool:
+        scope = dict(request.scope, method=method)
+        return any(route.matches(scope)[0] is Match.FULL for route in routes)
+
+    return ", ".join(m for m in METHODS if answers(m))
 
 
 def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
@@ -64,8 +89,17 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
         version=__version__,
         summary="Exchange files between transferring agencies and the AEA's branches",
         lifespan=lifespan,
+        dependencies=[Depends(ratelimit.by_address)],
+        docs_url=None,  # served from the package's own assets (aedx.api.apidocs)
+        redoc_url=None,
     )
+    app.add_middleware(Edge, settings=platform.settings)
+    if platform.settings.trusted_proxies:  # outermost: the edge sees the client's address and scheme
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(platform.settings.trusted_proxies))
+    apidocs.install(app)
+    apidocs.publish_upload_limit(app, platform.settings.max_upload_bytes)
     app.state.platform = platform
+    app.state.limiter = ratelimit.Limiter(platform.settings, platform.db)
     for router in (
         submissions.router,
         deliveries.router,
@@ -82,24 +116,35 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
     @app.exception_handler(errors.DomainError)
     async def exchange_error(request: Request, exc: errors.DomainError) -> Response:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+        if isinstance(exc, ratelimit.TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
+            if request.url.path == TOKEN_PATH:
+                return oauth.refusal(429, "temporarily_unavailable", exc.message_en, headers)
         if portal.under_portal(request.url.path):
-            return portal.error_page(request, status)  # the portal answers in HTML
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            page = portal.error_page(request, status)  # the portal answers in HTML
+            page.headers.update(headers)
+            return page
         return error(status, exc.code, exc.message_zh, exc.message_en, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         if portal.under_portal(request.url.path):
             return portal.error_page(request, 400)
+        if any(masked_obligor(e) for e in exc.errors()):
+            return error(422, "case.masked_obligor_id", *MASKED_OBLIGOR)
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:10])
-        return error(422, "request.invalid", f"請求內容有誤：{where}", f"invalid request: {where}")
+        return error(
+            422, "request.schema", f"請求內容不符規格：{where}", f"the request breaks the schema: {where}"
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if portal.under_portal(request.url.path):
             return portal.error_page(request, exc.status_code)
         zh, en = HTTP_MESSAGES.get(exc.status_code, ("請求無法處理", str(exc.detail)))
-        return error(exc.status_code, f"http.{exc.status_code}", zh, en)
+        headers = {"Allow": allowed_methods(request)} if exc.status_code == 405 else dict(exc.headers or {})
+        return error(exc.status_code, f"http.{exc.status_code}", zh, en, headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -118,4 +163,6 @@ def create_app(platform: Platform, *, inline_worker: bool = False) -> FastAPI:
             session.execute(text("SELECT 1"))
         return {"status": "ready"}
 
+    for path, probe in (("/health", health), ("/ready", ready)):  # probes and monitors often ask HEAD
+        app.add_api_route(path, probe, methods=["HEAD"], include_in_schema=False)
     return app

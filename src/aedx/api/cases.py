@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from aedx.api.deps import CasesReader, PlatformDep
-from aedx.api.schemas import ERRORS
+from aedx.api.schemas import ERRORS, OBLIGOR_ID_PATTERN
 from aedx.exchange import cases
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"], responses=ERRORS)
@@ -43,7 +43,12 @@ def lookup(
     agency_code: Annotated[str | None, Query(max_length=10)] = None,
     agency_case_no: Annotated[str | None, Query(max_length=30)] = None,
     branch_case_no: Annotated[str | None, Query(max_length=60)] = None,
-    obligor_id: Annotated[str | None, Query(max_length=10, description="found by its keyed hash")] = None,
+    obligor_id: Annotated[
+        str | None,
+        Query(
+            pattern=OBLIGOR_ID_PATTERN, description="the full ID, found by its keyed hash; not the masked one"
+        ),
+    ] = None,
     unmask: Annotated[bool, Query(description="needs personal_data.unmask; every use is audited")] = False,
     limit: Annotated[int, Query(ge=1, le=cases.MAX_LIMIT)] = 100,
 ) -> list[dict[str, Any]]:

@@ -12,9 +12,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from aedx.accounts import clients
 from aedx.accounts.scopes import Scope
+from aedx.api.ratelimit import limiter
 from aedx.errors import Denied, Unauthenticated
 from aedx.exchange.platform import Platform
-from aedx.trust import audit
+from aedx.trust import audit, refusals
 from aedx.trust.caller import Caller, Direction
 
 bearer = HTTPBearer(
@@ -36,15 +37,17 @@ def caller(
     token = credentials.credentials if credentials else None
     with p.db.transaction() as session:
         try:
-            return clients.authenticate(session, token)
+            found = clients.authenticate(session, token)
         except Unauthenticated:
-            pass
+            found = None
+    if found is not None:
+        limiter(request).hit("api_client", found.actor)
+        return found
     with p.db.transaction() as session:  # the denial is recorded even though the request fails
-        audit.record(
+        refusals.record(  # repeated ones are counted, not written one by one
             session,
             actor=f"anonymous:{request.client.host if request.client else '-'}",
             action="request.authenticate",
-            outcome="denied",
             detail={"method": request.method, "path": request.url.path[:200]},
         )
     raise Unauthenticated("請提供有效之存取權杖", "a valid bearer token is required")

@@ -10,6 +10,8 @@ failed is written to the audit log, never told to the caller.
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -19,6 +21,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from aedx.accounts import clients
+from aedx.api.ratelimit import Limiter, limiter
 from aedx.exchange.platform import Platform
 
 router = APIRouter(tags=["oauth"])
@@ -67,21 +70,41 @@ def _form(content_type: str, body: bytes) -> clients.TokenRequest:
     )
 
 
-def _issue(platform: Platform, content_type: str, body: bytes, accepted: set[str], remote: str) -> Any:
+def _issue(
+    platform: Platform, limiter: Limiter, content_type: str, body: bytes, accepted: set[str], remote: str
+) -> Any:
     try:
         form = _form(content_type, body)
+        if client_id := claimed_client(form):
+            limiter.hit("token_client", client_id)
         with platform.db.transaction() as session:
             issued = clients.token(session, form, accepted)
     except clients.OAuthError as e:
         with platform.db.transaction() as session:  # recorded though the request fails
             clients.record_refusal(session, e, remote)
-        headers = NO_STORE | (
-            {"WWW-Authenticate": 'Bearer error="invalid_client"'} if e.status == 401 else {}
-        )
-        return JSONResponse(
-            {"error": e.error, "error_description": e.description}, status_code=e.status, headers=headers
-        )
+        challenge = {"WWW-Authenticate": 'Bearer error="invalid_client"'} if e.status == 401 else {}
+        return refusal(e.status, e.error, e.description, challenge)
     return JSONResponse(issued.response(), headers=NO_STORE)
+
+
+def refusal(status: int, error: str, description: str, headers: dict[str, str]) -> JSONResponse:
+    """A refusal in the OAuth shape (RFC 6749 §5.2)."""
+    body = {"error": error, "error_description": description}
+    return JSONResponse(body, status_code=status, headers=NO_STORE | headers)
+
+
+def claimed_client(form: clients.TokenRequest) -> str | None:
+    """The client id a token request names (``client_id``, else the assertion's unverified ``iss``):
+    only to count its requests, never to trust it."""
+    if form.client_id:
+        return form.client_id[:100]
+    try:
+        payload = (form.client_assertion or "").split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer[:100] if isinstance(issuer, str) else None
 
 
 @router.post(
@@ -96,10 +119,11 @@ def _issue(platform: Platform, content_type: str, body: bytes, accepted: set[str
         "`submissions:read`, `cases:read`, `audit:read`) narrows what the organisation may use. "
         "Answers follow RFC 6749 §5.1/§5.2 (not the API's own error shape): "
         '`{"error": "invalid_client"|"invalid_request"|"unsupported_grant_type"|"invalid_scope", '
-        '"error_description": …}` with 401 or 400. The access token is valid for 10 minutes.'
+        '"error_description": …}` with 401 or 400; too many requests from one address or for one client '
+        "id get 429 `temporarily_unavailable` with `Retry-After`. The access token is valid for 10 minutes."
     ),
     response_model=TokenResponse,
-    responses={400: {"model": OAuthErrorBody}, 401: {"model": OAuthErrorBody}},
+    responses={status: {"model": OAuthErrorBody} for status in (400, 401, 429)},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -111,7 +135,7 @@ def _issue(platform: Platform, content_type: str, body: bytes, accepted: set[str
                         "properties": {
                             "grant_type": {"type": "string", "enum": [clients.GRANT_TYPE]},
                             "client_assertion_type": {"type": "string", "enum": [clients.ASSERTION_TYPE]},
-                            "client_assertion": {"type": "string"},
+                            "client_assertion": {"type": "string", "minLength": 1},
                             "scope": {"type": "string"},
                             "client_id": {"type": "string"},
                         },
@@ -126,4 +150,5 @@ async def token(request: Request) -> Any:
     body = await request.body()
     remote = request.client.host if request.client else "-"
     content_type = request.headers.get("content-type", "")
-    return await run_in_threadpool(_issue, platform, content_type, body, audiences(platform, request), remote)
+    accepted = audiences(platform, request)
+    return await run_in_threadpool(_issue, platform, limiter(request), content_type, body, accepted, remote)

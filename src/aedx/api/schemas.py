@@ -6,6 +6,24 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from aedx.formats import Format
+from aedx.formats.source import ENCODINGS
+from aedx.kinds import KINDS
+from aedx.validation.export import FORMATS
+
+# The values the API takes, derived from the registry of kinds and the readers and writers, never
+# listed by hand: the OpenAPI document shows them as enums; the core still decides (400).
+SENDABLE_KINDS = [name for name, kind in KINDS.items() if kind.routing is not None]
+FILE_FORMATS = [f.value for f in Format]
+FILE_ENCODINGS = list(ENCODINGS)
+REPORT_FORMATS = list(FORMATS)
+OBLIGOR_ID_PATTERN = r"^[A-Za-z0-9]{8,10}$"  # a national, resident or business ID (blind_index)
+DATE_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"  # RFC 3339
+
+
+def one_of(values: list[str]) -> dict[str, Any]:
+    return {"enum": values}
+
 
 class ErrorBody(BaseModel):
     code: str = Field(examples=["not_found"])

@@ -7,11 +7,21 @@ from typing import Annotated, Any
 
 import anyio.from_thread
 import anyio.to_thread
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import FileResponse
 
 from aedx.api.deps import CallerDep, PlatformDep, SubmissionsReader
-from aedx.api.schemas import ERRORS, Accepted, ReportOut, SubmissionOut
+from aedx.api.schemas import (
+    ERRORS,
+    FILE_ENCODINGS,
+    FILE_FORMATS,
+    REPORT_FORMATS,
+    SENDABLE_KINDS,
+    Accepted,
+    ReportOut,
+    SubmissionOut,
+    one_of,
+)
 from aedx.errors import TooLarge
 from aedx.exchange import intake, reports, submissions
 from aedx.validation.export import FORMATS, MEDIA_TYPES
@@ -46,12 +56,11 @@ async def create(
     request: Request,
     p: PlatformDep,
     caller: CallerDep,  # the kind's send scope is checked by intake.check, as for every upload
-    kind: Annotated[str, Query(description="case_referral, payment, status_feedback")],
-    format: Annotated[str, Query(description="csv, fixed or jsonl")] = "csv",
-    encoding: Annotated[str, Query(description="utf-8, cp950 or big5")] = "utf-8",
+    kind: Annotated[str, Query(json_schema_extra=one_of(SENDABLE_KINDS))],
+    format: Annotated[str, Query(json_schema_extra=one_of(FILE_FORMATS))] = "csv",
+    encoding: Annotated[str, Query(json_schema_extra=one_of(FILE_ENCODINGS))] = "utf-8",
     filename: Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL_CHARACTERS)] = None,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
-    content_length: Annotated[int | None, Header()] = None,
 ) -> dict[str, Any]:
     """The file is the request body: CMS, signed with the organisation's signing certificate and
     enveloped to the platform's encryption certificate (``/api/v1/trust/certificates/
@@ -60,8 +69,9 @@ async def create(
     ``status_url``. Sending the same content, or the same ``Idempotency-Key``, again returns the
     first submission."""
     limit = p.settings.max_upload_bytes
-    if content_length is not None and content_length > limit:
-        declared = content_length
+    content_length = request.headers.get("content-length", "")  # HTTP's own header, not a parameter
+    if content_length.isdigit() and int(content_length) > limit:
+        declared = int(content_length)
         await anyio.to_thread.run_sync(lambda: intake.record_declared_too_large(p, caller, kind, declared))
         raise TooLarge(f"檔案超過上限 {limit >> 20} MB", f"the file exceeds the limit of {limit >> 20} MB")
     upload = intake.Upload(kind, format, encoding, idempotency_key, filename)
@@ -172,7 +182,12 @@ def receipt(submission_id: str, p: PlatformDep, caller: SubmissionsReader) -> Fi
     response_class=FileResponse,
     summary="下載檢核報告 Download the report (json, csv, xlsx, ods)",
 )
-def report_file(submission_id: str, fmt: str, p: PlatformDep, caller: SubmissionsReader) -> FileResponse:
+def report_file(
+    submission_id: str,
+    fmt: Annotated[str, Path(json_schema_extra=one_of(REPORT_FORMATS))],
+    p: PlatformDep,
+    caller: SubmissionsReader,
+) -> FileResponse:
     with p.db.transaction() as session:
         sub = submissions.get(session, caller, submission_id)
     path = submissions.report_file(p, sub, fmt)

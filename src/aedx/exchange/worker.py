@@ -26,7 +26,7 @@ from aedx.exchange import failures, process, uploads
 from aedx.exchange.platform import Platform
 from aedx.notify.outbox import Notifier
 from aedx.storage.tables import utcnow
-from aedx.trust import audit, ledger
+from aedx.trust import audit, ledger, refusals
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,8 @@ class Worker:
             return
         self._next_seal = now + self.seal_every
         try:
+            with self.platform.db.transaction() as session:  # counted refusals join the chain too
+                refusals.flush(session)
             ledger.seal(self.platform, wait=False)
         except Exception as e:
             if str(e) != self._seal_failure:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -560,3 +561,30 @@ class UploadSession(Base):
     submission_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RateLimitCounter(Base):
+    """A fixed-window counter of the rate limits (``aedx.api.ratelimit``), shared by the API
+    processes on PostgreSQL; the embedded platform counts in memory."""
+
+    __tablename__ = "rate_limit_counters"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
+
+
+class RefusalWindow(Base):
+    """Repeated refusals of one actor and action, counted for a while and then written to the audit
+    log as one event with their number (``aedx.trust.refusals``)."""
+
+    __tablename__ = "refusal_windows"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of actor and action
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    organisation_id: Mapped[int | None] = mapped_column(Integer)
+    repeats: Mapped[int] = mapped_column(Integer)  # refusals since the last written event
+    detail: Mapped[str | None] = mapped_column(Text)  # of the latest refusal, JSON
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
