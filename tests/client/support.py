@@ -124,6 +124,7 @@ class Proxy:
             downstream.close()
             return
         budget = [cut]  # bytes left before the cut, shared by both directions
+        counted: list[bool] = []
         done = threading.Event()
 
         def pump(a: socket.socket, b: socket.socket) -> None:
@@ -143,8 +144,12 @@ class Proxy:
                         b.sendall(data)
                     if budget[0] == 0:
                         with self.lock:
-                            self.dropped += 1
-                            restart = self.dropped in self.restart_at and self.on_restart is not None
+                            first = not counted  # both directions reach the cut; count it once
+                            counted.append(True)
+                            if first:
+                                self.dropped += 1
+                            restart = first and self.dropped in self.restart_at
+                            restart = restart and self.on_restart is not None
                         if restart:
                             for s in (a, b):
                                 with contextlib.suppress(OSError):

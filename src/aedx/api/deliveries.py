@@ -33,7 +33,7 @@ def inbox(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
     """Packages waiting for the caller, oldest first; they stay listed until acknowledged."""
-    with p.db.transaction() as session:
+    with p.db.reading() as session:
         return delivery.inbox(
             session, caller, include_acknowledged=include_acknowledged, after=after, limit=limit
         )

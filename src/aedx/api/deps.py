@@ -35,7 +35,7 @@ def caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
     token = credentials.credentials if credentials else None
-    with p.db.transaction() as session:
+    with p.db.reading() as session:
         try:
             found = clients.authenticate(session, token)
         except Unauthenticated:

@@ -122,7 +122,7 @@ def listing(
     before: Annotated[str | None, Query(description="page on from this id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
-    with p.db.transaction() as session:
+    with p.db.reading() as session:
         return submissions.listing(session, caller, state=state, kind=kind, before=before, limit=limit)
 
 
