@@ -22,7 +22,8 @@ from aedx.accounts import organisations as orgs
 from aedx.accounts.certificates import issue
 from aedx.accounts.roles import Permission
 from aedx.errors import Denied, Invalid, Unauthenticated
-from aedx.storage.tables import AccessToken, ApiClient, AuditEvent
+from aedx.storage.tables import AccessToken, ApiClient, AuditEvent, utcnow
+from aedx.trust import refusals
 from aedx.trust.caller import Caller, Direction
 from aedx.trust.pki import Authority, Usage
 from tests.builders import records
@@ -376,12 +377,18 @@ def test_refusals_that_name_a_known_client_are_recorded_under_its_organisation(h
     assert post(hub, other_sub).status_code == 401
     assert post(hub, "not-a-jwt", client_id=cid).status_code == 401
     assert post(hub, "not-a-jwt", client_id="aedx-unknown").status_code == 401
+    with hub.platform.db.transaction() as session:  # the repeat about the same client is counted
+        refusals.flush(session, now=utcnow() + refusals.WINDOW)
     with hub.platform.db.transaction() as session:
         agency = orgs.get(session, AGENCY).id
         rows = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "client.token", AuditEvent.outcome == "denied")
+            select(AuditEvent)
+            .where(AuditEvent.action == "client.token", AuditEvent.outcome == "denied")
+            .order_by(AuditEvent.id)
         ).all()
         recorded = [(r.organisation_id, r.object_id, r.actor.startswith("anonymous:")) for r in rows]
-    assert recorded == [(agency, cid, True), (agency, cid, True), (None, None, True)]
+        repeats = [json.loads(r.detail or "{}").get("repeats") for r in rows]
+    assert recorded == [(agency, cid, True), (None, None, True), (agency, cid, True)]
+    assert repeats == [None, None, 1]
     seen = hub.get(AGENCY, "/api/v1/audit", params={"action": "client.token"}).json()
     assert [e["object_id"] for e in seen if e["outcome"] == "denied"] == [cid, cid]

@@ -580,10 +580,12 @@ class RefusalWindow(Base):
 
     __tablename__ = "refusal_windows"
 
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of actor and action
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of actor … object_id
     actor: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(50))
     organisation_id: Mapped[int | None] = mapped_column(Integer)
+    object_type: Mapped[str | None] = mapped_column(String(30))
+    object_id: Mapped[str | None] = mapped_column(String(64))
     repeats: Mapped[int] = mapped_column(Integer)  # refusals since the last written event
     detail: Mapped[str | None] = mapped_column(Text)  # of the latest refusal, JSON
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.Column("action", sa.String(length=50), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=True),
+        sa.Column("object_type", sa.String(length=30), nullable=True),
+        sa.Column("object_id", sa.String(length=64), nullable=True),
         sa.Column("repeats", sa.Integer(), nullable=False),
         sa.Column("detail", sa.Text(), nullable=True),
         sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
