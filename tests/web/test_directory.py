@@ -100,6 +100,9 @@ def test_not_found_under_the_portal_is_a_page_and_elsewhere_json(portal: Portal)
         assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html"), path
         assert '<html lang="zh-Hant-TW">' in answer.text and "查無此網頁" in answer.text
         assert 'href="/portal/"' in answer.text
+        assert 'class="main-nav"' in answer.text and "登出" in answer.text  # the menu stays
+    anonymous = portal.browser().get("/portal/nowhere")
+    assert anonymous.status_code == 404 and 'class="main-nav"' not in anonymous.text
     english = browser.get("/portal/nowhere", headers={"Accept-Language": "en"})
     assert "Page not found" in english.text
     api = browser.get("/nowhere")
@@ -113,6 +116,7 @@ def test_other_errors_under_the_portal_are_pages_too(portal: Portal) -> None:
     assert unreadable.status_code == 400 and "無法處理此請求" in unreadable.text
     wrong_method = browser.get("/portal/sign-out")
     assert wrong_method.status_code == 405 and "無法處理此請求" in wrong_method.text
+    assert 'class="main-nav"' in unreadable.text and 'class="main-nav"' in wrong_method.text
     assert wrong_method.headers["content-type"].startswith("text/html")
     api = browser.get("/api/v1/submissions", params={"limit": "many"})
     assert api.status_code in (401, 422) and api.headers["content-type"].startswith("application/json")

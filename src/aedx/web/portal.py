@@ -9,6 +9,7 @@ every request. Sign-in answers with one message whatever went wrong; the core au
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aedx.accounts import passwords, sessions
@@ -76,6 +78,7 @@ ENROL_CODE_WRONG = N_(
     "the key stays the same, do not add it again."
 )
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 templates = Environment(
     loader=FileSystemLoader(i18n.HERE / "templates"),
@@ -260,7 +263,9 @@ def visit(request: Request, p: PlatformDep) -> Visit:
 VisitDep = Annotated[Visit, Depends(visit)]
 
 
-def page(request: Request, p: Platform, v: Visit, template: str, context: Mapping[str, Any]) -> HTMLResponse:
+def page(
+    request: Request, p: Platform, v: Visit, template: str, context: Mapping[str, Any], status_code: int = 200
+) -> HTMLResponse:
     """A signed-in page, its forms carrying the session's CSRF token, its navigation the links the
     person's permissions reach."""
 
@@ -270,7 +275,7 @@ def page(request: Request, p: Platform, v: Visit, template: str, context: Mappin
 
     return render(
         request, template, {"navigation": _links(v.caller), names.CONTEXT_KEY: names.Names(load), **context},
-        csrf_token=security.session_token(_key(p), v.token), person=v.person,
+        csrf_token=security.session_token(_key(p), v.token), person=v.person, status_code=status_code,
     )  # fmt: skip
 
 
@@ -516,10 +521,30 @@ def error_page(request: Request, status_code: int) -> HTMLResponse:
     """The portal's page for a request that ends in an error (an address that leads nowhere, a
     request it cannot read, a failure), in the reader's language; the API answers its own in JSON."""
     if status_code in (401, 403):
-        return render(request, "refused.html", {}, csrf_token="", status_code=403)
-    heading, explanation = ERRORS.get(status_code, ERRORS[500 if status_code >= 500 else 400])
-    return render(request, "error.html", {"heading": heading, "explanation": explanation},
-                  csrf_token="", status_code=status_code)  # fmt: skip
+        template, context, status_code = "refused.html", {}, 403
+    else:
+        heading, explanation = ERRORS.get(status_code, ERRORS[500 if status_code >= 500 else 400])
+        template, context = "error.html", {"heading": heading, "explanation": explanation}
+    found = _visitor(request)
+    if found is not None:  # a signed-in person keeps the menu, to go on from where they are
+        return page(request, found[0], found[1], template, context, status_code)
+    return render(request, template, context, csrf_token="", status_code=status_code)
+
+
+def _visitor(request: Request) -> tuple[Platform, Visit] | None:
+    """The signed-in person behind an error page, if any (not a reason for another error)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    p: Platform | None = getattr(request.app.state, "platform", None)
+    if not token or p is None:
+        return None
+    try:
+        with p.db.transaction() as session:
+            return p, Visit(sessions.resume(session, token), _person(session, token), token)
+    except (sessions.SessionEnded, sessions.PasswordChangeRequired):
+        return None
+    except SQLAlchemyError:  # the error may be the database's: the page is shown without the menu
+        log.exception("the person behind an error page could not be read")
+        return None
 
 
 # --- mounting
