@@ -253,14 +253,9 @@ def audit_verify(data_dir: DataDirOption = None, database: DatabaseOption = None
             f"{verdict.unsealed:,} events not yet sealed (the oldest {age} s ago)",
             highlight=False,
         )
+    outcome, detail = verdict.audited()
     with platform.db.transaction() as session:
-        audit.record(
-            session,
-            actor=cli_actor(),
-            action="audit.verify",
-            outcome="ok" if verdict.ok else "failed",
-            detail={"events": verdict.events} | ({"first": first.kind.value} if first else {}),
-        )
+        audit.record(session, actor=cli_actor(), action="audit.verify", outcome=outcome, detail=detail)
     raise typer.Exit(0 if verdict.ok else 1)
 
 

@@ -524,6 +524,13 @@ class Verdict:
     def full(self) -> bool:
         return self.truncated or len(self.findings) >= MAX_FINDINGS
 
+    def audited(self) -> tuple[str, dict[str, Any]]:
+        """The outcome and detail of the ``audit.verify`` event that records this verification."""
+        first = self.first
+        return ("ok" if self.ok else "failed"), {"events": self.events} | (
+            {"first": first.kind.value} if first else {}
+        )
+
 
 def _reader(db: Database) -> Engine:
     """An engine whose transactions read a snapshot without taking SQLite's write lock."""

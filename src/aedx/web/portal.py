@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -175,23 +175,27 @@ def render(
     person: Person | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    page = templates.get_template(template).render(_context(request, context, csrf_token, person))
+    return HTMLResponse(page, status_code=status_code, headers=HEADERS)
+
+
+def _context(
+    request: Request, context: Mapping[str, Any], csrf_token: str, person: Person | None
+) -> dict[str, Any]:
     locale = locale_of(request)
     t = i18n.translations(locale)
-    page = templates.get_template(template).render(
-        {
-            "gettext": t.gettext,
-            "ngettext": t.ngettext,
-            "_": t.gettext,
-            "locale": locale,
-            "html_lang": i18n.LANGUAGES[locale],
-            "path": request.url.path,
-            "csrf_field": security.CSRF_FIELD,
-            "csrf_token": csrf_token,
-            "person": person,
-            **context,
-        }
-    )
-    return HTMLResponse(page, status_code=status_code, headers=HEADERS)
+    return {
+        "gettext": t.gettext,
+        "ngettext": t.ngettext,
+        "_": t.gettext,
+        "locale": locale,
+        "html_lang": i18n.LANGUAGES[locale],
+        "path": request.url.path,
+        "csrf_field": security.CSRF_FIELD,
+        "csrf_token": csrf_token,
+        "person": person,
+        **context,
+    }
 
 
 def message(request: Request, error: DomainError) -> str:
@@ -269,14 +273,30 @@ def page(
     """A signed-in page, its forms carrying the session's CSRF token, its navigation the links the
     person's permissions reach."""
 
+    csrf = security.session_token(_key(p), v.token)
+    return render(request, template, _page_context(p, v, context), csrf_token=csrf, person=v.person,
+                  status_code=status_code)  # fmt: skip
+
+
+def streamed_page(
+    request: Request, p: Platform, v: Visit, template: str, context: Mapping[str, Any]
+) -> StreamingResponse:
+    """A signed-in page sent as it is written, for work that reports its progress as it goes (the
+    template iterates over it)."""
+    full = _context(request, _page_context(p, v, context), security.session_token(_key(p), v.token), v.person)
+    return StreamingResponse(
+        templates.get_template(template).generate(full),
+        media_type="text/html; charset=utf-8",
+        headers=HEADERS | {"X-Accel-Buffering": "no"},  # a proxy passes each part on as it comes
+    )
+
+
+def _page_context(p: Platform, v: Visit, context: Mapping[str, Any]) -> dict[str, Any]:
     def load() -> dict[str, str]:
         with p.db.transaction() as session:
             return names.read(session)
 
-    return render(
-        request, template, {"navigation": _links(v.caller), names.CONTEXT_KEY: names.Names(load), **context},
-        csrf_token=security.session_token(_key(p), v.token), person=v.person, status_code=status_code,
-    )  # fmt: skip
+    return {"navigation": _links(v.caller), names.CONTEXT_KEY: names.Names(load), **context}
 
 
 def require_csrf(request: Request, p: Platform, given: str) -> str:

@@ -1,11 +1,17 @@
 """The audit search: filters by time, organisation, actor, action, outcome, kind and object, newest
 first page by page; the filtered events exported as CSV or JSON lines; how far the ledger is sealed.
-HQ reads every organisation's events, others their own (``audit.read``)."""
+HQ reads every organisation's events, others their own (``audit.read``). The auditor
+(``audit.verify``) verifies the ledger from here, watching its progress, as ``aedx audit verify``
+does."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import queue
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from typing import Annotated
@@ -16,11 +22,16 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from aedx.accounts.roles import Permission
 from aedx.errors import Denied, DomainError, Invalid
+from aedx.exchange.platform import Platform
 from aedx.kinds import KINDS
 from aedx.trust import actors, audit, ledger
+from aedx.trust.caller import Caller
 from aedx.web import dates
-from aedx.web.admin.common import OUTCOMES, Text, router, show
-from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, VisitDep, message, require
+from aedx.web.admin.common import OUTCOMES, Csrf, Text, router, show, streamed
+from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, VisitDep, message, require, require_csrf
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY = 0.5  # seconds between two progress lines of a verification
 
 
 def _time(value: str, end: bool = False) -> dt.datetime | None:
@@ -106,9 +117,64 @@ def audit_search(
         "paged": before is not None,
         "show_organisation": v.caller.is_hq,
         "sealing": sealing,
+        "may_verify": v.caller.may(Permission.AUDIT_VERIFY),
         "error": error,
     }
     return show(request, p, v, "audit.html", context, status)
+
+
+class Verification:
+    """A verification of the ledger, run beside the page that reports it: ``progress`` yields
+    (events checked, events in all) as it goes; then ``verdict`` holds the result, recorded in the
+    audit log as the command's is. One runs at a time in a process; another asked for meanwhile
+    is told so (``busy``)."""
+
+    running = threading.Lock()
+
+    def __init__(self, p: Platform, caller: Caller) -> None:
+        self.p, self.caller = p, caller
+        self.verdict: ledger.Verdict | None = None
+        self.failure: DomainError | None = None
+        self.busy = False
+
+    def progress(self) -> Iterator[tuple[int, int]]:
+        if not Verification.running.acquire(blocking=False):
+            self.busy = True
+            return
+        steps: queue.Queue[tuple[int, int] | None] = queue.Queue()
+        threading.Thread(target=self._run, args=(steps,), name="aedx-audit-verify", daemon=True).start()
+        shown = 0.0
+        while (step := steps.get()) is not None:
+            if time.monotonic() - shown >= PROGRESS_EVERY:
+                shown = time.monotonic()
+                yield step
+        if self.verdict is not None:
+            outcome, detail = self.verdict.audited()
+            with self.p.db.transaction() as session:
+                audit.by_caller(session, self.caller, "audit.verify", outcome=outcome, detail=detail)
+
+    def _run(self, steps: queue.Queue[tuple[int, int] | None]) -> None:
+        try:
+            self.verdict = ledger.verify(self.p, progress=lambda done, total: steps.put((done, total)))
+        except DomainError as e:
+            self.failure = e
+        except Exception:
+            log.exception("the audit log could not be verified")
+            self.failure = DomainError("稽核紀錄驗證未能完成", "the verification could not finish")
+        finally:
+            Verification.running.release()
+            steps.put(None)
+
+
+@router.post("/audit/verify")
+def audit_verify(request: Request, p: PlatformDep, v: VisitDep, csrf_token: Csrf = "") -> Response:
+    """The ledger verified while the page shows how far it has gone, then the verdict."""
+    require_csrf(request, p, csrf_token)
+    with p.db.transaction() as session:
+        require(session, v.caller, "audit.verify", Permission.AUDIT_VERIFY)
+    return streamed(
+        request, p, v, "audit_verify.html", {"run": Verification(p, v.caller), "labels": ledger.LABELS}
+    )
 
 
 @router.get("/audit/export")

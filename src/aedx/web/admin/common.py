@@ -16,7 +16,7 @@ from aedx.errors import Denied, DomainError, Invalid
 from aedx.storage.tables import Organisation
 from aedx.trust.caller import Direction
 from aedx.web.i18n import N_
-from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, Visit, require, require_csrf
+from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, Visit, require, require_csrf, streamed_page
 from aedx.web.portal import page as render_page
 
 ADMIN = "/portal/admin"
@@ -93,13 +93,21 @@ def show(
 ) -> HTMLResponse:
     """A management page with the section menu; ``saved`` tells it a change was just made (the
     redirect after a change carries ``?saved=1``)."""
-    sections = [(path, label) for path, label, needs in SECTIONS if any(v.caller.may(n) for n in needs)]
     saved = request.query_params.get("saved") == "1"
     response = render_page(
-        request, p, v, f"admin/{template}", {"sections": sections, "saved": saved, **context}
+        request, p, v, f"admin/{template}", {"sections": _sections(v), "saved": saved, **context}
     )
     response.status_code = status_code
     return response
+
+
+def streamed(request: Request, p: PlatformDep, v: Visit, template: str, context: dict[str, Any]) -> Response:
+    """A management page sent as it is written (see ``portal.streamed_page``)."""
+    return streamed_page(request, p, v, f"admin/{template}", {"sections": _sections(v), **context})
+
+
+def _sections(v: Visit) -> list[tuple[str, str]]:
+    return [(path, label) for path, label, needs in SECTIONS if any(v.caller.may(n) for n in needs)]
 
 
 def change(
