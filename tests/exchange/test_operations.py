@@ -116,7 +116,7 @@ def test_audit_export_and_worker_once(database_url: str, tmp_path: Path) -> None
         data=tmp_path,
     )
     exported_csv = as_csv.read_text(encoding="utf-8")
-    assert exported_csv.startswith("id,at,actor,organisation,action")
+    assert exported_csv.startswith("id,at (UTC),actor,organisation,action")
     rows = list(csv.DictReader(io.StringIO(exported_csv)))
     assert [r["object_id"] for r in rows if r["action"] == "x.test"] == ["'=1+2"]
 

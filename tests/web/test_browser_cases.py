@@ -52,6 +52,7 @@ def _exchanged(world: World) -> None:
     branch = world.person(BRANCH, "lin.zhiming", "branch_officer")
     inbox = branch.get("/portal/inbox")
     referral = inbox.text.split('href="/portal/inbox/')[1].split('"')[0].split("/")[0]
+    assert branch.get(f"/portal/inbox/{referral}/download").status_code == 200
     assert (
         branch.post(f"/portal/inbox/{referral}/acknowledge", data={"csrf_token": token_of(inbox)}).status_code
         == 303

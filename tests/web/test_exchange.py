@@ -239,7 +239,7 @@ def test_feedback_reaches_the_agency_inbox_and_packages_open_with_either_key(wor
         assert b"ASSIGNED" in bytes(cms.unwrap(sealed, key).content)
     early = officer.post(f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": token_of(page)})
     assert early.status_code == 409 and "尚未完整下載" in early.text  # not before one download
-    assert f"/portal/inbox/{sent.id}/download" in early.text
+    assert f'href="/portal/inbox/{sent.id}"' in early.text  # back to the package, to download it
     clear = officer.get(f"/portal/inbox/{sent.id}/download")
     assert clear.status_code == 200 and b"ASSIGNED" in clear.content
     assert clear.headers["content-disposition"].startswith("attachment")

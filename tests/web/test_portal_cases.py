@@ -128,6 +128,7 @@ def _referred_and_assigned(world: World) -> tuple[TestClient, TestClient]:
     inbox = branch.get("/portal/inbox")
     with world.platform.db.transaction() as s:
         referral = s.scalars(select(Delivery.id).where(Delivery.kind == "case_referral")).one()
+    assert branch.get(f"/portal/inbox/{referral}/download").status_code == 200  # taken, then acknowledged
     done = branch.post(f"/portal/inbox/{referral}/acknowledge", data={"csrf_token": token_of(inbox)})
     assert done.status_code == 303
     feedback = file_of("status_feedback", {},
@@ -267,6 +268,7 @@ def test_acknowledging_asks_naming_the_package_then_shows_it(world: World) -> No
     assert zh("Acknowledge this package?") in asked.text and first in asked.text
     assert "士林分署" in asked.text and "案件狀態回饋" in asked.text
     assert f'action="/portal/inbox/{first}/acknowledge"' in asked.text
+    assert officer.get(f"/portal/inbox/{first}/download").status_code == 200
     done = officer.post(f"/portal/inbox/{first}/acknowledge", data={"csrf_token": token_of(asked)})
     assert done.status_code == 303 and done.headers["location"] == f"/portal/inbox/{first}?done=true"
     shown = officer.get(done.headers["location"])
