@@ -24,6 +24,7 @@ EXAMPLES: dict[str, list[str]] = {
     "/portal/kinds/{name}": ["case_referral", "payment", "status_feedback"],
     "/portal/contacts/{code}": ["A383000000", "sly", "aea"],
     "/portal/admin/organisations/{code}": ["A383000000", "aea"],
+    "/portal/admin/organisations/{code}/state": ["A383000000", "aea"],
     "/portal/admin/users/{username}": ["hq.admin.lee", "chen.mei"],
     "/portal/submissions/{submission_id}": ["sa383000001"],  # made by the test
 }
@@ -38,6 +39,10 @@ LEFT_OUT: dict[str, str] = {
     "/portal/inbox/{delivery_id}": "needs a delivered package: checked in test_browser_cases",
     "/portal/inbox/{delivery_id}/acknowledge": "needs a delivered package: checked in test_browser_cases",
     "/portal/cases/{case_id}": "needs a referred case: checked in test_browser_cases",
+    "/portal/admin/certificates/{serial}": "needs an issued certificate: checked in test_admin_confirm",
+    "/portal/admin/certificates/{serial}/revoke": "needs an issued certificate: checked in test_admin_confirm",
+    "/portal/admin/clients/{client_id}": "needs a registered client: checked in test_admin_confirm",
+    "/portal/admin/clients/{client_id}/disable": "needs a registered client: checked in test_admin_confirm",
 }
 UNLABELLED_INPUTS = {"hidden", "submit", "button", "reset", "image"}
 

@@ -160,7 +160,10 @@ def test_hq_edits_and_disables_an_organisation(portal: Portal) -> None:
     )  # fmt: skip
     assert edited.status_code == 303
     assert (
-        hq.post("/portal/admin/organisations/A383000000/state", data={"csrf_token": token}).status_code == 303
+        hq.post(
+            "/portal/admin/organisations/A383000000/state", data={"csrf_token": token, "confirm": "yes"}
+        ).status_code
+        == 303
     )
     hq_kind = hq.post(
         "/portal/admin/organisations/aea",
@@ -168,7 +171,8 @@ def test_hq_edits_and_disables_an_organisation(portal: Portal) -> None:
               "preferred_encoding": "utf-8"},
     )  # fmt: skip
     assert hq_kind.status_code == 400
-    assert hq.post("/portal/admin/organisations/aea/state", data={"csrf_token": token}).status_code == 400
+    hq_state = hq.post("/portal/admin/organisations/aea/state", data={"csrf_token": token, "confirm": "yes"})
+    assert hq_state.status_code == 400
     with portal.platform.db.transaction() as s:
         org = s.scalars(select(Organisation).where(Organisation.code == "A383000000")).one()
         assert (org.role, org.preferred_format, org.active) == ("partner", "jsonl", False)
@@ -278,7 +282,9 @@ def test_api_clients_are_registered_from_a_pem_or_a_jwk_and_disabled(portal: Por
     page = admin.get("/portal/admin/clients")
     assert all(i in page.text for i in registered) and "EC-P256" in page.text
     assert (
-        admin.post(f"/portal/admin/clients/{registered[0]}/disable", data={"csrf_token": token}).status_code
+        admin.post(
+            f"/portal/admin/clients/{registered[0]}/disable", data={"csrf_token": token, "confirm": "yes"}
+        ).status_code
         == 303
     )
     with portal.platform.db.transaction() as s:
@@ -317,7 +323,7 @@ def test_hq_issues_a_certificate_from_a_csr_revokes_it_and_the_crl_lists_it(port
         serial, 16
     )
     revoked = hq.post(f"/portal/admin/certificates/{serial}/revoke",
-                      data={"csrf_token": token, "reason": "key_compromise"})  # fmt: skip
+                      data={"csrf_token": token, "confirm": "yes", "reason": "key_compromise"})  # fmt: skip
     assert revoked.status_code == 303
     crl = x509.load_pem_x509_crl(hq.get("/portal/admin/certificates/crl.pem").content)
     assert crl.get_revoked_certificate_by_serial_number(int(serial, 16)) is not None
@@ -451,7 +457,7 @@ def test_lists_are_filtered_and_paged(portal: Portal) -> None:
     following = hq.get("/portal/admin/organisations?kind=partner&after=B024")
     assert following.text.count('<th scope="row">') == 5 and 'rel="next"' not in following.text
     assert 'rel="next"' in first.text and "after=B024" in first.text
-    hq.post("/portal/admin/organisations/B003/state", data={"csrf_token": csrf(hq)})
+    hq.post("/portal/admin/organisations/B003/state", data={"csrf_token": csrf(hq), "confirm": "yes"})
     disabled = hq.get("/portal/admin/organisations?state=disabled")
     assert disabled.text.count('<th scope="row">') == 1 and "B003" in disabled.text
 

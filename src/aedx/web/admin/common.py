@@ -1,5 +1,6 @@
 """What every management page shares: the router, the labels, the permission check that audits a
-refusal, rendering with the section menu, one change as a POST makes it, paging and uploads."""
+refusal, rendering with the section menu, one change as a POST makes it, the confirmation an
+irreversible change asks for first, paging and uploads."""
 
 from __future__ import annotations
 
@@ -79,8 +80,21 @@ SECTIONS = (
 )
 ANY_SECTION = tuple({p for _, _, permissions in SECTIONS for p in permissions})
 
+# what a change just did, named by the redirect after it (``?done=``) and said on the object's page
+DONE: dict[str, str] = {
+    "issued": N_("The certificate was issued. Hand it to the organisation: download it or copy it below."),
+    "revoked": N_("The certificate is revoked and listed in the certificate revocation list (CRL)."),
+    "registered": N_(
+        "The API client was registered. Hand its client id to the administrator of the organisation's server."
+    ),
+    "client_disabled": N_("The API client is disabled: it gets no new tokens and its tokens no longer work."),
+    "organisation_disabled": N_("The organisation is disabled."),
+}
+CONFIRMED = "yes"  # the value only a confirmation page sends in its ``confirm`` field
+
 Code = Annotated[str, Form(max_length=20)]
 Csrf = Annotated[str, Form(max_length=200)]
+Confirm = Annotated[str, Form(max_length=10)]
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 Text = Annotated[str, Query(max_length=100)]
 
@@ -92,10 +106,11 @@ def show(
     request: Request, p: PlatformDep, v: Visit, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
     """A management page with the section menu; ``saved`` tells it a change was just made (the
-    redirect after a change carries ``?saved=1``)."""
+    redirect after a change carries ``?saved=1``), ``done`` what an irreversible one did."""
     saved = request.query_params.get("saved") == "1"
+    done = DONE.get(request.query_params.get("done", ""))
     response = render_page(
-        request, p, v, f"admin/{template}", {"sections": _sections(v), "saved": saved, **context}
+        request, p, v, f"admin/{template}", {"sections": _sections(v), "saved": saved, "done": done, **context}
     )
     response.status_code = status_code
     return response
@@ -135,6 +150,32 @@ def change(
 
 def saved_redirect(path: str) -> Response:
     return RedirectResponse(f"{path}?saved=1", status_code=303)
+
+
+def done_redirect(path: str, what: str) -> Response:
+    """To the changed object's own page, which says what was done (a key of ``DONE``)."""
+    return RedirectResponse(f"{path}?done={what}", status_code=303)
+
+
+def confirmed(
+    request: Request,
+    p: PlatformDep,
+    v: Visit,
+    csrf_token: str,
+    confirm: str,
+    action: str,
+    permissions: Sequence[Permission],
+    confirmation: str,
+) -> Response | None:
+    """None when an irreversible change comes from its confirmation page (which alone sends
+    ``confirm=yes``); otherwise, once the token and the permission are checked as for any change,
+    the way to that confirmation page, nothing changed."""
+    if confirm == CONFIRMED:
+        return None
+    require_csrf(request, p, csrf_token)
+    with p.db.transaction() as session:
+        require(session, v.caller, action, *permissions)
+    return RedirectResponse(confirmation, status_code=303)
 
 
 def paged(rows: Sequence[T], number: int) -> tuple[Sequence[T], int | None]:

@@ -1,25 +1,33 @@
 """Organisations: the list by kind, code or name; a new agency or partner office; corrections of a
-name, kind or preferences; disabling and enabling. HQ only (``organisations.manage``)."""
+name, kind or preferences; disabling (after a confirmation that names the organisation and what it
+stops) and enabling. HQ only (``organisations.manage``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from aedx.accounts import organisations as orgs
 from aedx.accounts.roles import Permission
 from aedx.errors import DomainError
+from aedx.storage.tables import ApiClient, User
 from aedx.web.admin.common import (
     ADMIN,
     ENCODINGS,
     FORMATS,
     ROLE_KINDS,
     Code,
+    Confirm,
     Csrf,
     Text,
     change,
+    confirmed,
+    done_redirect,
     router,
     saved_redirect,
     show,
@@ -106,15 +114,33 @@ def organisation_create(
     return saved_redirect(f"{ADMIN}/organisations/{made.code}")
 
 
+def _active(session: Session, table: type[User] | type[ApiClient], organisation_id: int) -> int:
+    """How many of the organisation's people or API clients are active."""
+    stmt = select(func.count()).select_from(table)
+    return session.scalar(stmt.where(table.organisation_id == organisation_id, table.active.is_(True))) or 0
+
+
 def _organisation_page(
-    request: Request, p: PlatformDep, v: Visit, code: str, error: str | None = None, status_code: int = 200
+    request: Request,
+    p: PlatformDep,
+    v: Visit,
+    code: str,
+    error: str | None = None,
+    status_code: int = 200,
+    *,
+    confirming: bool = False,
 ) -> HTMLResponse:
+    """One organisation and its corrections; or, when ``confirming``, the question whether to
+    disable it, with the people and API clients that would stop."""
     with p.db.transaction() as session:
         require(session, v.caller, "organisation.view", Permission.ORGANISATIONS_MANAGE)
         try:
             org = orgs.get(session, code)
         except DomainError:
             raise Refused() from None
+        confirming = confirming and org.active and org.role != "hq"
+        people = _active(session, User, org.id) if confirming else 0
+        servers = _active(session, ApiClient, org.id) if confirming else 0
         session.expunge(org)
     context = {
         "org": org,
@@ -123,6 +149,9 @@ def _organisation_page(
         "encodings": ENCODINGS,
         "managed": org.role in orgs.MANAGED_ROLES,
         "error": error,
+        "confirming": confirming,
+        "people": people,
+        "servers": servers,
     }
     return show(request, p, v, "organisation.html", context, status_code)
 
@@ -166,6 +195,12 @@ def organisation_update(
     return saved_redirect(f"{ADMIN}/organisations/{done.code}")
 
 
+@router.get("/organisations/{code}/state", response_class=HTMLResponse)
+def organisation_disable_confirmation(request: Request, p: PlatformDep, v: VisitDep, code: str) -> Response:
+    """Asks before disabling, naming the organisation and what stops with it."""
+    return _organisation_page(request, p, v, code[:20], confirming=True)
+
+
 @router.post("/organisations/{code}/state", response_class=HTMLResponse)
 def organisation_state(
     request: Request,
@@ -174,7 +209,17 @@ def organisation_state(
     code: str,
     csrf_token: Csrf = "",
     active: Annotated[bool, Form()] = False,
+    confirm: Confirm = "",
 ) -> Response:
+    """Enabling at once; disabling only from its confirmation page."""
+    code = code[:20]
+    if not active:
+        ask = confirmed(
+            request, p, v, csrf_token, confirm, "organisation.state", (Permission.ORGANISATIONS_MANAGE,),
+            f"{ADMIN}/organisations/{quote(code)}/state",
+        )  # fmt: skip
+        if ask is not None:
+            return ask
     done = change(
         request,
         p,
@@ -182,8 +227,10 @@ def organisation_state(
         csrf_token,
         "organisation.state",
         (Permission.ORGANISATIONS_MANAGE,),
-        lambda s: orgs.set_active(s, v.caller, code[:20], active),
+        lambda s: orgs.set_active(s, v.caller, code, active),
     )
     if isinstance(done, DomainError):
-        return _organisation_page(request, p, v, code[:20], message(request, done), 400)
-    return saved_redirect(f"{ADMIN}/organisations/{done.code}")
+        return _organisation_page(request, p, v, code, message(request, done), 400)
+    if active:
+        return saved_redirect(f"{ADMIN}/organisations/{quote(done.code)}")
+    return done_redirect(f"{ADMIN}/organisations/{quote(done.code)}", "organisation_disabled")

@@ -1,5 +1,7 @@
 """People, roles and API clients: HQ's administrators reach every organisation's, an organisation's
-own administrator their own (the core decides). An initial password is shown once."""
+own administrator their own (the core decides). An initial password is shown once; a newly
+registered API client is shown on its own page with the client id to hand on, and is disabled
+only after a confirmation that names it."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from aedx.accounts import clients, users
@@ -24,10 +26,13 @@ from aedx.web.admin.common import (
     ROLE_KINDS,
     ROLE_LABELS,
     Code,
+    Confirm,
     Csrf,
     PageNumber,
     Text,
     change,
+    confirmed,
+    done_redirect,
     managed_organisations,
     paged,
     router,
@@ -360,13 +365,88 @@ def client_register(
     done = change(request, p, v, csrf_token, "client.register", MANAGE_PEOPLE, register)
     if isinstance(done, DomainError):
         return _clients_page(request, p, v, error=message(request, done), status_code=400)
-    return RedirectResponse(f"{ADMIN}/clients?saved=1", status_code=303)
+    return done_redirect(_client_address(done), "registered")
+
+
+def _client_address(client_id: str) -> str:
+    return f"{ADMIN}/clients/{quote(client_id)}"
+
+
+def _client_page(
+    request: Request,
+    p: PlatformDep,
+    v: Visit,
+    client_id: str,
+    *,
+    confirming: bool = False,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """One API client: its client id to hand on, its organisation, key and use; or, when
+    ``confirming``, the question whether to disable it. Another organisation's client is out of
+    an organisation's own administrator's reach (the refusal audited)."""
+    with p.db.transaction() as session:
+        require(session, v.caller, "client.view", *MANAGE_PEOPLE)
+        try:
+            found = clients.get(session, client_id[:64])
+        except NotFound:
+            raise Refused() from None
+        org = session.get_one(Organisation, found.organisation_id)
+        if not any(c.id == found.id for c, _ in clients.listing(session, v.caller, org.code)):
+            audit.by_caller(
+                session,
+                v.caller,
+                "client.view",
+                outcome="denied",
+                organisation_id=org.id,
+                object_type="client",
+                object_id=found.client_id,
+                detail={"reason": "outside_reach"},
+            )
+            audit.refuse(session, Refused())
+        session.expunge_all()
+    context = {
+        "client": found,
+        "org": org,
+        "confirming": confirming and found.active,
+        "error": error,
+    }
+    return show(request, p, v, "client.html", context, status_code)
+
+
+@router.get("/clients/{client_id}", response_class=HTMLResponse)
+def client(request: Request, p: PlatformDep, v: VisitDep, client_id: str) -> Response:
+    return _client_page(request, p, v, client_id)
+
+
+@router.get("/clients/{client_id}/disable", response_class=HTMLResponse)
+def client_disable_confirmation(request: Request, p: PlatformDep, v: VisitDep, client_id: str) -> Response:
+    """Asks before disabling, naming the client: a disabled client is not enabled again."""
+    return _client_page(request, p, v, client_id, confirming=True)
 
 
 @router.post("/clients/{client_id}/disable", response_class=HTMLResponse)
 def client_disable(
-    request: Request, p: PlatformDep, v: VisitDep, client_id: str, csrf_token: Csrf = ""
+    request: Request,
+    p: PlatformDep,
+    v: VisitDep,
+    client_id: str,
+    csrf_token: Csrf = "",
+    confirm: Confirm = "",
 ) -> Response:
+    client_id = client_id[:64]
+    ask = confirmed(
+        request,
+        p,
+        v,
+        csrf_token,
+        confirm,
+        "client.disable",
+        MANAGE_PEOPLE,
+        f"{_client_address(client_id)}/disable",
+    )
+    if ask is not None:
+        return ask
     done = change(
         request,
         p,
@@ -374,8 +454,10 @@ def client_disable(
         csrf_token,
         "client.disable",
         MANAGE_PEOPLE,
-        lambda s: clients.disable(s, v.caller, client_id[:64]),
+        lambda s: clients.disable(s, v.caller, client_id).client_id,
     )
+    if isinstance(done, NotFound):
+        raise Refused()
     if isinstance(done, DomainError):
-        return _clients_page(request, p, v, error=message(request, done), status_code=400)
-    return saved_redirect(f"{ADMIN}/clients")
+        return _client_page(request, p, v, client_id, error=message(request, done), status_code=400)
+    return done_redirect(_client_address(done), "client_disabled")
