@@ -16,6 +16,7 @@ step).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -288,7 +289,7 @@ def idle_warning(p: Platform, ends: dt.datetime | None) -> dict[str, Any] | None
     idle limit in minutes (None without a session)."""
     if ends is None:
         return None
-    left = max(0, int((ends - utcnow()).total_seconds()))
+    left = max(0, math.ceil((ends - utcnow()).total_seconds()))
     warn = min(IDLE_WARNING, p.settings.idle_timeout / 2).total_seconds()
     return {"left": left, "warn": max(1, int(warn)), "minutes": _minutes(p.settings.idle_timeout),
             "renew": RENEW}  # fmt: skip
@@ -546,7 +547,7 @@ def renew_session(
             ends = sessions.renew(session, token, now=now, idle=p.settings.idle_timeout)
     except sessions.SessionEnded:
         return JSONResponse({"left": 0}, status_code=401, headers=HEADERS)
-    return JSONResponse({"left": int((ends - now).total_seconds())}, headers=HEADERS)
+    return JSONResponse({"left": math.ceil((ends - now).total_seconds())}, headers=HEADERS)
 
 
 # --- the password an administrator set

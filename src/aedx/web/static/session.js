@@ -9,6 +9,7 @@
   const stay = box.querySelector(".idle-stay");
   const again = box.querySelector(".idle-again");
   const warnBefore = Number(box.dataset.warn) * 1000;
+  const GRACE = 1000;  // the server has surely ended the session by then
   let deadline = Date.now() + Number(box.dataset.left) * 1000;
   let shown = "";
 
@@ -30,7 +31,7 @@
   function tick() {
     const left = deadline - Date.now();
     if (shown === "ended") return;
-    show(left <= 0 ? "ended" : left <= warnBefore ? "warning" : "");
+    show(left <= -GRACE ? "ended" : left <= warnBefore ? "warning" : "");
   }
 
   stay.addEventListener("click", async () => {
