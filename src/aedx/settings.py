@@ -25,6 +25,10 @@
 ``AEDX_MAX_HEADER_KB`` the largest request head, in KiB (default 16); larger gets 431
 ``AEDX_RATE_LIMITS``   rate limits as ``name=limit`` pairs, ``;``-separated, in the notation of
                        ``limits`` (``token_client=30/minute;sign_in=20/minute``); see ``aedx.api.ratelimit``
+``AEDX_IDLE_MINUTES``  minutes a portal session may stay idle before it ends (default 15; a fraction
+                       such as ``0.5`` is allowed, for trials); the page warns a few minutes before
+``AEDX_HELP_DESK``     whom a person calls when their account is locked, shown on the sign-in page
+                       (default ``HELP_DESK``: the HQ information office's help desk)
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 TAIPEI = dt.timezone(dt.timedelta(hours=8), "Asia/Taipei")  # no daylight saving since 1979
+IDLE_TIMEOUT = dt.timedelta(minutes=15)
+HELP_DESK = "法務部行政執行署資訊室服務台（上班時間）"
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For/-Proto are believed
     max_header_bytes: int = 16 << 10  # a larger request head is answered 431
     rate_limits: tuple[tuple[str, str], ...] = ()  # (name, limit) overrides of ratelimit.DEFAULTS
+    idle_timeout: dt.timedelta = IDLE_TIMEOUT  # a portal session idle this long ends
+    help_desk: str = HELP_DESK  # whom to call about a locked account
 
     def current_day(self) -> dt.date:
         """The day the date rules check against: the configured one, else today in Taipei."""
@@ -86,7 +94,19 @@ class Settings:
             trusted_proxies=_listed(os.environ.get("AEDX_TRUSTED_PROXIES", "")),
             max_header_bytes=int(os.environ.get("AEDX_MAX_HEADER_KB", "16")) << 10,
             rate_limits=_pairs(os.environ.get("AEDX_RATE_LIMITS", "")),
+            idle_timeout=_minutes(os.environ.get("AEDX_IDLE_MINUTES")) or IDLE_TIMEOUT,
+            help_desk=os.environ.get("AEDX_HELP_DESK", "").strip() or HELP_DESK,
         )
+
+
+def _minutes(value: str | None) -> dt.timedelta | None:
+    """A positive number of minutes, or None when unset."""
+    if not value or not value.strip():
+        return None
+    minutes = float(value)
+    if not minutes > 0:
+        raise ValueError(f"a positive number of minutes is needed, not {value!r}")
+    return dt.timedelta(minutes=minutes)
 
 
 def _path(value: str | None) -> Path | None:

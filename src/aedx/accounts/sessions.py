@@ -3,11 +3,15 @@
 ``authenticate`` checks the password (argon2id) and, where needed, a TOTP code, and opens a
 session whose token is shown once (only its SHA-256 is kept). Whatever went wrong, the caller
 hears the same message; the audit log keeps the reason. Five consecutive failures lock the account
-for 15 minutes; the count lives in the database, so it holds across processes.
+for 15 minutes; the count lives in the database, so it holds across processes. A failure on an
+account that is locked is ``AccountLocked``: the same message and code, with the moment the lock
+ends for the portal to show (only an existing, locked account can give it).
 
 ``resume`` turns a session token into a ``Caller`` on every request: a session idle for longer
-than 15 minutes, or older than 12 hours, ends. Disabling a person, changing their role or resetting
-their password ends all their sessions at once; ``sign_out`` ends one.
+than the idle limit (``Settings.idle_timeout``, 15 minutes by default), or older than 12 hours,
+ends; ``SessionEnded.reason`` says which. ``renew`` keeps a session open without a page.
+Disabling a person, changing their role or resetting their password ends all their sessions at
+once; ``sign_out`` ends one.
 
 Second factor: people whose role is in ``MFA_REQUIRED`` cannot get a session without a confirmed
 TOTP. At their first sign-in (password only) they are told to enrol (``EnrolmentRequired``);
@@ -37,6 +41,7 @@ from sqlalchemy.orm import Session
 from aedx.accounts import grants, passwords, totp, users
 from aedx.accounts.roles import ROLE_PERMISSIONS, Role
 from aedx.errors import Conflict, Denied, Unauthenticated
+from aedx.settings import IDLE_TIMEOUT
 from aedx.storage.tables import Organisation, User, UserSession, utcnow
 from aedx.trust import audit
 from aedx.trust.caller import Caller
@@ -44,7 +49,6 @@ from aedx.trust.caller import Caller
 LOCKOUT_THRESHOLD = 5  # consecutive failures
 LOCKOUT = dt.timedelta(minutes=15)
 PENDING_ENROLMENT = dt.timedelta(hours=1)  # how long an unconfirmed authenticator key is offered again
-IDLE_TIMEOUT = dt.timedelta(minutes=15)
 ABSOLUTE_TIMEOUT = dt.timedelta(hours=12)
 LAST_SEEN_EVERY = dt.timedelta(minutes=1)  # last_seen is written at most this often
 TOKEN_PREFIX = "aedxs_"  # noqa: S105 - a prefix, not a secret
@@ -60,11 +64,20 @@ class SignInFailed(Unauthenticated):
         )
 
 
+class AccountLocked(SignInFailed):
+    """A sign-in refused because the account is locked, until ``until`` (UTC)."""
+
+    def __init__(self, until: dt.datetime) -> None:
+        super().__init__()
+        self.until = until
+
+
 class SessionEnded(Unauthenticated):
     code = "auth.session_ended"
 
-    def __init__(self) -> None:
+    def __init__(self, reason: str | None = None) -> None:
         super().__init__("登入已逾時或已登出，請重新登入", "the session has ended; please sign in again")
+        self.reason = reason  # "idle", "expired" (12 hours) or None (signed out, unknown, disabled…)
 
 
 class EnrolmentRequired(Denied):
@@ -133,6 +146,7 @@ def _fail(
                      object_type="user", detail=detail)  # fmt: skip
         audit.refuse(session, SignInFailed())
     user, _ = found
+    already_locked = user.locked_until if reason == "locked" else None
     if count:
         user.failed_sign_ins += 1
         if user.failed_sign_ins >= LOCKOUT_THRESHOLD:
@@ -142,7 +156,8 @@ def _fail(
     _audit(session, user, action, "denied", detail)
     if "locked_until" in detail:
         _audit(session, user, "user.lock", "ok", {"until": detail["locked_until"], "address": address})
-    audit.refuse(session, SignInFailed())
+    locked = user.locked_until if "locked_until" in detail else already_locked
+    audit.refuse(session, AccountLocked(locked) if locked is not None else SignInFailed())
 
 
 def _audit(session: Session, user: User, action: str, outcome: str, detail: dict[str, Any]) -> None:
@@ -266,7 +281,9 @@ def begin_enrolment(
     return Enrolment(totp.to_base32(secret), totp.uri(secret, f"{user.username}@{org.code}"))
 
 
-def _open(session: Session, token: str | None, now: dt.datetime) -> tuple[UserSession, User, Organisation]:
+def _open(
+    session: Session, token: str | None, now: dt.datetime, idle: dt.timedelta
+) -> tuple[UserSession, User, Organisation]:
     """The open session of the token, ended (and refused) when it is idle, too old or its person
     was disabled."""
     row = None
@@ -287,7 +304,7 @@ def _open(session: Session, token: str | None, now: dt.datetime) -> tuple[UserSe
         reason = "ended"
     elif not (user.active and org.active):
         reason = "disabled"
-    elif now - found.last_seen > IDLE_TIMEOUT:
+    elif now - found.last_seen > idle:
         reason = "idle"
     elif now - found.created_at > ABSOLUTE_TIMEOUT:
         reason = "expired"
@@ -296,16 +313,19 @@ def _open(session: Session, token: str | None, now: dt.datetime) -> tuple[UserSe
             found.ended_at = now
             found.end_reason = reason
         _audit(session, user, "user.session", "denied", {"reason": reason, "session": found.id})
-        audit.refuse(session, SessionEnded())
-    if now - found.last_seen >= LAST_SEEN_EVERY:
+        shown = found.end_reason if reason == "ended" else reason
+        audit.refuse(session, SessionEnded(shown if shown in ("idle", "expired") else None))
+    if now - found.last_seen >= min(LAST_SEEN_EVERY, idle / 10):
         found.last_seen = now
     return found, user, org
 
 
-def resume(session: Session, token: str | None, *, now: dt.datetime | None = None) -> Caller:
+def resume(
+    session: Session, token: str | None, *, now: dt.datetime | None = None, idle: dt.timedelta = IDLE_TIMEOUT
+) -> Caller:
     """The caller a request acts as, from its session token."""
     now = now or utcnow()
-    found, user, org = _open(session, token, now)
+    found, user, org = _open(session, token, now, idle)
     if user.must_change_password:
         _audit(session, user, "user.session", "denied", {"reason": "password_change_required",
                                                          "session": found.id})  # fmt: skip
@@ -320,21 +340,49 @@ def resume(session: Session, token: str | None, *, now: dt.datetime | None = Non
     )
 
 
-def sign_out(session: Session, token: str | None, *, now: dt.datetime | None = None) -> None:
+def idle_deadline(session: Session, token: str, *, idle: dt.timedelta = IDLE_TIMEOUT) -> dt.datetime | None:
+    """When the open session of the token ends unless it is used again (None: no such session)."""
+    last_seen = session.scalar(select(UserSession.last_seen).where(UserSession.digest == digest(token)))
+    if last_seen is None:
+        return None
+    aware = last_seen if last_seen.tzinfo is not None else last_seen.replace(tzinfo=dt.UTC)
+    return aware + idle
+
+
+def renew(
+    session: Session, token: str | None, *, now: dt.datetime | None = None, idle: dt.timedelta = IDLE_TIMEOUT
+) -> dt.datetime:
+    """Keep the open session of the token (the person asked to stay signed in); when it now ends
+    unless used again. ``SessionEnded`` when it has ended already."""
     now = now or utcnow()
-    found, user, _ = _open(session, token, now)
+    found, _, _ = _open(session, token, now, idle)
+    found.last_seen = now
+    return now + idle
+
+
+def sign_out(
+    session: Session, token: str | None, *, now: dt.datetime | None = None, idle: dt.timedelta = IDLE_TIMEOUT
+) -> None:
+    now = now or utcnow()
+    found, user, _ = _open(session, token, now, idle)
     found.ended_at = now
     found.end_reason = "signed_out"
     _audit(session, user, "user.sign_out", "ok", {"session": found.id})
 
 
 def change_password(
-    session: Session, token: str | None, current: str, new: str, *, now: dt.datetime | None = None
+    session: Session,
+    token: str | None,
+    current: str,
+    new: str,
+    *,
+    now: dt.datetime | None = None,
+    idle: dt.timedelta = IDLE_TIMEOUT,
 ) -> None:
     """The signed-in person chooses a new password (the current one is asked again); their other
     sessions end."""
     now = now or utcnow()
-    found, user, _ = _open(session, token, now)
+    found, user, _ = _open(session, token, now, idle)
     if not passwords.verify(user.password_hash, current):
         user.failed_sign_ins += 1
         detail: dict[str, Any] = {"reason": "bad_password", "session": found.id}

@@ -5,17 +5,26 @@ the list of uploads, is ``upload_list``.
 
 Only the ``aedx_session`` cookie tells who is asking; the core's ``sessions.resume`` decides on
 every request. Sign-in answers with one message whatever went wrong; the core audits the reason.
+A locked account is the exception: the page says until when, and whom to call
+(``Settings.help_desk``). A session that ended while idle (or after 12 hours) sends the person to
+sign-in with a sentence saying so; every page warns a few minutes before the idle limit and offers
+to stay signed in (``static/session.js``, ``POST /portal/session/renew``). Sign-in returns the
+person to the portal page they were going to (``next``, a local path only, kept across the code
+step).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -29,7 +38,7 @@ from aedx.errors import DomainError
 from aedx.exchange.platform import Platform
 from aedx.exchange.states import State
 from aedx.kinds import KINDS
-from aedx.storage.tables import Organisation, User, UserSession
+from aedx.storage.tables import Organisation, User, UserSession, utcnow
 from aedx.trust import audit
 from aedx.trust.caller import Caller
 from aedx.web import dates, i18n, names, security
@@ -42,6 +51,8 @@ PAGE_SIZE = 25
 SIGN_IN = f"{PREFIX}/sign-in"
 HOME = f"{PREFIX}/"
 PASSWORD = f"{PREFIX}/password"
+RENEW = f"{PREFIX}/session/renew"
+IDLE_WARNING = dt.timedelta(minutes=2)  # how long before the idle limit a page warns (at most)
 HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
@@ -71,6 +82,15 @@ ERRORS: dict[int, tuple[str, str]] = {  # a status: the error page's heading and
 }  # fmt: skip
 SIGN_IN_FAILED = N_(
     "Sign-in failed: the username, password or code is wrong, or the account cannot be used now."
+)
+
+ENDED_IDLE = N_(
+    "You were idle for more than %(minutes)s minutes, so you were signed out to protect the data. "
+    "Please sign in again."
+)
+ENDED_EXPIRED = N_(
+    "You had been signed in for %(hours)s hours, the longest a session lasts, so you were signed out "
+    "to protect the data. Please sign in again."
 )
 
 ENROL_CODE_WRONG = N_(
@@ -137,11 +157,13 @@ class Person:
 
 @dataclass(frozen=True)
 class Visit:
-    """A signed-in request: who asks (as the core decided) and their session token."""
+    """A signed-in request: who asks (as the core decided), their session token and when the
+    session ends unless it is used again."""
 
     caller: Caller
     person: Person
     token: str
+    ends: dt.datetime | None = None
 
 
 def platform(request: Request) -> Platform:
@@ -234,6 +256,52 @@ def _refuse_csrf(p: Platform, request: Request, actor: str) -> None:
     raise Refused()
 
 
+# --- where a sign-in returns to
+
+
+def local_path(candidate: str | None) -> str | None:
+    """``candidate`` when it is a portal page of this site, the only place a sign-in returns to;
+    None for anything else (an absolute URL, ``//host``, a backslash, a space or control character,
+    a path outside the portal or the sign-in itself): never an open redirect."""
+    if not candidate or len(candidate) > 500:
+        return None
+    if not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
+        return None
+    if any(c.isspace() or not c.isprintable() for c in candidate):
+        return None
+    path = candidate.split("?", 1)[0].split("#", 1)[0]
+    if not under_portal(path) or path.startswith(SIGN_IN):
+        return None
+    return candidate
+
+
+def to_sign_in(request: Request, ended: str | None = None) -> str:
+    """The sign-in page for a request without an open session: why the session ended (``idle``,
+    ``expired``) and, for a page that was being opened, where to return after signing in."""
+    params = {"ended": ended} if ended else {}
+    if request.method in ("GET", "HEAD"):
+        query = request.url.query
+        back = local_path(request.url.path + (f"?{query}" if query else ""))
+        if back is not None and back != HOME:
+            params["next"] = back
+    return f"{SIGN_IN}?{urlencode(params)}" if params else SIGN_IN
+
+
+def _minutes(span: dt.timedelta) -> str:
+    return f"{round(span.total_seconds() / 60, 1):g}"
+
+
+def idle_warning(p: Platform, ends: dt.datetime | None) -> dict[str, Any] | None:
+    """What a page's idle warning needs: seconds left, how many before the end to warn, the
+    idle limit in minutes (None without a session)."""
+    if ends is None:
+        return None
+    left = max(0, math.ceil((ends - utcnow()).total_seconds()))
+    warn = min(IDLE_WARNING, p.settings.idle_timeout / 2).total_seconds()
+    return {"left": left, "warn": max(1, int(warn)), "minutes": _minutes(p.settings.idle_timeout),
+            "renew": RENEW}  # fmt: skip
+
+
 # --- who is asking
 
 
@@ -253,15 +321,17 @@ def visit(request: Request, p: PlatformDep) -> Visit:
     password page while the initial password is unchanged."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
-        raise Redirect(SIGN_IN)
+        raise Redirect(to_sign_in(request))
+    idle = p.settings.idle_timeout
     with p.db.transaction() as session:
         try:
-            caller = sessions.resume(session, token)
-        except sessions.SessionEnded:
-            raise Redirect(SIGN_IN, forget=True) from None
+            caller = sessions.resume(session, token, idle=idle)
+        except sessions.SessionEnded as e:
+            raise Redirect(to_sign_in(request, e.reason), forget=True) from None
         except sessions.PasswordChangeRequired:
             raise Redirect(PASSWORD) from None
-        return Visit(caller, _person(session, token), token)
+        ends = sessions.idle_deadline(session, token, idle=idle)
+        return Visit(caller, _person(session, token), token, ends)
 
 
 VisitDep = Annotated[Visit, Depends(visit)]
@@ -272,7 +342,6 @@ def page(
 ) -> HTMLResponse:
     """A signed-in page, its forms carrying the session's CSRF token, its navigation the links the
     person's permissions reach."""
-
     csrf = security.session_token(_key(p), v.token)
     return render(request, template, _page_context(p, v, context), csrf_token=csrf, person=v.person,
                   status_code=status_code)  # fmt: skip
@@ -296,7 +365,8 @@ def _page_context(p: Platform, v: Visit, context: Mapping[str, Any]) -> dict[str
         with p.db.transaction() as session:
             return names.read(session)
 
-    return {"navigation": _links(v.caller), names.CONTEXT_KEY: names.Names(load), **context}
+    return {"navigation": _links(v.caller), names.CONTEXT_KEY: names.Names(load),
+            "idle": idle_warning(p, v.ends), **context}  # fmt: skip
 
 
 def require_csrf(request: Request, p: Platform, given: str) -> str:
@@ -320,14 +390,24 @@ def _pre_session(request: Request) -> tuple[str, bool]:
 def _sign_in_page(
     request: Request, p: Platform, *, step: str = "password", error: str | None = None,
     enrolment: sessions.Enrolment | None = None, pending: security.Pending | None = None,
-    status_code: int = 200,
+    status_code: int = 200, next_path: str | None = None, notice: str | None = None,
+    locked_until: dt.datetime | None = None,
 ) -> HTMLResponse:  # fmt: skip
     cookie, new = _pre_session(request)
     qr = Markup(qr_svg(enrolment.uri)) if enrolment else None  # noqa: S704 - segno's own SVG
+    locked = {"until": locked_until, "help_desk": p.settings.help_desk} if locked_until else None
     response = render(
         request,
         "sign_in.html",
-        {"step": step, "error": error, "enrolment": enrolment, "qr": qr},
+        {
+            "step": step,
+            "error": error,
+            "enrolment": enrolment,
+            "qr": qr,
+            "next": local_path(next_path),
+            "notice": notice,
+            "locked": locked,
+        },
         csrf_token=security.pre_session_token(_key(p), cookie),
         status_code=status_code,
     )
@@ -341,9 +421,14 @@ def _sign_in_page(
     return response
 
 
-def _failed(request: Request, p: Platform) -> HTMLResponse:
+def _failed(
+    request: Request, p: Platform, next_path: str | None = None, error: DomainError | None = None
+) -> HTMLResponse:
+    """The one failure message; for an account that is locked, until when and whom to call."""
     t = i18n.translations(locale_of(request))
-    return _sign_in_page(request, p, error=t.gettext(SIGN_IN_FAILED), status_code=401)
+    until = error.until if isinstance(error, sessions.AccountLocked) else None
+    return _sign_in_page(request, p, error=t.gettext(SIGN_IN_FAILED), status_code=401,
+                         next_path=next_path, locked_until=until)  # fmt: skip
 
 
 def _require_pre_session_csrf(request: Request, p: Platform, given: str) -> None:
@@ -362,16 +447,28 @@ def _asks_for_code(session: Session, username: str, password: str) -> bool:
     return passwords.verify(user.password_hash, password)
 
 
-def _signed_in(request: Request, signed: sessions.SignedIn) -> Response:
-    response = RedirectResponse(PASSWORD if signed.must_change_password else HOME, status_code=303)
+def _signed_in(request: Request, signed: sessions.SignedIn, next_path: str | None = None) -> Response:
+    to = PASSWORD if signed.must_change_password else local_path(next_path) or HOME
+    response = RedirectResponse(to, status_code=303)
     _cookie(request, response, SESSION_COOKIE, signed.token)
     response.delete_cookie(security.PENDING_COOKIE, path=SIGN_IN)
     return response
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
-def sign_in_form(request: Request, p: PlatformDep) -> Response:
-    return _sign_in_page(request, p)
+def sign_in_form(
+    request: Request,
+    p: PlatformDep,
+    next: Annotated[str, Query(max_length=500)] = "",
+    ended: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    t = i18n.translations(locale_of(request))
+    notice = None
+    if ended == "idle":
+        notice = t.gettext(ENDED_IDLE) % {"minutes": _minutes(p.settings.idle_timeout)}
+    elif ended == "expired":
+        notice = t.gettext(ENDED_EXPIRED) % {"hours": _minutes(sessions.ABSOLUTE_TIMEOUT / 60)}
+    return _sign_in_page(request, p, next_path=next, notice=notice)
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
@@ -381,13 +478,15 @@ def sign_in(
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     _require_pre_session_csrf(request, p, csrf_token)
     key, address = _key(p), _address(request)
     with p.db.transaction() as session:
         asks = _asks_for_code(session, username, password)
     if asks:
-        return _sign_in_page(request, p, step="code", pending=security.Pending(username, password, False))
+        pending = security.Pending(username, password, False)
+        return _sign_in_page(request, p, step="code", pending=pending, next_path=next)
     try:
         with p.db.transaction() as session:
             signed = sessions.authenticate(session, username, password, None, address, secret_key=key)
@@ -395,13 +494,13 @@ def sign_in(
         try:
             with p.db.transaction() as session:
                 enrolment = sessions.begin_enrolment(session, username, password, address, secret_key=key)
-        except DomainError:
-            return _failed(request, p)
+        except DomainError as e:
+            return _failed(request, p, next, e)
         pending = security.Pending(username, password, True)
-        return _sign_in_page(request, p, step="enrol", enrolment=enrolment, pending=pending)
-    except sessions.SignInFailed:
-        return _failed(request, p)
-    return _signed_in(request, signed)
+        return _sign_in_page(request, p, step="enrol", enrolment=enrolment, pending=pending, next_path=next)
+    except sessions.SignInFailed as e:
+        return _failed(request, p, next, e)
+    return _signed_in(request, signed, next)
 
 
 @router.post("/sign-in/code", response_class=HTMLResponse)
@@ -410,35 +509,36 @@ def sign_in_code(
     p: PlatformDep,
     code: Annotated[str, Form(max_length=20)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     _require_pre_session_csrf(request, p, csrf_token)
     key = _key(p)
     pending = security.unseal(key, request.cookies.get(security.PENDING_COOKIE))
     if pending is None:
-        return _failed(request, p)
+        return _failed(request, p, next)
     try:
         with p.db.transaction() as session:
             signed = sessions.authenticate(
                 session, pending.username, pending.password, code, _address(request), secret_key=key
             )
-    except (sessions.SignInFailed, sessions.EnrolmentRequired):
-        if pending.enrolling:
-            return _enrol_again(request, p, pending)
-        return _failed(request, p)
-    return _signed_in(request, signed)
+    except (sessions.SignInFailed, sessions.EnrolmentRequired) as e:
+        if pending.enrolling and not isinstance(e, sessions.AccountLocked):
+            return _enrol_again(request, p, pending, next)
+        return _failed(request, p, next, e)
+    return _signed_in(request, signed, next)
 
 
-def _enrol_again(request: Request, p: Platform, pending: security.Pending) -> HTMLResponse:
+def _enrol_again(request: Request, p: Platform, pending: security.Pending, next_path: str) -> HTMLResponse:
     """A mistyped first code: the same key again (kept until confirmed), and a word on why."""
     try:
         with p.db.transaction() as session:
             enrolment = sessions.begin_enrolment(
                 session, pending.username, pending.password, _address(request), secret_key=_key(p)
             )
-    except DomainError:
-        return _failed(request, p)  # locked out by now, or reset meanwhile
+    except DomainError as e:
+        return _failed(request, p, next_path, e)  # locked out by now, or reset meanwhile
     t = i18n.translations(locale_of(request))
-    return _sign_in_page(request, p, step="enrol", enrolment=enrolment, pending=pending,
+    return _sign_in_page(request, p, step="enrol", enrolment=enrolment, pending=pending, next_path=next_path,
                          error=t.gettext(ENROL_CODE_WRONG), status_code=400)  # fmt: skip
 
 
@@ -449,10 +549,29 @@ def sign_out(
     token = require_csrf(request, p, csrf_token)
     try:
         with p.db.transaction() as session:
-            sessions.sign_out(session, token)
+            sessions.sign_out(session, token, idle=p.settings.idle_timeout)
     except sessions.SessionEnded:
         pass
     raise Redirect(SIGN_IN, forget=True)
+
+
+@router.post(RENEW.removeprefix(PREFIX))
+def renew_session(
+    request: Request, p: PlatformDep, csrf_token: Annotated[str, Form(max_length=200)] = ""
+) -> Response:
+    """Keeps the session open when the person asks to stay signed in (the idle warning's button):
+    the seconds now left, or 401 when the session has ended already."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return JSONResponse({"left": 0}, status_code=401, headers=HEADERS)
+    require_csrf(request, p, csrf_token)
+    now = utcnow()
+    try:
+        with p.db.transaction() as session:
+            ends = sessions.renew(session, token, now=now, idle=p.settings.idle_timeout)
+    except sessions.SessionEnded:
+        return JSONResponse({"left": 0}, status_code=401, headers=HEADERS)
+    return JSONResponse({"left": math.ceil((ends - now).total_seconds())}, headers=HEADERS)
 
 
 # --- the password an administrator set
@@ -463,24 +582,27 @@ def _password_visit(request: Request, p: Platform) -> tuple[str, Person, list[Li
     sign-in otherwise."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
-        raise Redirect(SIGN_IN)
+        raise Redirect(to_sign_in(request))
     links = None
     try:
         with p.db.transaction() as session:
-            caller = sessions.resume(session, token)
+            caller = sessions.resume(session, token, idle=p.settings.idle_timeout)
         links = _links(caller)
     except sessions.PasswordChangeRequired:
         pass  # the session is open otherwise; the refusal was committed
-    except sessions.SessionEnded:
-        raise Redirect(SIGN_IN, forget=True) from None
+    except sessions.SessionEnded as e:
+        raise Redirect(to_sign_in(request, e.reason), forget=True) from None
     with p.db.transaction() as session:
         return token, _person(session, token), links
 
 
 def _password_page(request: Request, p: Platform, token: str, person: Person, links: list[Link] | None,
                    error: str | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+    with p.db.transaction() as session:
+        ends = sessions.idle_deadline(session, token, idle=p.settings.idle_timeout)
     return render(
-        request, "password.html", {"forced": links is None, "error": error, "navigation": links or []},
+        request, "password.html", {"forced": links is None, "error": error, "navigation": links or [],
+                                   "idle": idle_warning(p, ends)},
         csrf_token=security.session_token(_key(p), token), person=person, status_code=status_code,
     )  # fmt: skip
 
@@ -508,9 +630,9 @@ def change_password(
         return _password_page(request, p, token, person, links, error, status_code=400)
     try:
         with p.db.transaction() as session:
-            sessions.change_password(session, token, current, new)
-    except sessions.SessionEnded:
-        raise Redirect(SIGN_IN, forget=True) from None
+            sessions.change_password(session, token, current, new, idle=p.settings.idle_timeout)
+    except sessions.SessionEnded as e:
+        raise Redirect(to_sign_in(request, e.reason), forget=True) from None
     except DomainError as e:
         return _password_page(request, p, token, person, links, message(request, e), status_code=400)
     return RedirectResponse(HOME, status_code=303)
@@ -557,9 +679,12 @@ def _visitor(request: Request) -> tuple[Platform, Visit] | None:
     p: Platform | None = getattr(request.app.state, "platform", None)
     if not token or p is None:
         return None
+    idle = p.settings.idle_timeout
     try:
         with p.db.transaction() as session:
-            return p, Visit(sessions.resume(session, token), _person(session, token), token)
+            caller = sessions.resume(session, token, idle=idle)
+            ends = sessions.idle_deadline(session, token, idle=idle)
+            return p, Visit(caller, _person(session, token), token, ends)
     except (sessions.SessionEnded, sessions.PasswordChangeRequired):
         return None
     except SQLAlchemyError:  # the error may be the database's: the page is shown without the menu
