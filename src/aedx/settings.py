@@ -23,6 +23,7 @@
 ``AEDX_TRUSTED_PROXIES`` addresses or networks of the reverse proxies whose ``X-Forwarded-For`` and
                        ``X-Forwarded-Proto`` are believed, comma-separated (default: none)
 ``AEDX_MAX_HEADER_KB`` the largest request head, in KiB (default 16); larger gets 431
+``AEDX_DIGEST_HOUR``   the hour (0–23, Taipei) at which workers send the daily digest e-mails (default 17)
 ``AEDX_RATE_LIMITS``   rate limits as ``name=limit`` pairs, ``;``-separated, in the notation of
                        ``limits`` (``token_client=30/minute;sign_in=20/minute``); see ``aedx.api.ratelimit``
 """
@@ -56,6 +57,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For/-Proto are believed
     max_header_bytes: int = 16 << 10  # a larger request head is answered 431
     rate_limits: tuple[tuple[str, str], ...] = ()  # (name, limit) overrides of ratelimit.DEFAULTS
+    digest_hour: int = 17  # the daily digest e-mails go at this hour, Taipei time
 
     def current_day(self) -> dt.date:
         """The day the date rules check against: the configured one, else today in Taipei."""
@@ -86,6 +88,7 @@ class Settings:
             trusted_proxies=_listed(os.environ.get("AEDX_TRUSTED_PROXIES", "")),
             max_header_bytes=int(os.environ.get("AEDX_MAX_HEADER_KB", "16")) << 10,
             rate_limits=_pairs(os.environ.get("AEDX_RATE_LIMITS", "")),
+            digest_hour=min(23, max(0, int(os.environ.get("AEDX_DIGEST_HOUR", "17")))),
         )
 
 
