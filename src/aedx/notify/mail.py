@@ -8,7 +8,8 @@
 
 The text is Traditional Chinese with English below; it names the kind, the identifiers and the
 counts, never a person or their data, and links to the portal page where the rest is shown to
-whoever may see it.
+whoever may see it. The daily digest (``compose_digest``) counts the day's notices per event,
+then lists each with its link; a package taken since is listed as taken.
 """
 
 from __future__ import annotations
