@@ -23,6 +23,7 @@
 ``AEDX_TRUSTED_PROXIES`` addresses or networks of the reverse proxies whose ``X-Forwarded-For`` and
                        ``X-Forwarded-Proto`` are believed, comma-separated (default: none)
 ``AEDX_MAX_HEADER_KB`` the largest request head, in KiB (default 16); larger gets 431
+``AEDX_DIGEST_HOUR``   the hour (0–23, Taipei) at which workers send the daily digest e-mails (default 17)
 ``AEDX_RATE_LIMITS``   rate limits as ``name=limit`` pairs, ``;``-separated, in the notation of
                        ``limits`` (``token_client=30/minute;sign_in=20/minute``); see ``aedx.api.ratelimit``
 ``AEDX_IDLE_MINUTES``  minutes a portal session may stay idle before it ends (default 15; a fraction
@@ -64,6 +65,7 @@ class Settings:
     rate_limits: tuple[tuple[str, str], ...] = ()  # (name, limit) overrides of ratelimit.DEFAULTS
     idle_timeout: dt.timedelta = IDLE_TIMEOUT  # a portal session idle this long ends
     help_desk: str = HELP_DESK  # whom to call about a locked account
+    digest_hour: int = 17  # the daily digest e-mails go at this hour, Taipei time
 
     def current_day(self) -> dt.date:
         """The day the date rules check against: the configured one, else today in Taipei."""
@@ -96,6 +98,7 @@ class Settings:
             rate_limits=_pairs(os.environ.get("AEDX_RATE_LIMITS", "")),
             idle_timeout=_minutes(os.environ.get("AEDX_IDLE_MINUTES")) or IDLE_TIMEOUT,
             help_desk=os.environ.get("AEDX_HELP_DESK", "").strip() or HELP_DESK,
+            digest_hour=min(23, max(0, int(os.environ.get("AEDX_DIGEST_HOUR", "17")))),
         )
 
 

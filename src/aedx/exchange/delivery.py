@@ -269,6 +269,7 @@ def downloaded(platform: Platform, caller: Caller, delivery_id: str) -> None:
         if done.rowcount == 1:  # type: ignore[attr-defined]
             d = session.get_one(Delivery, delivery_id)
             _audit(session, caller, "delivery.downloaded", d)
+            notify.taken(session, d.id, "downloaded", caller.actor)
 
 
 def filename(d: Delivery) -> str:
@@ -297,6 +298,7 @@ def acknowledge(session: Session, caller: Caller, delivery_id: str) -> Delivery:
     d.state = "acknowledged"
     d.acknowledged_at = utcnow()
     _audit(session, caller, "delivery.acknowledge", d)
+    notify.taken(session, d.id, "acknowledged", caller.actor)
     session.flush()
     session.get(Submission, d.submission_id, with_for_update=True)  # one acknowledger at a time
     waiting = session.scalar(

@@ -208,7 +208,8 @@ def _decide(
             receipt_key=receipt_key,
             summary=json.dumps(report.summary(), ensure_ascii=False),
         )
-        notify.decided(session, sub.id)
+        if outcome is State.REJECTED:  # an acceptance is announced once the file is routed
+            notify.decided(session, sub.id)
 
 
 def receipt_of(sub: Submission, sender: Organisation, state: State) -> dict[str, Any]:
@@ -273,6 +274,7 @@ def _record(
     delivery.record_packages(session, sub, packages)
     detail = {"deliveries": len(packages), "index": INDEX_EFFECTS.get(kind.name)}
     transition(session, sub.id, State.ROUTED, actor=actor, detail=detail)
+    notify.decided(session, sub.id)  # accepted for good: no concurrent file can reject it now
 
 
 def _recipients(

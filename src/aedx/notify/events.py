@@ -6,6 +6,20 @@ the organisation's webhooks hear of every event. Everything is written in the ca
 transaction, with the change that caused it: the e-mails and webhook calls go to the outbox,
 which a worker sends (``aedx.notify.outbox``). Nothing personal is written: kinds, identifiers,
 counts and days only.
+
+A person chooses for each event's e-mail: none, one each time, or the event in one daily digest
+(``aedx.notify.digest``); a digest entry waits in the outbox, ``held``, until the day's digest.
+
+Notices stay true. Each names its ``subject`` (``submission:<id>``, ``delivery:<id>``):
+
+- one submission gives its sender one decision notice. Acceptance is announced when the file is
+  routed, once no concurrent file can still turn it into a rejection; a decision that changes
+  later (a routed file that the platform then gives up on) withdraws the earlier notice: it is no
+  longer listed nor counted, and its e-mail or digest entry not yet sent is withdrawn too;
+- a waiting package's notice is settled when the package is downloaded completely, then when it
+  is acknowledged (in the portal or by the organisation's API client): it stays listed, saying
+  when and through which it was taken, is no longer counted as unread, and its e-mail not yet
+  sent is withdrawn (a digest lists it as taken). Webhooks hear every event as it happened.
 """
 
 from __future__ import annotations
@@ -44,7 +58,8 @@ class Event(StrEnum):
 
 class Channel(StrEnum):
     IN_APP = "in_app"
-    EMAIL = "email"
+    EMAIL = "email"  # an e-mail each time
+    DIGEST = "digest"  # in the daily digest e-mail instead (never with EMAIL)
 
 
 PERMISSIONS: dict[Event, Permission] = {
@@ -57,7 +72,9 @@ PERMISSIONS: dict[Event, Permission] = {
 DEFAULTS: dict[Channel, frozenset[Event]] = {
     Channel.IN_APP: frozenset(Event),
     Channel.EMAIL: frozenset({Event.REJECTED, Event.FILE_MISSING, Event.FAILED}),
+    Channel.DIGEST: frozenset(),
 }
+DECISIONS = (Event.REPORT_READY, Event.REJECTED)  # what one submission's sender hears of, once
 INBOX = "/portal/inbox"
 DASHBOARD = "/portal/"
 
@@ -68,16 +85,28 @@ class Notice:
     organisation_id: int
     link: str  # the portal page concerned
     params: Mapping[str, Any]  # no personal data
+    subject: str | None = None  # what it is about: submission:<id>, delivery:<id>
 
 
 def submission_link(submission_id: str) -> str:
     return f"/portal/submissions/{submission_id}"
 
 
+def submission_subject(submission_id: str) -> str:
+    return f"submission:{submission_id}"
+
+
+def delivery_subject(delivery_id: str) -> str:
+    return f"delivery:{delivery_id}"
+
+
 def decided(session: Session, submission_id: str) -> None:
-    """A submission was accepted or rejected (called with its transition)."""
-    sub = session.get_one(Submission, submission_id)
+    """A submission was rejected, or accepted and routed (called with its transition): its
+    sender's one decision notice, in place of any earlier one."""
+    sub = session.get_one(Submission, submission_id, populate_existing=True)
     event = Event.REJECTED if sub.state == "rejected" else Event.REPORT_READY
+    subject = submission_subject(sub.id)
+    withdraw(session, subject, DECISIONS)
     params = {
         "submission_id": sub.id,
         "filename": sub.filename,  # the name the organisation gave its file, so people know which
@@ -86,17 +115,19 @@ def decided(session: Session, submission_id: str) -> None:
         "error_rows": sub.error_rows,
         "warning_rows": sub.warning_rows,
     }
-    emit(session, Notice(event, sub.sender_id, submission_link(sub.id), params))
+    emit(session, Notice(event, sub.sender_id, submission_link(sub.id), params, subject))
 
 
 def failed(session: Session, submission_id: str) -> None:
     """The platform gave up on a submission (called with its transition): HQ is alerted, and
-    the sender told its file will not go further."""
+    the sender told its file will not go further; an acceptance announced before is withdrawn."""
     sub = session.get_one(Submission, submission_id)
     params = {"submission_id": sub.id, "kind": sub.kind, "sender": _code(session, sub.sender_id)}
+    subject = submission_subject(sub.id)
+    withdraw(session, subject, DECISIONS)
     hq = session.scalar(select(Organisation.id).where(Organisation.code == HQ_CODE))
     for organisation_id in dict.fromkeys(o for o in (hq, sub.sender_id) if o is not None):
-        emit(session, Notice(Event.FAILED, organisation_id, submission_link(sub.id), params))
+        emit(session, Notice(Event.FAILED, organisation_id, submission_link(sub.id), params, subject))
 
 
 def _code(session: Session, organisation_id: int) -> str:
@@ -107,7 +138,72 @@ def packages_ready(session: Session, deliveries: Iterable[Delivery]) -> None:
     """Packages were put into their recipients' inboxes (called as they are released)."""
     for d in deliveries:
         params = {"delivery_id": d.id, "submission_id": d.submission_id, "kind": d.kind, "records": d.records}
-        emit(session, Notice(Event.PACKAGE_READY, d.recipient_id, INBOX, params))
+        emit(session, Notice(Event.PACKAGE_READY, d.recipient_id, INBOX, params, delivery_subject(d.id)))
+
+
+def taken(session: Session, delivery_id: str, how: str, actor: str) -> None:
+    """A package was downloaded completely, or acknowledged (``how``), by ``actor`` (called with
+    it): its notices are settled, saying so."""
+    by = "api" if actor.startswith("client:") else "portal" if actor.startswith("user:") else "operator"
+    settle(session, delivery_subject(delivery_id), how, by)
+
+
+def withdraw(session: Session, subject: str, withdrawn: Iterable[Event]) -> int:
+    """Withdraw the subject's notices of these events: no longer listed, their e-mails and digest
+    entries not yet sent withdrawn (webhooks keep what happened). Returns the notices withdrawn."""
+    names = [e.value for e in withdrawn]
+    now = utcnow()
+    done = session.execute(
+        update(Notification)
+        .where(
+            Notification.subject == subject,
+            Notification.event.in_(names),
+            Notification.withdrawn_at.is_(None),
+        )
+        .values(withdrawn_at=now)
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.subject == subject,
+            OutboxMessage.event.in_(names),
+            OutboxMessage.channel.in_(["email", "digest"]),
+            OutboxMessage.state.in_(["pending", "held"]),
+            OutboxMessage.leased_until.is_(None) | (OutboxMessage.leased_until < now),  # not in flight
+        )
+        .values(state="withdrawn", finished_at=now)
+    )
+    return done.rowcount or 0  # type: ignore[attr-defined]
+
+
+def settle(session: Session, subject: str, how: str, by: str) -> None:
+    """What the subject's notices asked for is done (``how``, through ``by``): they say so and
+    are no longer unread; an e-mail not yet sent is withdrawn, a digest entry says it too."""
+    now = utcnow()
+    session.execute(
+        update(Notification)
+        .where(Notification.subject == subject, Notification.withdrawn_at.is_(None))
+        .values(settled_at=now, settled_as=how, settled_by=by)
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.subject == subject,
+            OutboxMessage.channel == "email",
+            OutboxMessage.state == "pending",
+            OutboxMessage.leased_until.is_(None) | (OutboxMessage.leased_until < now),  # not in flight
+        )
+        .values(state="withdrawn", finished_at=now)
+    )
+    held = session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.subject == subject, OutboxMessage.channel == "digest", OutboxMessage.state == "held"
+        )
+    )
+    for entry in held:
+        body = json.loads(entry.body)
+        body["settled"] = {"as": how, "by": by, "at": now.isoformat()}
+        entry.body = json.dumps(body, ensure_ascii=False)
 
 
 def emit(session: Session, notice: Notice) -> int:
@@ -134,14 +230,16 @@ def emit(session: Session, notice: Notice) -> int:
                     link=notice.link,
                     params=params,
                     created_at=now,
+                    subject=notice.subject,
                 )
             )
             shown += 1
+        body = {"event": notice.event.value, "link": notice.link, "params": dict(notice.params)}
+        text = json.dumps(body, ensure_ascii=False)
         if wants.get(Channel.EMAIL, notice.event in DEFAULTS[Channel.EMAIL]):
-            body = {"event": notice.event.value, "link": notice.link, "params": dict(notice.params)}
-            session.add(
-                _message("email", notice.event, json.dumps(body, ensure_ascii=False), user_id=user_id)
-            )
+            session.add(_message("email", notice, text, user_id=user_id))
+        elif wants.get(Channel.DIGEST, notice.event in DEFAULTS[Channel.DIGEST]):
+            session.add(_message("digest", notice, text, user_id=user_id, state="held"))
     hooks = session.scalars(
         select(Webhook.id).where(Webhook.organisation_id == notice.organisation_id, Webhook.active.is_(True))
     ).all()
@@ -152,22 +250,29 @@ def emit(session: Session, notice: Notice) -> int:
             "link": notice.link,
             "data": dict(notice.params),
         }
-        session.add(_message("webhook", notice.event, json.dumps(body, ensure_ascii=False), webhook_id=hook))
+        session.add(_message("webhook", notice, json.dumps(body, ensure_ascii=False), webhook_id=hook))
     return shown
 
 
 def _message(
-    channel: str, event: Event, body: str, *, user_id: int | None = None, webhook_id: int | None = None
+    channel: str,
+    notice: Notice,
+    body: str,
+    *,
+    user_id: int | None = None,
+    webhook_id: int | None = None,
+    state: str = "pending",
 ) -> OutboxMessage:
     return OutboxMessage(
         channel=channel,
-        event=event.value,
+        event=notice.event.value,
         body=body,
         user_id=user_id,
         webhook_id=webhook_id,
-        state="pending",
+        state=state,
         attempts=0,
         due_at=utcnow(),
+        subject=notice.subject,
     )
 
 
@@ -201,7 +306,9 @@ def preferences(session: Session, user_id: int) -> dict[tuple[Event, Channel], b
 
 
 def set_preferences(session: Session, user_id: int, enabled: set[tuple[Event, Channel]]) -> None:
-    """Keep the person's choice for every (event, channel): on when in ``enabled``, off otherwise."""
+    """Keep the person's choice for every (event, channel): on when in ``enabled``, off otherwise;
+    an e-mail each time wins over the digest."""
+    enabled = {(e, c) for e, c in enabled if c is not Channel.DIGEST or (e, Channel.EMAIL) not in enabled}
     for e in Event:
         for c in Channel:
             row = session.get(NotificationPreference, (user_id, e.value, c.value))
@@ -218,17 +325,25 @@ def set_preferences(session: Session, user_id: int, enabled: set[tuple[Event, Ch
 def listing(
     session: Session, user_id: int, *, before: int | None = None, limit: int = 25
 ) -> list[Notification]:
-    """The person's notifications, newest first, ``limit`` of them older than ``before``."""
-    stmt = select(Notification).where(Notification.user_id == user_id)
+    """The person's notifications, newest first, ``limit`` of them older than ``before``;
+    withdrawn ones are not listed."""
+    stmt = select(Notification).where(Notification.user_id == user_id, Notification.withdrawn_at.is_(None))
     if before is not None:
         stmt = stmt.where(Notification.id < before)
     return list(session.scalars(stmt.order_by(Notification.id.desc()).limit(limit)))
 
 
 def unread(session: Session, user_id: int) -> int:
+    """The person's notifications not yet read that still call for attention: neither withdrawn
+    nor settled."""
     return (
         session.scalar(
-            select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            select(func.count()).where(
+                Notification.user_id == user_id,
+                Notification.read_at.is_(None),
+                Notification.withdrawn_at.is_(None),
+                Notification.settled_at.is_(None),
+            )
         )
         or 0
     )

@@ -8,18 +8,22 @@
 
 The text is Traditional Chinese with English below; it names the kind, the identifiers and the
 counts, never a person or their data, and links to the portal page where the rest is shown to
-whoever may see it.
+whoever may see it. The daily digest (``compose_digest``) counts the day's notices per event,
+then lists each with its link; a package taken since is listed as taken.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import smtplib
+from collections import Counter
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
 from aedx.kinds import KINDS
+from aedx.settings import TAIPEI
 
 TIMEOUT = 15.0
 SUBJECTS = {
@@ -28,6 +32,13 @@ SUBJECTS = {
     "package_ready": ("回饋檔已可下載", "Package ready to download"),
     "file_missing": ("應送檔案未送達", "Expected file missing"),
     "failed": ("上傳檔案處理失敗", "Submission processing failed"),
+}
+DIGEST = ("每日通知彙整", "Daily digest of notifications")
+TAKEN = {"downloaded": ("已下載", "downloaded"), "acknowledged": ("已確認收受", "acknowledged")}
+TAKEN_BY = {
+    "api": ("由 API 用戶端", "by the API client"),
+    "portal": ("由入口網站", "in the portal"),
+    "operator": ("由平台管理者", "by the operator"),
 }
 
 
@@ -135,16 +146,74 @@ def _outcome(event: str, p: dict[str, Any]) -> tuple[str, str]:
 def compose(
     sender: str, to: str, event: str, link: str, params: dict[str, Any], base_url: str
 ) -> EmailMessage:
+    if event == "digest":
+        return compose_digest(sender, to, link, params, base_url)
     zh_subject, en_subject = SUBJECTS.get(event, ("平台通知", "Notification"))
     zh, en = _lines(event, params)
     url = base_url.rstrip("/") + link
+    return _message(
+        sender,
+        to,
+        f"{zh_subject} / {en_subject}",
+        f"{zh}\n\n詳情請登入平台查看：{url}",
+        f"{en}\n\nSign in to see the details: {url}",
+    )
+
+
+def _message(sender: str, to: str, subject: str, zh: str, en: str) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = f"[行政執行資料交換平台] {zh_subject} / {en_subject}"
+    message["Subject"] = f"[行政執行資料交換平台] {subject}"
     message["From"] = sender
     message["To"] = to
     message.set_content(
-        f"您好：\n\n{zh}\n\n詳情請登入平台查看：{url}\n\n此為系統自動發送之通知，請勿直接回覆。\n"
-        f"\n----\n\n{en}\n\nSign in to see the details: {url}\n\n"
-        "This notice was sent automatically; please do not reply.\n"
+        f"您好：\n\n{zh}\n\n此為系統自動發送之通知，請勿直接回覆。\n"
+        f"\n----\n\n{en}\n\nThis notice was sent automatically; please do not reply.\n"
     )
     return message
+
+
+def _roc(day: dt.date) -> str:
+    return f"{day.year - 1911}/{day.month:02d}/{day.day:02d}"
+
+
+def taken(settled: dict[str, Any]) -> tuple[str, str]:
+    """``已下載（115/12/05 10:32，由 API 用戶端）`` and its English."""
+    at = dt.datetime.fromisoformat(str(settled.get("at"))).astimezone(TAIPEI)
+    zh_how, en_how = TAKEN.get(str(settled.get("as")), TAKEN["downloaded"])
+    zh_by, en_by = TAKEN_BY.get(str(settled.get("by")), TAKEN_BY["operator"])
+    return (
+        f"{zh_how}（{_roc(at.date())} {at:%H:%M}，{zh_by}）",
+        f"{en_how.capitalize()} ({at:%Y-%m-%d %H:%M}, {en_by})",
+    )
+
+
+def compose_digest(sender: str, to: str, link: str, params: dict[str, Any], base_url: str) -> EmailMessage:
+    """The day's notices in one e-mail: how many of each event, then each with its link."""
+    items: list[dict[str, Any]] = list(params.get("items") or [])
+    day = dt.date.fromisoformat(str(params["day"]))
+    until = str(params.get("until", ""))
+    base = base_url.rstrip("/")
+    counts = Counter(str(i.get("event")) for i in items)
+    events = [e for e in SUBJECTS if e in counts] + sorted(set(counts) - set(SUBJECTS))
+    zh = [f"以下為截至 {_roc(day)} {until} 之通知彙整，共 {len(items)} 則：", ""]
+    en = [f"Your notifications up to {until} on {day.isoformat()}, {len(items)} in all:", ""]
+    for e in events:
+        zh_title, en_title = SUBJECTS.get(e, ("平台通知", "Notification"))
+        zh.append(f"・{zh_title}：{counts[e]} 則")
+        en.append(f"- {en_title}: {counts[e]}")
+    for e in events:
+        zh_title, en_title = SUBJECTS.get(e, ("平台通知", "Notification"))
+        zh += ["", f"【{zh_title}】"]
+        en += ["", f"[{en_title}]"]
+        for n, item in enumerate((i for i in items if i.get("event") == e), start=1):
+            zh_line, en_line = _lines(e, dict(item.get("params") or {}))
+            if item.get("settled"):
+                zh_taken, en_taken = taken(item["settled"])
+                zh_line, en_line = f"{zh_line}（目前狀態：{zh_taken}）", f"{en_line} (Now: {en_taken}.)"
+            url = base + str(item.get("link", ""))
+            zh += [f"{n}. {zh_line}", f"   {url}"]
+            en += [f"{n}. {en_line}", f"   {url}"]
+    url = base + link
+    zh += ["", f"全部通知請登入平台查看：{url}"]
+    en += ["", f"Sign in to see every notification: {url}"]
+    return _message(sender, to, f"{DIGEST[0]} {_roc(day)} / {DIGEST[1]}", "\n".join(zh), "\n".join(en))

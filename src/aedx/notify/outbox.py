@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from aedx.exchange import expected
 from aedx.exchange.platform import Platform
-from aedx.notify import mail, webhooks
+from aedx.notify import digest, mail, webhooks
 from aedx.storage.tables import OutboxAttempt, OutboxMessage, User, Webhook, utcnow
 from aedx.trust import audit
 from aedx.workdays import calendar
@@ -201,7 +201,8 @@ def _failed(platform: Platform, message_id: int, now: dt.datetime, error: str, s
 
 class Notifier:
     """The notifications part of a running worker: every ``every`` seconds it notices missing
-    expected files and sends the outbox's due messages. A failure is logged, never raised."""
+    expected files, makes the daily digests once their hour has come (``aedx.notify.digest``)
+    and sends the outbox's due messages. A failure is logged, never raised."""
 
     def __init__(self, platform: Platform, actor: str, every: float = 5.0) -> None:
         self.platform = platform
@@ -218,6 +219,7 @@ class Notifier:
         try:
             with self.platform.db.transaction() as session:
                 expected.check(session, utcnow(), calendar(self.platform.settings.holiday_calendar))
+            digest.make_due(self.platform)
             work(self.platform, self.actor, self.smtp, limit=20)
         except Exception:
             log.exception("notifications failed")

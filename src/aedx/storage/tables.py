@@ -430,7 +430,10 @@ class Notification(Base):
     """One event shown to one person in the portal; the event's facts, never personal data."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_id_id", "user_id", "id"),)
+    __table_args__ = (
+        Index("ix_notifications_user_id_id", "user_id", "id"),
+        Index("ix_notifications_subject", "subject"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -440,6 +443,11 @@ class Notification(Base):
     params: Mapped[str] = mapped_column(Text)  # JSON: kind, submission, counts, day
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    subject: Mapped[str | None] = mapped_column(String(80))  # submission:<id>, delivery:<id>
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # no longer true: not shown
+    settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # what it asked for is done
+    settled_as: Mapped[str | None] = mapped_column(String(20))  # downloaded, acknowledged
+    settled_by: Mapped[str | None] = mapped_column(String(10))  # api, portal
 
 
 class NotificationPreference(Base):
@@ -449,8 +457,20 @@ class NotificationPreference(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     event: Mapped[str] = mapped_column(String(30), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(10), primary_key=True)  # in_app, email
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)  # in_app, email, digest
     enabled: Mapped[bool] = mapped_column(Boolean)
+
+
+class NotificationDigest(Base):
+    """The daily digest e-mail made for one person on one day (Taipei): at most one."""
+
+    __tablename__ = "notification_digests"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    entries: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("outbox.id"))
+    made_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Webhook(Base):
@@ -477,15 +497,19 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_state_due", "state", "due_at"),
         Index("ix_outbox_webhook_id_id", "webhook_id", "id"),
+        Index("ix_outbox_subject", "subject"),
+        Index("ix_outbox_channel_state_user_id", "channel", "state", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    channel: Mapped[str] = mapped_column(String(10))  # email, webhook
+    channel: Mapped[str] = mapped_column(String(10))  # email, webhook, digest (kept for a daily e-mail)
     event: Mapped[str] = mapped_column(String(30))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # e-mail: the address at sending
     webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhooks.id"))
     body: Mapped[str] = mapped_column(Text)  # JSON: the event
-    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending, sent, failed, skipped
+    # pending, sent, failed, skipped; withdrawn (no longer true before it went); for a digest
+    # entry: held until the day's digest, then digested
+    state: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     leased_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -493,6 +517,7 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    subject: Mapped[str | None] = mapped_column(String(80))  # as the notification's
 
 
 class OutboxAttempt(Base):

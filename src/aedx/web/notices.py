@@ -1,6 +1,11 @@
 """The notification centre (``/portal/notifications``): the person's notifications, newest first,
-each linking to the page concerned; their preferences per event and channel; and organisations'
-webhooks (``/portal/webhooks``) for their administrators and HQ."""
+each linking to the page concerned; their preferences per event (in the portal or not; e-mail
+none, each time or in the daily digest); and organisations' webhooks (``/portal/webhooks``) for
+their administrators and HQ.
+
+A withdrawn notification (a decision that changed) is not listed; a package's notification once
+the package is taken says when and through which (``已下載（115/12/05 10:32，由 API 用戶端）``)
+instead of asking for the download, and is not counted as unread."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from aedx.errors import DomainError
 from aedx.kinds import KINDS
 from aedx.notify import events, webhooks
 from aedx.notify.events import Channel, Event
+from aedx.settings import TAIPEI
 from aedx.storage.tables import Notification, Organisation
 from aedx.trust import audit
 from aedx.web import dates
@@ -48,6 +54,13 @@ EVENT_LABELS: dict[Event, str] = {
     Event.FAILED: N_("Submission processing failed"),
 }
 CHANNEL_LABELS: dict[Channel, str] = {Channel.IN_APP: N_("In the portal"), Channel.EMAIL: N_("By e-mail")}
+# How a person hears of an event by e-mail: the form's choices, and the channel each one keeps.
+EMAIL_CHOICES: dict[str, str] = {
+    "off": N_("No e-mail"),
+    "each": N_("Each time"),
+    "digest": N_("In the daily digest"),
+}
+EMAIL_CHANNELS: dict[str, Channel] = {"each": Channel.EMAIL, "digest": Channel.DIGEST}
 OUTBOX_STATES: dict[str, str] = {
     "pending": N_("Waiting to retry"),
     "sent": N_("Sent successfully"),
@@ -72,6 +85,17 @@ EMPTY: dict[Event, str] = {
 }
 REJECTED_WHOLE = N_("Your %(kind)s file was rejected; its report says why.")
 NAMED = N_("File “%(filename)s”: %(text)s")
+# A package's notification once the package was taken: no longer "waiting".
+DELIVERED = N_("A %(kind)s package of %(records)s records was delivered to your inbox.")
+SETTLED: dict[str, str] = {
+    "downloaded": N_("Downloaded (%(at)s, %(by)s)"),
+    "acknowledged": N_("Acknowledged (%(at)s, %(by)s)"),
+}
+SETTLED_BY: dict[str, str] = {
+    "api": N_("by the API client"),
+    "portal": N_("in the portal"),
+    "operator": N_("by the operator"),
+}
 
 
 def user_id(v: Visit) -> int:
@@ -97,9 +121,23 @@ def describe(n: Notification, locale: str) -> str:
         "sender": p.get("sender", ""),
         "day": dates.roc_text(dt.date.fromisoformat(day)) if isinstance(day, str) else "",
     }
-    text = t.gettext(_message(n.event, p)) % values
+    taken = n.settled_at is not None and n.event == Event.PACKAGE_READY
+    wording = DELIVERED if taken else _message(n.event, p)
+    text = t.gettext(wording) % values
     filename = p.get("filename")
     return t.gettext(NAMED) % {"filename": filename, "text": text} if filename else text
+
+
+def settled(n: Notification, locale: str) -> str | None:
+    """``已下載（115/12/05 10:32，由 API 用戶端）`` for a settled notification; None otherwise."""
+    if n.settled_at is None:
+        return None
+    t = translations(locale)
+    at = n.settled_at.astimezone(TAIPEI)
+    shown = at.strftime("%Y-%m-%d %H:%M") if locale == "en" else f"{dates.roc_text(at.date())} {at:%H:%M}"
+    how = SETTLED.get(n.settled_as or "", SETTLED["downloaded"])
+    by = t.gettext(SETTLED_BY.get(n.settled_by or "", SETTLED_BY["operator"]))
+    return t.gettext(how) % {"at": shown, "by": by}
 
 
 def _message(event: str, p: dict[str, Any]) -> str:
@@ -122,7 +160,8 @@ def notifications(
         more = len(rows) > PAGE_SIZE
         shown = [
             {"id": n.id, "text": describe(n, locale), "link": n.link, "at": n.created_at,
-             "unread": n.read_at is None, "event": n.event}
+             "unread": n.read_at is None and n.settled_at is None, "event": n.event,
+             "settled": settled(n, locale)}
             for n in rows[:PAGE_SIZE]
         ]  # fmt: skip
     return page(request, p, v, "notices/list.html",
@@ -151,14 +190,20 @@ def mark_read(
 def preferences_form(request: Request, p: PlatformDep, v: VisitDep, saved: bool = False) -> Response:
     with p.db.transaction() as session:
         chosen = events.preferences(session, user_id(v))
-    return page(request, p, v, "notices/preferences.html", _preferences(chosen) | {"saved": saved})
+    shown = _preferences(chosen) | {"saved": saved, "digest_hour": f"{p.settings.digest_hour:02d}"}
+    return page(request, p, v, "notices/preferences.html", shown)
 
 
 def _preferences(chosen: dict[tuple[Event, Channel], bool]) -> dict[str, Any]:
     return {
         "events": [(e.value, EVENT_LABELS[e]) for e in Event],
-        "channels": [(c.value, CHANNEL_LABELS[c]) for c in Channel],
+        "channels": [(c.value, CHANNEL_LABELS[c]) for c in (Channel.IN_APP, Channel.EMAIL)],
         "chosen": {f"{e.value}.{c.value}" for (e, c), on in chosen.items() if on},
+        "email_choices": list(EMAIL_CHOICES.items()),
+        "email": {
+            e.value: "each" if chosen[e, Channel.EMAIL] else "digest" if chosen[e, Channel.DIGEST] else "off"
+            for e in Event
+        },
     }
 
 
@@ -168,6 +213,12 @@ async def save_preferences(request: Request, p: PlatformDep, v: VisitDep) -> Res
     require_csrf(request, p, str(form.get("csrf_token", ""))[:200])
     wanted = {str(value) for key, value in form.multi_items() if key == "on"}
     enabled = {(e, c) for e in Event for c in Channel if f"{e.value}.{c.value}" in wanted}
+    for e in Event:  # the e-mail choice: none, each time, or in the daily digest
+        channel = EMAIL_CHANNELS.get(str(form.get(f"email.{e.value}", ""))[:10])
+        if f"email.{e.value}" in form:
+            enabled -= {(e, Channel.EMAIL), (e, Channel.DIGEST)}
+        if channel is not None:
+            enabled.add((e, channel))
     with p.db.transaction() as session:
         events.set_preferences(session, user_id(v), enabled)
         audit.by_caller(session, v.caller, "notify.preferences",
