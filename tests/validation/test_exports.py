@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import openpyxl
 import polars as pl
@@ -13,7 +14,7 @@ from odf.opendocument import load
 from odf.table import Table, TableRow
 from tests.builders import check, records, write
 
-from aedx.validation.export import UnknownReportFormat, write_report
+from aedx.validation.export import UnknownReportFormat, report_disposition, report_names, write_report
 from aedx.validation.masking import mask_id, mask_name
 from aedx.validation.report import Report
 
@@ -107,3 +108,27 @@ def test_masking_never_leaves_a_formula(hostile: Report) -> None:
     assert not [v for v in masked["value"] if v[:1] in ("=", "+", "-", "@", "\t", "\r")]
     assert "*A1****678" in set(masked["value"])
     assert mask_id("=A12345678") == "*A1****678" and mask_name("=王") == "○○"
+
+
+@pytest.mark.parametrize(
+    ("original", "name", "fallback"),
+    [
+        ("移送0105.csv", "移送0105_檢核報告_S1.csv", "0105_report_S1.csv"),
+        ('..\\..\\etc/pa"ss\r\nwd.csv', "pa_ss_wd_檢核報告_S1.csv", "pa_ss_wd_report_S1.csv"),
+        ("a;b=c.txt", "a_b=c_檢核報告_S1.csv", "a_b_c_report_S1.csv"),
+        ("..", "檢核報告_S1.csv", "report_S1.csv"),
+        (None, "檢核報告_S1.csv", "report_S1.csv"),
+    ],
+)
+def test_a_report_is_named_after_its_file_and_the_name_is_made_safe(
+    original: str | None, name: str, fallback: str
+) -> None:
+    assert report_names(original, "S1", "csv") == (name, fallback)
+    header = report_disposition(original, "S1", "csv")
+    assert header == f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    assert "\r" not in header and "\n" not in header and header.count('"') == 2
+
+
+def test_a_very_long_name_is_cut() -> None:
+    name, fallback = report_names("甲" * 500 + ".csv", "S1", "xlsx")
+    assert name == "甲" * 80 + "_檢核報告_S1.xlsx" and fallback == "report_S1.xlsx"

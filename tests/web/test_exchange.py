@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import openpyxl
 import pytest
@@ -151,7 +152,8 @@ def test_the_upload_needs_the_csrf_token_and_the_permission(world: World) -> Non
 def test_the_report_filters_pages_and_exports(world: World) -> None:
     officer = world.person(AGENCY, "chen.yating", "agency_officer")
     bad = [BAD_ID | {"amount_due": "x"} for _ in range(30)]
-    sid = _submitted(world, officer, "case_referral", file_of("case_referral", *bad))
+    answer = upload(officer, "case_referral", file_of("case_referral", *bad), filename="移送 0105.csv")
+    sid = str(answer.json()["location"]).rsplit("/", 1)[1]
     world.run()
     page = officer.get(f"/portal/submissions/{sid}")
     assert 'class="state state-rejected"' in page.text and "<caption>" in page.text
@@ -183,6 +185,10 @@ def test_the_report_filters_pages_and_exports(world: World) -> None:
     assert len(document.getElementsByType(TableRow)) > 30
     csv = officer.get(f"/portal/submissions/{sid}/report.csv")
     assert csv.status_code == 200 and csv.content.startswith("\ufeff".encode())
+    named = quote(f"移送 0105_檢核報告_{sid}.csv", safe="")
+    assert csv.headers["content-disposition"] == (
+        f"attachment; filename=\"0105_report_{sid}.csv\"; filename*=UTF-8''{named}"
+    )
     assert officer.get(f"/portal/submissions/{sid}/report.exe").status_code == 404
 
 

@@ -24,7 +24,7 @@ from aedx.api.schemas import (
 )
 from aedx.errors import TooLarge
 from aedx.exchange import intake, reports, submissions
-from aedx.validation.export import FORMATS, MEDIA_TYPES
+from aedx.validation.export import FORMATS, MEDIA_TYPES, report_disposition
 
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"  # PostgreSQL text holds no NUL; names hold no controls
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"], responses=ERRORS)
@@ -191,7 +191,8 @@ def report_file(
     with p.db.transaction() as session:
         sub = submissions.get(session, caller, submission_id)
     path = submissions.report_file(p, sub, fmt)
-    return FileResponse(path, media_type=MEDIA_TYPES.get(fmt), filename=f"report-{sub.id}.{fmt}")
+    disposition = report_disposition(sub.filename, sub.id, fmt)  # named after the file sent
+    return FileResponse(path, media_type=MEDIA_TYPES.get(fmt), headers={"Content-Disposition": disposition})
 
 
 __all__ = ["FORMATS", "router"]

@@ -7,8 +7,11 @@ rather than being cut.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import polars as pl
 
@@ -34,8 +37,43 @@ MEDIA_TYPES = {
 }
 
 
+STEM_CHARACTERS = 80  # of the original name kept in a report's name
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f"*/:;<>?\\|]+')  # controls, quotes and what file systems refuse
+
+
 class UnknownReportFormat(ValueError):
     pass
+
+
+def _stem(original: str | None) -> str:
+    """The original file's name without folders or extension, safe in any file system."""
+    name = unicodedata.normalize("NFC", original or "").replace("\\", "/").rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    stem = _UNSAFE.sub("_", stem).strip(" ._")
+    return stem[:STEM_CHARACTERS].rstrip(" ._")
+
+
+def _ascii(text: str) -> str:
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.-]", "_", text)).strip("._")
+
+
+def report_names(original: str | None, ident: str, fmt: str) -> tuple[str, str]:
+    """A report's file name carrying the name of the file it reports on (``移送0105_檢核報告_
+    <id>.csv``; ``ident`` is the submission's, empty for a dry run), and its ASCII stand-in."""
+    stem, ident = _stem(original), _UNSAFE.sub("_", ident)[:64]
+    name = "_".join(p for p in (stem, "檢核報告", ident) if p) + f".{fmt}"
+    fallback = "_".join(p for p in (_ascii(stem), "report", _ascii(ident)) if p) + f".{fmt}"
+    return name, fallback
+
+
+def content_disposition(name: str, fallback: str) -> str:
+    """``attachment`` with the ASCII ``fallback`` for old clients and the exact name as RFC 5987
+    ``filename*``."""
+    return f"attachment; filename=\"{_ascii(fallback) or 'report'}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def report_disposition(original: str | None, ident: str, fmt: str) -> str:
+    return content_disposition(*report_names(original, ident, fmt))
 
 
 def write_report(report: Report, path: Path) -> None:

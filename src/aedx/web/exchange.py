@@ -26,7 +26,7 @@ from aedx.kinds import KINDS
 from aedx.schema import Kind, Severity
 from aedx.trust import audit
 from aedx.trust.caller import Caller, Direction
-from aedx.validation.export import MEDIA_TYPES
+from aedx.validation.export import MEDIA_TYPES, report_disposition
 from aedx.validation.report import Report
 from aedx.web import i18n, portal
 from aedx.web.i18n import N_
@@ -228,8 +228,8 @@ def report_file(request: Request, p: PlatformDep, v: VisitDep, submission_id: st
         path = submissions.report_file(p, sub, fmt)
     except (NotFound, NotReady) as e:
         return _not_found(request, p, v, e)
-    return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=f"report-{sub.id}.{fmt}",
-                        headers=portal.HEADERS)  # fmt: skip
+    named = {"Content-Disposition": report_disposition(sub.filename, sub.id, fmt)}
+    return FileResponse(path, media_type=MEDIA_TYPES[fmt], headers=portal.HEADERS | named)
 
 
 portal.navigation(f"{PREFIX}/upload", N_("Upload"), permission=Permission.SUBMISSIONS_SEND, order=20)
