@@ -104,6 +104,9 @@ def test_a_file_with_any_error_is_rejected_whole_with_its_report(hub: Hub) -> No
     sub = hub.send("A383000000", "case_referral", bad, filename='../移送"0105.csv')
     assert (sub["state"], sub["records"], sub["error_rows"]) == ("rejected", 2, 1)
     assert hub.codes("A383000000", sub["id"]) == ["id.checksum"]
+    found = hub.get("A383000000", f"/api/v1/submissions/{sub['id']}/report").json()["findings"]
+    row = bad["agency_case_no"].to_list().index("C00001") + 1
+    assert [(f["row"], f["line"], f["case_no"]) for f in found] == [(row, row + 1, "C00001")]
     for fmt in ("csv", "xlsx", "ods", "json"):
         response = hub.get("A383000000", f"/api/v1/submissions/{sub['id']}/report/{fmt}")
         assert response.status_code == 200 and len(response.content) > 100, fmt

@@ -128,6 +128,10 @@ def test_a_dry_run_reports_and_keeps_nothing(world: World) -> None:
     assert answer.status_code == 200, answer.text
     assert zh("The file would be rejected; nothing was kept.") in answer.text
     assert "A12345678X" not in answer.text  # personal values masked
+    cells = answer.text.split("<tbody>")[1].split("</tr>")[0]
+    assert f'<th scope="col" class="number">{zh("Line in file")}</th>' in answer.text
+    assert '<td class="number">2</td>' in cells and '<td class="number line">3</td>' in cells  # header
+    assert f'<td class="case-no">{VALID["case_referral"]["agency_case_no"]}-1</td>' in cells
     assert sorted(p.name for p in world.platform.settings.data_dir.rglob("*")) == before
     with world.platform.db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Submission)) == 0
@@ -177,7 +181,7 @@ def test_the_report_filters_pages_and_exports(world: World) -> None:
     with world.platform.db.transaction() as s:
         report = submissions.report(world.platform, s.get_one(Submission, sid))
     assert len(sheet) == report.findings.height + 1  # every finding, under a heading
-    assert {row[2] for row in sheet[1:]} == set(report.findings["code"].to_list())
+    assert {row[4] for row in sheet[1:]} == set(report.findings["code"].to_list())
     assert "A12345678X" not in [str(c) for row in sheet for c in row]
     ods = officer.get(f"/portal/submissions/{sid}/report.ods")
     assert ods.status_code == 200 and ods.content[:2] == b"PK"

@@ -25,6 +25,7 @@ from aedx.api.schemas import (
 from aedx.errors import TooLarge
 from aedx.exchange import intake, reports, submissions
 from aedx.validation.export import FORMATS, MEDIA_TYPES, report_disposition
+from aedx.validation.report import with_lines
 
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"  # PostgreSQL text holds no NUL; names hold no controls
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"], responses=ERRORS)
@@ -154,7 +155,7 @@ def report(
     loaded = submissions.report(p, sub, masked=not unmask)
     return {
         "summary": loaded.summary(),
-        "findings": loaded.findings.slice(offset, limit).to_dicts(),
+        "findings": with_lines(loaded.findings.slice(offset, limit), loaded.format).to_dicts(),
         "total_findings": loaded.findings.height,
     }
 

@@ -115,7 +115,7 @@ class Validator:
         any_failed = pl.any_horizontal([pl.col(w.meta.output_name()) != 0 for w in words])
         queries = [
             marked.filter(any_failed),
-            prepared.select(ROW, *self.kind.unique_key),
+            prepared.select(ROW, *self.kind.unique_key, findings.case_column(self.kind)),
             prepared.select(total.alias("#total")),
         ]
         if self.options.keep:
@@ -153,6 +153,7 @@ class Validator:
                     pl.lit(zh).alias("message_zh"),
                     pl.lit(en).alias("message_en"),
                     value.cast(pl.String).alias("value"),
+                    findings.case_column(self.kind),
                 )
             )
         return pl.concat(parts) if parts else findings.empty()
@@ -185,6 +186,7 @@ class Validator:
             pl.concat_str([pl.lit(zh[0]), first_row, pl.lit(zh[1])]).alias("message_zh"),
             pl.concat_str([pl.lit(en[0]), first_row, pl.lit(en[1])]).alias("message_en"),
             pl.concat_str([pl.col(k) for k in key], separator="/").alias("value"),
+            pl.col("case_no"),
         ).sort("row")
 
     def _control(self, amount_total: int) -> pl.DataFrame:

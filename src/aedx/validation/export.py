@@ -18,8 +18,10 @@ import polars as pl
 from aedx.formats.spreadsheet import neutralise_frame, write_xlsx_cell, write_xlsx_row
 from aedx.validation.report import Report
 
-HEADINGS = {
-    "row": "列號 Row",
+HEADINGS = {  # the columns of the CSV, XLSX and ODS reports, in order
+    "row": "筆次 Record",
+    "line": "檔案行號 Line in file",
+    "case_no": "移送機關案號 Agency case number",
     "field": "欄位 Field",
     "code": "代碼 Code",
     "severity": "嚴重度 Severity",
@@ -95,7 +97,13 @@ def _csv(report: Report, path: Path) -> None:
     # A byte-order mark so that Excel opens the Chinese text as UTF-8.
     with path.open("wb") as out:
         out.write("\ufeff".encode())
-        neutralise_frame(report.findings).rename(HEADINGS).write_csv(out)
+        neutralise_frame(_columns(report)).rename(HEADINGS).write_csv(out)
+
+
+def _columns(report: Report) -> pl.DataFrame:
+    """The findings as the report files show them: record number, the line in the file, the
+    agency's case number, then what was found."""
+    return report.lined().select(list(HEADINGS))
 
 
 def _sheets(frame: pl.DataFrame) -> Iterator[tuple[str, pl.DataFrame]]:
@@ -134,13 +142,14 @@ def _xlsx(report: Report, path: Path) -> None:
         write_xlsx_row(summary, r, row)
     summary.set_column(0, 0, 28)
     summary.set_column(1, 4, 40)
-    for name, part in _sheets(report.findings):
+    for name, part in _sheets(_columns(report)):
         sheet = book.add_worksheet(name)
         write_xlsx_row(sheet, 0, HEADINGS.values(), bold)
         for r, row in enumerate(part.iter_rows(), start=1):
             write_xlsx_row(sheet, r, row)
-        sheet.set_column(0, 3, 14)
-        sheet.set_column(4, 5, 50)
+        sheet.set_column(0, 1, 10)
+        sheet.set_column(2, 5, 16)
+        sheet.set_column(6, 7, 50)
         sheet.autofilter(0, 0, max(part.height, 1), len(HEADINGS) - 1)
         sheet.freeze_panes(1, 0)
     book.close()
@@ -173,7 +182,7 @@ def _ods(report: Report, path: Path) -> None:
     for row in report.totals().iter_rows():
         add_row(summary, row)
     doc.spreadsheet.addElement(summary)
-    for name, part in _sheets(report.findings):
+    for name, part in _sheets(_columns(report)):
         sheet = Table(name=name)
         add_row(sheet, list(HEADINGS.values()))
         for row in part.iter_rows():

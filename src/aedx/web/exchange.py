@@ -21,13 +21,14 @@ from aedx.accounts.roles import Permission
 from aedx.api.submissions import NO_CONTROL_CHARACTERS, blocking, wake_worker
 from aedx.errors import Conflict, Denied, DomainError, Invalid, NotFound, NotReady, TooLarge
 from aedx.exchange import intake, reports, submissions
+from aedx.findings import CASE_FIELD, with_case_no
 from aedx.formats import Format
 from aedx.kinds import KINDS
 from aedx.schema import Kind, Severity
 from aedx.trust import audit
 from aedx.trust.caller import Caller, Direction
 from aedx.validation.export import MEDIA_TYPES, report_disposition
-from aedx.validation.report import Report
+from aedx.validation.report import Report, with_lines
 from aedx.web import i18n, portal
 from aedx.web.i18n import N_
 from aedx.web.portal import (
@@ -147,19 +148,25 @@ def _deny_quietly(p: PlatformDep, caller: Caller) -> None:
 
 
 def _dry_run(request: Request, report: Report) -> dict[str, Any]:
-    shown = _rows(request, report.kind, report.findings.head(DRY_RUN_SHOWN))
+    shown = _rows(request, report.kind, report.format, report.findings.head(DRY_RUN_SHOWN))
     return {"summary": report.summary(), "rows": shown, "total": report.findings.height,
-            "kind_label": kind_label(request, report.kind.name)}  # fmt: skip
+            "kind_label": kind_label(request, report.kind.name),
+            "case_numbers": _has_case_numbers(report.kind)}  # fmt: skip
 
 
 # --- a submission and its report
 
 
-def _rows(request: Request, kind: Kind, found: pl.DataFrame) -> list[dict[str, Any]]:
+def _has_case_numbers(kind: Kind) -> bool:
+    return CASE_FIELD in kind.names
+
+
+def _rows(request: Request, kind: Kind, fmt: str, found: pl.DataFrame) -> list[dict[str, Any]]:
+    """Findings as the table shows them, each with the line of the file its record is on."""
     english = locale_of(request) == "en"
     labels = {f.name: (f.label_en if english else f.label_zh) for f in kind.fields}
     rows = []
-    for f in found.to_dicts():
+    for f in with_lines(with_case_no(found), fmt).to_dicts():
         rows.append(
             f | {"message": f["message_en"] if english else f["message_zh"],
                  "field_label": labels.get(f["field"] or "", f["field"] or ""),
@@ -198,6 +205,7 @@ def submission(
         "filters": {"code": code, "field": field, "severity": severity}, "unmask": unmask,
         "may_unmask": v.caller.may(Permission.PERSONAL_DATA_UNMASK), "severities": SEVERITIES,
         "received": sub.received_at, "updated": sub.updated_at, "ready": False,
+        "case_numbers": _has_case_numbers(kind),
     }  # fmt: skip
     try:
         found = submissions.findings(
@@ -210,7 +218,7 @@ def submission(
     labels = {f.name: (f.label_en if locale_of(request) == "en" else f.label_zh) for f in kind.fields}
     context |= {
         "ready": True, "total": found.total, "matching": found.matching,
-        "rows": _rows(request, kind, found.page), "page_no": page_no, "pages": pages,
+        "rows": _rows(request, kind, sub.format, found.page), "page_no": page_no, "pages": pages,
         "codes": found.codes, "fields": [(f, labels.get(f, f)) for f in found.fields],
     }  # fmt: skip
     return page(request, p, v, "exchange/submission.html", context)
