@@ -59,6 +59,13 @@ def test_the_dry_run_refuses_a_case_already_referred(world: World, chromium: Bro
         assert finding.locator("td.case-no").inner_text() == VALID["case_referral"]["agency_case_no"]
         table = page.locator("table.findings").bounding_box()
         assert table is not None and table["x"] + table["width"] <= width + 1  # scrolls in its box
+        with page.expect_download() as fetched:
+            page.get_by_role(
+                "button", name=zh("Download the whole report (%(format)s)") % {"format": "CSV"}
+            ).click()
+        assert fetched.value.suggested_filename == "referrals-again_檢核報告.csv"
+        text = Path(fetched.value.path()).read_text(encoding="utf-8-sig")
+        assert ALREADY_OPEN.code in text and "檔案行號 Line in file" in text
         context.close()
 
 

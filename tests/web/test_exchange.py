@@ -140,6 +140,30 @@ def test_a_dry_run_reports_and_keeps_nothing(world: World) -> None:
     assert _audits(world, "submission.check") == 2
 
 
+def test_a_dry_run_report_downloads_without_the_file_being_kept(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    before = sorted(p.name for p in world.platform.settings.data_dir.rglob("*"))
+    body = file_of("case_referral", {}, BAD_ID | {"postcode": "=1+1"})
+    shown = upload(officer, "case_referral", body, check=True, filename="移送0105.csv")
+    assert zh("Download the whole report (%(format)s)") % {"format": "XLSX"} in shown.text
+    sheet = upload(officer, "case_referral", body, check=True, filename="移送0105.csv", report="csv")
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
+    assert sheet.headers["content-disposition"] == (
+        "attachment; filename=\"0105_report.csv\"; filename*=UTF-8''"
+        + quote("移送0105_檢核報告.csv", safe="")
+    )
+    text = sheet.content.decode("utf-8-sig")
+    assert "檔案行號 Line in file" in text and "id.format" in text and "A12345678X" not in text
+    assert ",'=1+1\n" in text  # no live formula
+    book = upload(officer, "case_referral", body, check=True, filename="x.csv", report="xlsx")
+    rows = list(openpyxl.load_workbook(io.BytesIO(book.content)).worksheets[-1].iter_rows(values_only=True))
+    assert rows[0][1] == "檔案行號 Line in file" and {r[1] for r in rows[1:]} == {3}
+    assert upload(officer, "case_referral", body, check=True, report="exe").status_code == 400
+    assert sorted(p.name for p in world.platform.settings.data_dir.rglob("*")) == before
+    with world.platform.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Submission)) == 0
+
+
 def test_the_upload_needs_the_csrf_token_and_the_permission(world: World) -> None:
     officer = world.person(AGENCY, "chen.yating", "agency_officer")
     forged = upload(officer, "case_referral", file_of("case_referral"), token="x" * 43)

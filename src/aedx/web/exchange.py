@@ -10,6 +10,8 @@ organisations are not found.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -27,7 +29,7 @@ from aedx.kinds import KINDS
 from aedx.schema import Kind, Severity
 from aedx.trust import audit
 from aedx.trust.caller import Caller, Direction
-from aedx.validation.export import MEDIA_TYPES, report_disposition
+from aedx.validation.export import MEDIA_TYPES, report_disposition, write_report
 from aedx.validation.report import Report, with_lines
 from aedx.web import i18n, portal
 from aedx.web.i18n import N_
@@ -104,11 +106,13 @@ async def upload(
     encoding: Short = "utf-8",
     filename: Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL_CHARACTERS)] = None,
     check: bool = False,
+    report: Short = "",
     csrf: Annotated[str, Header(alias=CSRF_HEADER, max_length=200)] = "",
     content_length: Annotated[int | None, Header()] = None,
 ) -> Response:
     """The file is the request body. ``check`` validates it and keeps nothing (answers the report
-    as HTML); otherwise it is submitted (answers where its page is)."""
+    as HTML, or as a report file when ``report`` names its format); otherwise it is submitted
+    (answers where its page is)."""
     await anyio.to_thread.run_sync(lambda: portal.require_csrf(request, p, csrf))
     caller, limit = v.caller, p.settings.max_upload_bytes
     t = i18n.translations(locale_of(request))
@@ -123,9 +127,16 @@ async def upload(
     sent = intake.Upload(kind, format, encoding, filename=filename)
     chunks = blocking(request.stream().__aiter__())
     try:
+        if check and report:
+            if report not in REPORT_FILES:
+                return _error(request, 400, t.gettext("Reports are offered as CSV, XLSX or ODS."))
+            checked = await anyio.to_thread.run_sync(lambda: intake.dry_run(p, caller, sent, chunks))
+            content = await anyio.to_thread.run_sync(lambda: _report_bytes(checked, report))
+            named = {"Content-Disposition": report_disposition(filename, "", report)}
+            return Response(content, media_type=MEDIA_TYPES[report], headers=portal.HEADERS | named)
         if check:
-            report = await anyio.to_thread.run_sync(lambda: intake.dry_run(p, caller, sent, chunks))
-            return page(request, p, v, "exchange/dry_run.html", _dry_run(request, report))
+            checked = await anyio.to_thread.run_sync(lambda: intake.dry_run(p, caller, sent, chunks))
+            return page(request, p, v, "exchange/dry_run.html", _dry_run(request, checked))
         received = await anyio.to_thread.run_sync(lambda: intake.submit_by_person(p, caller, sent, chunks))
     except TooLarge:
         return _error(request, 413, t.gettext("The file is larger than %(mb)d MB.") % {"mb": limit >> 20})
@@ -138,6 +149,15 @@ async def upload(
     where = f"{PREFIX}/submissions/{received.submission.id}"
     return JSONResponse({"location": where, "duplicate": not received.created}, status_code=201,
                         headers=portal.HEADERS)  # fmt: skip
+
+
+def _report_bytes(checked: Report, fmt: str) -> bytes:
+    """A dry run's report file, made in a private temporary folder outside the data folder and
+    gone when answered: nothing of the check is kept."""
+    with tempfile.TemporaryDirectory(prefix="aedx-check-") as folder:
+        path = Path(folder) / f"report.{fmt}"
+        write_report(checked, path)
+        return path.read_bytes()
 
 
 def _deny_quietly(p: PlatformDep, caller: Caller) -> None:
