@@ -164,6 +164,14 @@ def test_a_dry_run_report_downloads_without_the_file_being_kept(world: World) ->
         assert s.scalar(select(func.count()).select_from(Submission)) == 0
 
 
+def test_a_big5_file_sent_as_utf8_gets_one_sentence(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    body = file_of("case_referral", *({} for _ in range(40))).decode().encode("cp950")
+    answer = upload(officer, "case_referral", body, check=True)
+    assert "此檔案似為 Big5 編碼，請改選 Big5 後重新上傳" in answer.text
+    assert "encoding.undecodable" not in answer.text and answer.text.count("<tr>") == 2
+
+
 def test_the_upload_needs_the_csrf_token_and_the_permission(world: World) -> None:
     officer = world.person(AGENCY, "chen.yating", "agency_officer")
     forged = upload(officer, "case_referral", file_of("case_referral"), token="x" * 43)
