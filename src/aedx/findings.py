@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from aedx.schema import Severity
+from aedx.schema import Kind, Severity
 
 COLUMNS: dict[str, pl.DataType] = {
     "row": pl.Int64(),  # 1-based record number, header not counted; null for the whole file
@@ -21,7 +21,10 @@ COLUMNS: dict[str, pl.DataType] = {
     "message_zh": pl.String(),
     "message_en": pl.String(),
     "value": pl.String(),  # the offending value, masked when it is personal data
+    "case_no": pl.String(),  # the record's agency case number, when the kind has one
 }
+CASE_FIELD = "agency_case_no"
+CASE_CHARACTERS = 40  # of a case number kept in a finding (the field's own width is 30)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ def frame(
     *,
     field: str | None = None,
     values: list[str | None] | None = None,
+    case_nos: list[str | None] | None = None,
     **params: object,
 ) -> pl.DataFrame:
     """Findings of one code for the given records (used off the hot path)."""
@@ -69,9 +73,26 @@ def frame(
             "message_zh": [code.message_zh.format(**params)] * n,
             "message_en": [code.message_en.format(**params)] * n,
             "value": values if values is not None else [None] * n,
+            "case_no": case_nos if case_nos is not None else [None] * n,
         },
         schema=COLUMNS,
     )
+
+
+def case_column(kind: Kind) -> pl.Expr:
+    """The agency case number of a record, for a clerk to find the case in their own system: the
+    kind's ``agency_case_no`` unless it is declared personal (it is not, in any kind so far)."""
+    field = next((f for f in kind.fields if f.name == CASE_FIELD), None)
+    if field is None or field.personal:
+        return pl.lit(None, pl.String).alias("case_no")
+    return pl.col(CASE_FIELD).cast(pl.String).str.slice(0, CASE_CHARACTERS).alias("case_no")
+
+
+def with_case_no(found: pl.DataFrame) -> pl.DataFrame:
+    """Findings stored before they carried case numbers, with an empty ``case_no``."""
+    if "case_no" in found.columns:
+        return found
+    return found.with_columns(pl.lit(None, pl.String).alias("case_no"))
 
 
 class UnusableInput(Exception):

@@ -159,9 +159,12 @@ class Hub:
         encoding: str = "utf-8",
         key: str | None = None,
         sealed: bool = True,
+        filename: str | None = None,
     ) -> Any:
         headers = self.auth(org) | ({"Idempotency-Key": key} if key else {})
-        params = {"kind": kind, "format": fmt, "encoding": encoding}
+        params = {"kind": kind, "format": fmt, "encoding": encoding} | (
+            {"filename": filename} if filename else {}
+        )
         content = self.seal(org, body) if sealed else body
         return self.client.post("/api/v1/submissions", params=params, headers=headers, content=content)
 

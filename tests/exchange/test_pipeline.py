@@ -7,6 +7,7 @@ import hashlib
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import polars as pl
 import pytest
@@ -100,12 +101,19 @@ def test_a_file_with_any_error_is_rejected_whole_with_its_report(hub: Hub) -> No
         .otherwise("obligor_id")
         .alias("obligor_id")
     )
-    sub = hub.send("A383000000", "case_referral", bad)
+    sub = hub.send("A383000000", "case_referral", bad, filename='../移送"0105.csv')
     assert (sub["state"], sub["records"], sub["error_rows"]) == ("rejected", 2, 1)
     assert hub.codes("A383000000", sub["id"]) == ["id.checksum"]
+    found = hub.get("A383000000", f"/api/v1/submissions/{sub['id']}/report").json()["findings"]
+    row = bad["agency_case_no"].to_list().index("C00001") + 1
+    assert [(f["row"], f["line"], f["case_no"]) for f in found] == [(row, row + 1, "C00001")]
     for fmt in ("csv", "xlsx", "ods", "json"):
         response = hub.get("A383000000", f"/api/v1/submissions/{sub['id']}/report/{fmt}")
         assert response.status_code == 200 and len(response.content) > 100, fmt
+        named = quote(f"移送_0105_檢核報告_{sub['id']}.{fmt}", safe="")  # named after the file sent
+        assert response.headers["content-disposition"] == (
+            f"attachment; filename=\"0105_report_{sub['id']}.{fmt}\"; filename*=UTF-8''{named}"
+        )
     assert hub.count(Case) == 0 and hub.count(Delivery) == 0 and hub.inbox("sly") == []
 
 

@@ -81,7 +81,7 @@ def test_every_catalogued_code_has_a_case() -> None:
     tested = {code for case in CASES for _, code in case[3]}
     # tested in test_catalogue's neighbours: encoding, duplicates, control totals, and an empty file
     # (tests/exchange/test_failures.py)
-    elsewhere = {"encoding.undecodable", "record.duplicate", "control.records_mismatch",
+    elsewhere = {"encoding.undecodable", "file.wrong_encoding", "record.duplicate", "control.records_mismatch",
                  "control.amount_mismatch", "file.no_records"}  # fmt: skip
     catalogue = {c.code for c in vars(codes).values() if isinstance(c, Code)}
     assert catalogue - tested - elsewhere == set()
@@ -122,6 +122,28 @@ def test_undecodable_bytes_are_findings_with_row_and_field(tmp_path: Path) -> No
         write(tmp_path / "x.csv", C, records(C)).read_bytes().replace("小".encode(), b"\xff\xfe\xfd")
     )
     assert flat(check(utf8, C)) == [(1, "obligor_name", "encoding.undecodable")]
+
+
+@pytest.mark.parametrize(
+    ("sent", "declared", "named"), [("cp950", "utf-8", "Big5"), ("utf-8", "cp950", "UTF-8")]
+)
+def test_a_file_in_the_other_encoding_gets_one_sentence(
+    tmp_path: Path, sent: str, declared: str, named: str
+) -> None:
+    rows = records(C, *({"obligor_name": "王小明"} for _ in range(50)))
+    report = check(write(tmp_path / "f.csv", C, rows, encoding=sent), C, encoding=declared)
+    assert flat(report) == [(None, None, "file.wrong_encoding")]
+    message = report.findings["message_zh"][0]
+    assert (
+        message.startswith(f"此檔案似為 {named} 編碼，請改選 {named} 後重新上傳")
+        and "50 筆因此無法解碼" in message
+    )
+
+
+def test_a_damaged_value_is_not_taken_for_the_other_encoding(tmp_path: Path) -> None:
+    body = write(tmp_path / "x.csv", C, records(C)).read_bytes().replace("小".encode(), b"\xff")
+    (tmp_path / "u.csv").write_bytes(body)
+    assert flat(check(tmp_path / "u.csv", C, encoding="cp950"))[0][2] == "encoding.undecodable"
 
 
 def test_duplicates_name_the_first_record(tmp_path: Path) -> None:

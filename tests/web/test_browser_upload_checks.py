@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page
 from aedx.exchange.codes import ALREADY_OPEN
 from aedx.kinds import get_kind
 from aedx.web.i18n import translations
+from tests.builders import VALID
 from tests.served import serving
 from tests.web.exchange_support import AGENCY, World, file_of, make_world
 from tests.web.test_browser_exchange import choose, signed_in, uploaded
@@ -52,6 +53,19 @@ def test_the_dry_run_refuses_a_case_already_referred(world: World, chromium: Bro
         checked(page)
         assert page.get_by_text(zh("The file would be rejected; nothing was kept.")).is_visible()
         assert page.get_by_role("cell", name=ALREADY_OPEN.message_zh).is_visible()
+        finding = page.locator("table.findings tbody tr").first
+        assert page.get_by_role("columnheader", name=zh("Line in file")).count() == 1
+        assert finding.locator("td.line").inner_text() == "2"  # record 1, under the header line
+        assert finding.locator("td.case-no").inner_text() == VALID["case_referral"]["agency_case_no"]
+        table = page.locator("table.findings").bounding_box()
+        assert table is not None and table["x"] + table["width"] <= width + 1  # scrolls in its box
+        with page.expect_download() as fetched:
+            page.get_by_role(
+                "button", name=zh("Download the whole report (%(format)s)") % {"format": "CSV"}
+            ).click()
+        assert fetched.value.suggested_filename == "referrals-again_檢核報告.csv"
+        text = Path(fetched.value.path()).read_text(encoding="utf-8-sig")
+        assert ALREADY_OPEN.code in text and "檔案行號 Line in file" in text
         context.close()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import openpyxl
 import pytest
@@ -127,12 +128,48 @@ def test_a_dry_run_reports_and_keeps_nothing(world: World) -> None:
     assert answer.status_code == 200, answer.text
     assert zh("The file would be rejected; nothing was kept.") in answer.text
     assert "A12345678X" not in answer.text  # personal values masked
+    cells = answer.text.split("<tbody>")[1].split("</tr>")[0]
+    assert f'<th scope="col" class="number">{zh("Line in file")}</th>' in answer.text
+    assert '<td class="number">2</td>' in cells and '<td class="number line">3</td>' in cells  # header
+    assert f'<td class="case-no">{VALID["case_referral"]["agency_case_no"]}-1</td>' in cells
     assert sorted(p.name for p in world.platform.settings.data_dir.rglob("*")) == before
     with world.platform.db.transaction() as s:
         assert s.scalar(select(func.count()).select_from(Submission)) == 0
     ok = upload(officer, "case_referral", file_of("case_referral"), check=True)
     assert zh("The file passes the checks; nothing was kept.") in ok.text
     assert _audits(world, "submission.check") == 2
+
+
+def test_a_dry_run_report_downloads_without_the_file_being_kept(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    before = sorted(p.name for p in world.platform.settings.data_dir.rglob("*"))
+    body = file_of("case_referral", {}, BAD_ID | {"postcode": "=1+1"})
+    shown = upload(officer, "case_referral", body, check=True, filename="移送0105.csv")
+    assert zh("Download the whole report (%(format)s)") % {"format": "XLSX"} in shown.text
+    sheet = upload(officer, "case_referral", body, check=True, filename="移送0105.csv", report="csv")
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
+    assert sheet.headers["content-disposition"] == (
+        "attachment; filename=\"0105_report.csv\"; filename*=UTF-8''"
+        + quote("移送0105_檢核報告.csv", safe="")
+    )
+    text = sheet.content.decode("utf-8-sig")
+    assert "檔案行號 Line in file" in text and "id.format" in text and "A12345678X" not in text
+    assert ",'=1+1\n" in text  # no live formula
+    book = upload(officer, "case_referral", body, check=True, filename="x.csv", report="xlsx")
+    rows = list(openpyxl.load_workbook(io.BytesIO(book.content)).worksheets[-1].iter_rows(values_only=True))
+    assert rows[0][1] == "檔案行號 Line in file" and {r[1] for r in rows[1:]} == {3}
+    assert upload(officer, "case_referral", body, check=True, report="exe").status_code == 400
+    assert sorted(p.name for p in world.platform.settings.data_dir.rglob("*")) == before
+    with world.platform.db.transaction() as s:
+        assert s.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+def test_a_big5_file_sent_as_utf8_gets_one_sentence(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    body = file_of("case_referral", *({} for _ in range(40))).decode().encode("cp950")
+    answer = upload(officer, "case_referral", body, check=True)
+    assert "此檔案似為 Big5 編碼，請改選 Big5 後重新上傳" in answer.text
+    assert "encoding.undecodable" not in answer.text and answer.text.count("<tr>") == 2
 
 
 def test_the_upload_needs_the_csrf_token_and_the_permission(world: World) -> None:
@@ -151,7 +188,8 @@ def test_the_upload_needs_the_csrf_token_and_the_permission(world: World) -> Non
 def test_the_report_filters_pages_and_exports(world: World) -> None:
     officer = world.person(AGENCY, "chen.yating", "agency_officer")
     bad = [BAD_ID | {"amount_due": "x"} for _ in range(30)]
-    sid = _submitted(world, officer, "case_referral", file_of("case_referral", *bad))
+    answer = upload(officer, "case_referral", file_of("case_referral", *bad), filename="移送 0105.csv")
+    sid = str(answer.json()["location"]).rsplit("/", 1)[1]
     world.run()
     page = officer.get(f"/portal/submissions/{sid}")
     assert 'class="state state-rejected"' in page.text and "<caption>" in page.text
@@ -175,7 +213,7 @@ def test_the_report_filters_pages_and_exports(world: World) -> None:
     with world.platform.db.transaction() as s:
         report = submissions.report(world.platform, s.get_one(Submission, sid))
     assert len(sheet) == report.findings.height + 1  # every finding, under a heading
-    assert {row[2] for row in sheet[1:]} == set(report.findings["code"].to_list())
+    assert {row[4] for row in sheet[1:]} == set(report.findings["code"].to_list())
     assert "A12345678X" not in [str(c) for row in sheet for c in row]
     ods = officer.get(f"/portal/submissions/{sid}/report.ods")
     assert ods.status_code == 200 and ods.content[:2] == b"PK"
@@ -183,6 +221,10 @@ def test_the_report_filters_pages_and_exports(world: World) -> None:
     assert len(document.getElementsByType(TableRow)) > 30
     csv = officer.get(f"/portal/submissions/{sid}/report.csv")
     assert csv.status_code == 200 and csv.content.startswith("\ufeff".encode())
+    named = quote(f"移送 0105_檢核報告_{sid}.csv", safe="")
+    assert csv.headers["content-disposition"] == (
+        f"attachment; filename=\"0105_report_{sid}.csv\"; filename*=UTF-8''{named}"
+    )
     assert officer.get(f"/portal/submissions/{sid}/report.exe").status_code == 404
 
 

@@ -97,9 +97,24 @@ class DeliveryOut(BaseModel):
     acknowledged_at: str | None
 
 
+class FindingOut(BaseModel):
+    row: int | None = Field(description="record number, header not counted; null for the whole file")
+    line: int | None = Field(
+        description="the line of the file the record is on, as a text editor or Excel numbers it "
+        "(a CSV file's header is line 1)"
+    )
+    field: str | None
+    code: str
+    severity: str
+    message_zh: str
+    message_en: str
+    value: str | None = Field(description="the value found, masked when it is personal data")
+    case_no: str | None = Field(description="the record's agency case number, when the kind has one")
+
+
 class ReportOut(BaseModel):
     summary: dict[str, Any]
-    findings: list[dict[str, Any]]
+    findings: list[FindingOut]
     total_findings: int
 
 

@@ -24,7 +24,8 @@ from aedx.api.schemas import (
 )
 from aedx.errors import TooLarge
 from aedx.exchange import intake, reports, submissions
-from aedx.validation.export import FORMATS, MEDIA_TYPES
+from aedx.validation.export import FORMATS, MEDIA_TYPES, report_disposition
+from aedx.validation.report import with_lines
 
 NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]*$"  # PostgreSQL text holds no NUL; names hold no controls
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"], responses=ERRORS)
@@ -154,7 +155,7 @@ def report(
     loaded = submissions.report(p, sub, masked=not unmask)
     return {
         "summary": loaded.summary(),
-        "findings": loaded.findings.slice(offset, limit).to_dicts(),
+        "findings": with_lines(loaded.findings.slice(offset, limit), loaded.format).to_dicts(),
         "total_findings": loaded.findings.height,
     }
 
@@ -191,7 +192,8 @@ def report_file(
     with p.db.transaction() as session:
         sub = submissions.get(session, caller, submission_id)
     path = submissions.report_file(p, sub, fmt)
-    return FileResponse(path, media_type=MEDIA_TYPES.get(fmt), filename=f"report-{sub.id}.{fmt}")
+    disposition = report_disposition(sub.filename, sub.id, fmt)  # named after the file sent
+    return FileResponse(path, media_type=MEDIA_TYPES.get(fmt), headers={"Content-Disposition": disposition})
 
 
 __all__ = ["FORMATS", "router"]

@@ -35,7 +35,7 @@ from aedx.kinds import get_kind
 from aedx.schema import Kind, Routing
 from aedx.storage.tables import Organisation, Submission, utcnow
 from aedx.trust import cms, receipts
-from aedx.validation.engine import Options, Validator
+from aedx.validation.engine import Options, Validator, explain_encoding
 from aedx.validation.report import Report
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def examine(
         stream = read_batches(content, kind, Format(file.format), file.encoding, options.limits)
         validator = Validator(kind, stream, options)
         with timed(label, "validation"):
-            report = validator.run(source=file.name, on_kept=on_kept)
+            report = explain_encoding(validator.run(source=file.name, on_kept=on_kept), content)
     except UnusableInput as e:
         return Evaluation(Report.unusable(kind, file.name, file.format, file.encoding, e), None)
     records = pl.concat(validator.kept) if validator.kept else pl.DataFrame()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from aedx.accounts.roles import Permission
 from aedx.errors import Denied
+from aedx.findings import with_case_no
 from aedx.schema import Kind
 from aedx.trust import audit
 from aedx.trust.caller import Caller
@@ -52,6 +53,7 @@ def reveal(
 ) -> pl.DataFrame:
     """The findings as served: personal values opened, and masked when ``masked``. Reports stored
     before sealing carry masked values already and are served as they are."""
+    stored = with_case_no(stored)
     if SEALED not in stored.columns:
         return stored
     where = stored[SEALED].arg_true()

@@ -47,7 +47,7 @@ def route(
         routed = _by_case(session, kind, sender, records)
     else:
         raise ValueError(f"{kind.name} is not exchanged through the platform")
-    return Routed(routed.records, pl.concat([routed.findings, _unregistered(session, routed.records)]))
+    return Routed(routed.records, pl.concat([routed.findings, _unregistered(session, kind, routed.records)]))
 
 
 def territory_expr(field: str) -> pl.Expr:
@@ -99,11 +99,13 @@ def _by_case(session: Session, kind: Kind, sender: Sender, records: pl.DataFrame
 def _case_findings(records: pl.DataFrame, rows: pl.Series, code: Code, kind: Kind) -> pl.DataFrame:
     if rows.len() == 0:
         return findings.empty()
-    values = records.filter(pl.col(ROW).is_in(rows.implode())).sort(ROW)["agency_case_no"]
-    return findings.frame(code, rows.sort().to_list(), field="agency_case_no", values=values.to_list())
+    chosen = records.filter(pl.col(ROW).is_in(rows.implode())).sort(ROW)
+    values = chosen["agency_case_no"].to_list()
+    cases = chosen.select(findings.case_column(kind))["case_no"].to_list()
+    return findings.frame(code, rows.sort().to_list(), field="agency_case_no", values=values, case_nos=cases)
 
 
-def _unregistered(session: Session, records: pl.DataFrame) -> pl.DataFrame:
+def _unregistered(session: Session, kind: Kind, records: pl.DataFrame) -> pl.DataFrame:
     """Records whose recipient is not an active organisation of the platform."""
     wanted = records[RECIPIENT].drop_nulls().unique().to_list()
     if not wanted:
@@ -114,6 +116,8 @@ def _unregistered(session: Session, records: pl.DataFrame) -> pl.DataFrame:
     missing = [code for code in wanted if code not in active]
     parts = [findings.empty()]
     for code in sorted(missing):
-        rows = records.filter(pl.col(RECIPIENT) == code)[ROW].to_list()
-        parts.append(findings.frame(codes.NO_RECIPIENT, rows, values=[code] * len(rows), recipient=code))
+        chosen = records.filter(pl.col(RECIPIENT) == code)
+        rows, cases = chosen[ROW].to_list(), chosen.select(findings.case_column(kind))["case_no"].to_list()
+        values = [code] * len(rows)
+        parts.append(findings.frame(codes.NO_RECIPIENT, rows, values=values, case_nos=cases, recipient=code))
     return pl.concat(parts)

@@ -31,6 +31,14 @@ UNDECODABLE = define(
     "{label_en} has bytes that are not valid {encoding} (a user-defined or CNS 11643 "
     "character?); {advice_en}",
 )
+WRONG_ENCODING = define(
+    "file.wrong_encoding",
+    E,
+    "此檔案似為 {guess_zh} 編碼，請改選 {guess_zh} 後重新上傳"
+    "（{records} 筆因此無法解碼，其檢核結果 {count} 項不逐一列出）",
+    "this file looks like {guess_en}; choose {guess_en} and upload it again ({records} records cannot "
+    "be decoded because of it; their {count} findings are not listed one by one)",
+)
 CODE_FORMAT = define(
     "code.format", E, "「{label_zh}」格式錯誤，應符合 {pattern}", "{label_en} must match {pattern}"
 )

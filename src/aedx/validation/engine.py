@@ -36,13 +36,47 @@ class Options:
     mask_personal: bool = True  # False: personal values as found, for a report sealed at rest
 
 
+ENCODING_NAMES = {"utf-8": ("UTF-8", "UTF-8"), "cp950": ("Big5", "Big5 (CP950)")}
+SAMPLE_BYTES = 1 << 20  # of the file's start, read again to recognise its encoding
+
+
+def explain_encoding(report: Report, content: Path | memoryview) -> Report:
+    """A file in the other encoding than declared (Big5 sent as UTF-8, or the reverse) gets one
+    finding that says so, instead of an undecodable value on every record."""
+    undecodable = report.findings["code"] == codes.UNDECODABLE.code
+    if report.encoding not in ENCODING_NAMES or not undecodable.any():
+        return report
+    other = "cp950" if report.encoding == "utf-8" else "utf-8"
+    if isinstance(content, memoryview):
+        sample = bytes(content[:SAMPLE_BYTES])
+    else:
+        with content.open("rb") as f:
+            sample = f.read(SAMPLE_BYTES)
+    if len(sample) == SAMPLE_BYTES:
+        sample = sample[: sample.rfind(b"\n") + 1]  # whole lines: no character cut in two
+    if sample.isascii():
+        return report  # nothing here tells one encoding from the other
+    try:
+        sample.decode(other)
+    except UnicodeDecodeError:
+        return report  # not the other encoding either: the values stand as found
+    zh, en = ENCODING_NAMES[other]
+    affected = report.findings.filter(undecodable)["row"].drop_nulls().unique()
+    following = pl.col("row").is_in(affected.implode()).fill_null(False)  # only follow from it
+    rows, count = affected.len(), int(report.findings.select(following.sum()).item())
+    whole = findings.frame(codes.WRONG_ENCODING, [None], guess_zh=zh, guess_en=en, records=rows, count=count)
+    report.findings = pl.concat([whole, report.findings.filter(~following & ~undecodable)])
+    report.__post_init__()
+    return report
+
+
 def validate_file(
     path: Path, kind: Kind, fmt: Format, encoding: str, options: Options | None = None
 ) -> Report:
     """Validate one file; raises ``UnusableInput`` when it cannot be read as records at all."""
     options = options or Options()
     stream = read_batches(path, kind, fmt, encoding, options.limits)
-    return Validator(kind, stream, options).run(source=path.name)
+    return explain_encoding(Validator(kind, stream, options).run(source=path.name), path)
 
 
 class Validator:
@@ -115,7 +149,7 @@ class Validator:
         any_failed = pl.any_horizontal([pl.col(w.meta.output_name()) != 0 for w in words])
         queries = [
             marked.filter(any_failed),
-            prepared.select(ROW, *self.kind.unique_key),
+            prepared.select(ROW, *self.kind.unique_key, findings.case_column(self.kind)),
             prepared.select(total.alias("#total")),
         ]
         if self.options.keep:
@@ -153,6 +187,7 @@ class Validator:
                     pl.lit(zh).alias("message_zh"),
                     pl.lit(en).alias("message_en"),
                     value.cast(pl.String).alias("value"),
+                    findings.case_column(self.kind),
                 )
             )
         return pl.concat(parts) if parts else findings.empty()
@@ -185,6 +220,7 @@ class Validator:
             pl.concat_str([pl.lit(zh[0]), first_row, pl.lit(zh[1])]).alias("message_zh"),
             pl.concat_str([pl.lit(en[0]), first_row, pl.lit(en[1])]).alias("message_en"),
             pl.concat_str([pl.col(k) for k in key], separator="/").alias("value"),
+            pl.col("case_no"),
         ).sort("row")
 
     def _control(self, amount_total: int) -> pl.DataFrame:

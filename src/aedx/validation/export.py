@@ -7,16 +7,21 @@ rather than being cut.
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import polars as pl
 
 from aedx.formats.spreadsheet import neutralise_frame, write_xlsx_cell, write_xlsx_row
 from aedx.validation.report import Report
 
-HEADINGS = {
-    "row": "列號 Row",
+HEADINGS = {  # the columns of the CSV, XLSX and ODS reports, in order
+    "row": "筆次 Record",
+    "line": "檔案行號 Line in file",
+    "case_no": "移送機關案號 Agency case number",
     "field": "欄位 Field",
     "code": "代碼 Code",
     "severity": "嚴重度 Severity",
@@ -34,8 +39,43 @@ MEDIA_TYPES = {
 }
 
 
+STEM_CHARACTERS = 80  # of the original name kept in a report's name
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f"*/:;<>?\\|]+')  # controls, quotes and what file systems refuse
+
+
 class UnknownReportFormat(ValueError):
     pass
+
+
+def _stem(original: str | None) -> str:
+    """The original file's name without folders or extension, safe in any file system."""
+    name = unicodedata.normalize("NFC", original or "").replace("\\", "/").rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    stem = _UNSAFE.sub("_", stem).strip(" ._")
+    return stem[:STEM_CHARACTERS].rstrip(" ._")
+
+
+def _ascii(text: str) -> str:
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9.-]", "_", text)).strip("._")
+
+
+def report_names(original: str | None, ident: str, fmt: str) -> tuple[str, str]:
+    """A report's file name carrying the name of the file it reports on (``移送0105_檢核報告_
+    <id>.csv``; ``ident`` is the submission's, empty for a dry run), and its ASCII stand-in."""
+    stem, ident = _stem(original), _UNSAFE.sub("_", ident)[:64]
+    name = "_".join(p for p in (stem, "檢核報告", ident) if p) + f".{fmt}"
+    fallback = "_".join(p for p in (_ascii(stem), "report", _ascii(ident)) if p) + f".{fmt}"
+    return name, fallback
+
+
+def content_disposition(name: str, fallback: str) -> str:
+    """``attachment`` with the ASCII ``fallback`` for old clients and the exact name as RFC 5987
+    ``filename*``."""
+    return f"attachment; filename=\"{_ascii(fallback) or 'report'}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def report_disposition(original: str | None, ident: str, fmt: str) -> str:
+    return content_disposition(*report_names(original, ident, fmt))
 
 
 def write_report(report: Report, path: Path) -> None:
@@ -57,7 +97,13 @@ def _csv(report: Report, path: Path) -> None:
     # A byte-order mark so that Excel opens the Chinese text as UTF-8.
     with path.open("wb") as out:
         out.write("\ufeff".encode())
-        neutralise_frame(report.findings).rename(HEADINGS).write_csv(out)
+        neutralise_frame(_columns(report)).rename(HEADINGS).write_csv(out)
+
+
+def _columns(report: Report) -> pl.DataFrame:
+    """The findings as the report files show them: record number, the line in the file, the
+    agency's case number, then what was found."""
+    return report.lined().select(list(HEADINGS))
 
 
 def _sheets(frame: pl.DataFrame) -> Iterator[tuple[str, pl.DataFrame]]:
@@ -96,13 +142,14 @@ def _xlsx(report: Report, path: Path) -> None:
         write_xlsx_row(summary, r, row)
     summary.set_column(0, 0, 28)
     summary.set_column(1, 4, 40)
-    for name, part in _sheets(report.findings):
+    for name, part in _sheets(_columns(report)):
         sheet = book.add_worksheet(name)
         write_xlsx_row(sheet, 0, HEADINGS.values(), bold)
         for r, row in enumerate(part.iter_rows(), start=1):
             write_xlsx_row(sheet, r, row)
-        sheet.set_column(0, 3, 14)
-        sheet.set_column(4, 5, 50)
+        sheet.set_column(0, 1, 10)
+        sheet.set_column(2, 5, 16)
+        sheet.set_column(6, 7, 50)
         sheet.autofilter(0, 0, max(part.height, 1), len(HEADINGS) - 1)
         sheet.freeze_panes(1, 0)
     book.close()
@@ -135,7 +182,7 @@ def _ods(report: Report, path: Path) -> None:
     for row in report.totals().iter_rows():
         add_row(summary, row)
     doc.spreadsheet.addElement(summary)
-    for name, part in _sheets(report.findings):
+    for name, part in _sheets(_columns(report)):
         sheet = Table(name=name)
         add_row(sheet, list(HEADINGS.values()))
         for row in part.iter_rows():

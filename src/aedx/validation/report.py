@@ -12,6 +12,19 @@ from aedx.findings import UnusableInput
 from aedx.formats import ControlRecord
 from aedx.schema import Kind, Severity
 
+LINES_BEFORE = {"csv": 1}  # lines before the first record: a CSV file's header row
+
+
+def with_lines(found: pl.DataFrame, fmt: str) -> pl.DataFrame:
+    """Findings with ``line`` after ``row``: the line of the file the record is on, as a text
+    editor or Excel numbers it (a CSV file's header is line 1, so record N is on line N+1; a
+    fixed-width or JSON Lines file's record N is on line N, its control record being the last).
+    Null for a finding on the whole file."""
+    columns = found.columns
+    at = columns.index("row") + 1
+    lines = found.with_columns((pl.col("row") + LINES_BEFORE.get(fmt, 0)).alias("line"))
+    return lines.select([*columns[:at], "line", *(c for c in columns[at:] if c != "line")])
+
 
 @dataclass
 class Report:
@@ -27,7 +40,7 @@ class Report:
     def unusable(cls, kind: Kind, source: str, fmt: str, encoding: str, error: UnusableInput) -> Report:
         """The report of a file that cannot be read at all: its one finding, no records."""
         finding = pl.DataFrame(
-            [[None, None, error.code, Severity.ERROR.value, error.message_zh, error.message_en, None]],
+            [[None, None, error.code, Severity.ERROR.value, error.message_zh, error.message_en, None, None]],
             schema=findings.COLUMNS,
             orient="row",
         )
@@ -87,4 +100,8 @@ class Report:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        return self.summary() | {"findings": self.findings.to_dicts()}
+        return self.summary() | {"findings": self.lined().to_dicts()}
+
+    def lined(self) -> pl.DataFrame:
+        """The findings with the file's line of each record (``with_lines``)."""
+        return with_lines(self.findings, self.format)

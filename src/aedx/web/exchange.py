@@ -10,6 +10,8 @@ organisations are not found.
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -21,13 +23,14 @@ from aedx.accounts.roles import Permission
 from aedx.api.submissions import NO_CONTROL_CHARACTERS, blocking, wake_worker
 from aedx.errors import Conflict, Denied, DomainError, Invalid, NotFound, NotReady, TooLarge
 from aedx.exchange import intake, reports, submissions
+from aedx.findings import CASE_FIELD, with_case_no
 from aedx.formats import Format
 from aedx.kinds import KINDS
 from aedx.schema import Kind, Severity
 from aedx.trust import audit
 from aedx.trust.caller import Caller, Direction
-from aedx.validation.export import MEDIA_TYPES
-from aedx.validation.report import Report
+from aedx.validation.export import MEDIA_TYPES, report_disposition, write_report
+from aedx.validation.report import Report, with_lines
 from aedx.web import i18n, portal
 from aedx.web.i18n import N_
 from aedx.web.portal import (
@@ -103,11 +106,13 @@ async def upload(
     encoding: Short = "utf-8",
     filename: Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL_CHARACTERS)] = None,
     check: bool = False,
+    report: Short = "",
     csrf: Annotated[str, Header(alias=CSRF_HEADER, max_length=200)] = "",
     content_length: Annotated[int | None, Header()] = None,
 ) -> Response:
     """The file is the request body. ``check`` validates it and keeps nothing (answers the report
-    as HTML); otherwise it is submitted (answers where its page is)."""
+    as HTML, or as a report file when ``report`` names its format); otherwise it is submitted
+    (answers where its page is)."""
     await anyio.to_thread.run_sync(lambda: portal.require_csrf(request, p, csrf))
     caller, limit = v.caller, p.settings.max_upload_bytes
     t = i18n.translations(locale_of(request))
@@ -122,9 +127,16 @@ async def upload(
     sent = intake.Upload(kind, format, encoding, filename=filename)
     chunks = blocking(request.stream().__aiter__())
     try:
+        if check and report:
+            if report not in REPORT_FILES:
+                return _error(request, 400, t.gettext("Reports are offered as CSV, XLSX or ODS."))
+            checked = await anyio.to_thread.run_sync(lambda: intake.dry_run(p, caller, sent, chunks))
+            content = await anyio.to_thread.run_sync(lambda: _report_bytes(checked, report))
+            named = {"Content-Disposition": report_disposition(filename, "", report)}
+            return Response(content, media_type=MEDIA_TYPES[report], headers=portal.HEADERS | named)
         if check:
-            report = await anyio.to_thread.run_sync(lambda: intake.dry_run(p, caller, sent, chunks))
-            return page(request, p, v, "exchange/dry_run.html", _dry_run(request, report))
+            checked = await anyio.to_thread.run_sync(lambda: intake.dry_run(p, caller, sent, chunks))
+            return page(request, p, v, "exchange/dry_run.html", _dry_run(request, checked))
         received = await anyio.to_thread.run_sync(lambda: intake.submit_by_person(p, caller, sent, chunks))
     except TooLarge:
         return _error(request, 413, t.gettext("The file is larger than %(mb)d MB.") % {"mb": limit >> 20})
@@ -139,6 +151,15 @@ async def upload(
                         headers=portal.HEADERS)  # fmt: skip
 
 
+def _report_bytes(checked: Report, fmt: str) -> bytes:
+    """A dry run's report file, made in a private temporary folder outside the data folder and
+    gone when answered: nothing of the check is kept."""
+    with tempfile.TemporaryDirectory(prefix="aedx-check-") as folder:
+        path = Path(folder) / f"report.{fmt}"
+        write_report(checked, path)
+        return path.read_bytes()
+
+
 def _deny_quietly(p: PlatformDep, caller: Caller) -> None:
     with p.db.transaction() as session:
         audit.by_caller(
@@ -147,19 +168,25 @@ def _deny_quietly(p: PlatformDep, caller: Caller) -> None:
 
 
 def _dry_run(request: Request, report: Report) -> dict[str, Any]:
-    shown = _rows(request, report.kind, report.findings.head(DRY_RUN_SHOWN))
+    shown = _rows(request, report.kind, report.format, report.findings.head(DRY_RUN_SHOWN))
     return {"summary": report.summary(), "rows": shown, "total": report.findings.height,
-            "kind_label": kind_label(request, report.kind.name)}  # fmt: skip
+            "kind_label": kind_label(request, report.kind.name),
+            "case_numbers": _has_case_numbers(report.kind)}  # fmt: skip
 
 
 # --- a submission and its report
 
 
-def _rows(request: Request, kind: Kind, found: pl.DataFrame) -> list[dict[str, Any]]:
+def _has_case_numbers(kind: Kind) -> bool:
+    return CASE_FIELD in kind.names
+
+
+def _rows(request: Request, kind: Kind, fmt: str, found: pl.DataFrame) -> list[dict[str, Any]]:
+    """Findings as the table shows them, each with the line of the file its record is on."""
     english = locale_of(request) == "en"
     labels = {f.name: (f.label_en if english else f.label_zh) for f in kind.fields}
     rows = []
-    for f in found.to_dicts():
+    for f in with_lines(with_case_no(found), fmt).to_dicts():
         rows.append(
             f | {"message": f["message_en"] if english else f["message_zh"],
                  "field_label": labels.get(f["field"] or "", f["field"] or ""),
@@ -198,6 +225,7 @@ def submission(
         "filters": {"code": code, "field": field, "severity": severity}, "unmask": unmask,
         "may_unmask": v.caller.may(Permission.PERSONAL_DATA_UNMASK), "severities": SEVERITIES,
         "received": sub.received_at, "updated": sub.updated_at, "ready": False,
+        "case_numbers": _has_case_numbers(kind),
     }  # fmt: skip
     try:
         found = submissions.findings(
@@ -210,7 +238,7 @@ def submission(
     labels = {f.name: (f.label_en if locale_of(request) == "en" else f.label_zh) for f in kind.fields}
     context |= {
         "ready": True, "total": found.total, "matching": found.matching,
-        "rows": _rows(request, kind, found.page), "page_no": page_no, "pages": pages,
+        "rows": _rows(request, kind, sub.format, found.page), "page_no": page_no, "pages": pages,
         "codes": found.codes, "fields": [(f, labels.get(f, f)) for f in found.fields],
     }  # fmt: skip
     return page(request, p, v, "exchange/submission.html", context)
@@ -228,8 +256,8 @@ def report_file(request: Request, p: PlatformDep, v: VisitDep, submission_id: st
         path = submissions.report_file(p, sub, fmt)
     except (NotFound, NotReady) as e:
         return _not_found(request, p, v, e)
-    return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=f"report-{sub.id}.{fmt}",
-                        headers=portal.HEADERS)  # fmt: skip
+    named = {"Content-Disposition": report_disposition(sub.filename, sub.id, fmt)}
+    return FileResponse(path, media_type=MEDIA_TYPES[fmt], headers=portal.HEADERS | named)
 
 
 portal.navigation(f"{PREFIX}/upload", N_("Upload"), permission=Permission.SUBMISSIONS_SEND, order=20)

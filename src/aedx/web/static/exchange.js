@@ -71,6 +71,42 @@
     xhr.send(chosen);
   }
 
+  // The dry-run's report as a file: the chosen file is checked again and nothing is kept.
+  function download(format) {
+    const chosen = file.files[0];
+    if (!chosen) { fail(form.dataset.noFile); return; }
+    const query = new URLSearchParams({
+      kind: form.elements.kind.value, format: form.elements.format.value,
+      encoding: form.elements.encoding.value, filename: chosen.name.slice(0, 200),
+      check: "true", report: format,
+    });
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action + "?" + query.toString());
+    xhr.setRequestHeader("X-CSRF-Token", form.dataset.csrf);
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.responseType = "blob";
+    xhr.addEventListener("error", function () { fail(form.dataset.failed); });
+    xhr.addEventListener("load", function () {
+      if (xhr.status !== 200) { fail(form.dataset.failed); return; }
+      const header = xhr.getResponseHeader("Content-Disposition") || "";
+      const named = /filename\*=UTF-8''([^;]+)/.exec(header);
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(xhr.response);
+      link.download = named ? decodeURIComponent(named[1]) : "report." + format;
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+    });
+    xhr.send(chosen);
+  }
+
+  result.addEventListener("click", function (e) {
+    const button = e.target.closest("button[data-report]");
+    if (button) download(button.dataset.report);
+  });
+  file.addEventListener("change", function () { result.innerHTML = ""; });  // no stale result
+
   form.addEventListener("submit", function (e) {
     e.preventDefault();
     send(e.submitter && e.submitter.id === "check");
