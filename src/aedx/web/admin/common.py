@@ -109,9 +109,8 @@ def show(
     redirect after a change carries ``?saved=1``), ``done`` what an irreversible one did."""
     saved = request.query_params.get("saved") == "1"
     done = DONE.get(request.query_params.get("done", ""))
-    response = render_page(
-        request, p, v, f"admin/{template}", {"sections": _sections(v), "saved": saved, "done": done, **context}
-    )
+    context = {"sections": _sections(v), "saved": saved, "done": done, **context}
+    response = render_page(request, p, v, f"admin/{template}", context)
     response.status_code = status_code
     return response
 
