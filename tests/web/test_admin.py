@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from urllib.parse import quote
 
 import pytest
 from cryptography import x509
@@ -75,8 +76,9 @@ def test_nobody_signed_out_reaches_a_management_page(portal: Portal) -> None:
     for route in routes():
         answer = stranger.get(route.path) if route.method == "GET" else stranger.post(route.path, data={})
         assert answer.status_code in (303, 403), route
-        if answer.status_code == 303:
-            assert answer.headers["location"] == "/portal/sign-in"
+        if answer.status_code == 303:  # to sign in, and back to the page afterwards
+            back = f"?next={quote(route.path, safe='')}" if route.method == "GET" else ""
+            assert answer.headers["location"] == f"/portal/sign-in{back}", route
 
 
 def test_forms_without_the_csrf_token_are_refused_and_change_nothing(portal: Portal) -> None:
