@@ -9,7 +9,7 @@ PORT   ?= 8000
 
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit bench clean postgres-binaries command-line-tools browser
+.PHONY: run test lint typecheck unit soak bench clean postgres-binaries command-line-tools browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ unit: $(STAMP) postgres-binaries command-line-tools browser
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# The long loops at full size (a simulated month through the client, a thousand files from fifty
+# clients, twenty worker kills); `make test` runs them small.
+soak: $(STAMP) postgres-binaries command-line-tools browser
+	AEDX_SOAK=1 $(BIN)/pytest -q -m "slow or soak"
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

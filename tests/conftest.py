@@ -1,6 +1,10 @@
 """Shared fixtures: a throwaway PostgreSQL server for the session, a platform on each database, and
 a browser.
 
+Long loops (a simulated month, a thousand files from fifty clients, twenty worker kills) run in
+small versions here; ``make soak`` (``AEDX_SOAK=1``) runs them at full size, with the tests marked
+``soak`` that have no small version.
+
 Under CI (``AEDX_REQUIRE_POSTGRES=1``, set by ``.ci/run``) a PostgreSQL that cannot start fails
 the run; elsewhere its tests are skipped with the reason.
 """
@@ -20,6 +24,37 @@ from aedx.storage.localpg import LocalPostgres, PostgresUnavailable
 from aedx.storage.tables import Base
 
 DATABASES = ["sqlite", "postgresql"]
+SOAK = os.environ.get("AEDX_SOAK") == "1"
+
+
+def soak_size(small: int, full: int) -> int:
+    """A long loop's size: small in ``make test``, full under ``make soak``."""
+    return full if SOAK else small
+
+
+def _on_postgres_in_a_browser(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    return (
+        "chromium" in getattr(item, "fixturenames", ())
+        and callspec is not None
+        and callspec.params.get("database_url") == "postgresql"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The browser tests run on SQLite: what differs between the databases lies below the pages,
+    whose HTTP tests run on both. Long loops without a small version wait for ``make soak``."""
+    left = [item for item in items if _on_postgres_in_a_browser(item)]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if not _on_postgres_in_a_browser(item)]
+    if not SOAK:
+        later = pytest.mark.skip(reason="a long loop: `make soak` runs it")
+        for item in items:
+            if item.get_closest_marker("soak"):
+                item.add_marker(later)
+
+
 CHROMIUM = "/usr/bin/chromium"
 
 

@@ -1,7 +1,7 @@
 """Fifty clients of two agencies push a few hundred files between them at the same time, some files
 held by two clients of the same agency: none lost, none submitted twice. The clients, the server
-and its worker share one process here, so the worker's pace bounds the run; the thousand-file run
-is ``AEDX_CONCURRENT_FILES=1000 pytest tests/client/test_concurrency.py``."""
+and its worker share one process here, so the worker's pace bounds the run; ``make soak`` runs a
+thousand files, and ``AEDX_CONCURRENT_FILES`` sets another number."""
 
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ from aedx.client.exchange import Client, Counts
 from aedx.storage.tables import Organisation, Submission
 from tests.builders import records, write
 from tests.client.support import Server, client_folder
+from tests.conftest import soak_size
 from tests.exchange.hub import AGENCIES, Hub
 
 CLIENTS, SHARED, ROUNDS = 50, 2, 20
-FILES = int(os.environ.get("AEDX_CONCURRENT_FILES", "300"))
+FILES = int(os.environ.get("AEDX_CONCURRENT_FILES", soak_size(100, 1000)))
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
-"""Workers killed with SIGKILL at random points, over and over, while N of them share the queue on
-PostgreSQL: every submission still ends processed exactly once, with no duplicate index rows and no
-lost or duplicated delivery."""
+"""Workers killed with SIGKILL at random points of their work, over and over, while N of them share
+the queue on PostgreSQL: every submission still ends processed exactly once, with no duplicate index
+rows and no lost or duplicated delivery."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ from aedx.kinds import get_kind
 from aedx.sim.records import MAKERS, Setting
 from aedx.storage.localpg import LocalPostgres
 from aedx.storage.tables import AuditEvent, Case, Delivery, Job, Organisation, Submission
-from tests.conftest import _empty
+from tests.conftest import _empty, soak_size
 from tests.exchange.hub import Hub
 
-FILES, RECORDS, KILLS, MAX_RUNS = 100, 6_000, 20, 60
+FILES, RECORDS = soak_size(40, 100), soak_size(3_000, 6_000)
+KILLS, MAX_RUNS = soak_size(4, 20), soak_size(20, 60)
 AGENCY = "A383000000"
 
 
@@ -54,12 +55,16 @@ def _workers(hub: Hub, n: int) -> list[subprocess.Popen[bytes]]:
 
 
 def _kill_repeatedly(hub: Hub, kills: int, rnd: random.Random) -> int:
-    """Start one or two workers and kill them at a random moment, until ``kills`` runs were
-    killed with work still waiting; a last worker then finishes. Returns those runs."""
+    """Start one or two workers and kill them at a random moment once they are at work (a job has
+    finished since they started), until ``kills`` runs were killed with work still waiting; a last
+    worker then finishes. Returns those runs."""
     busy = runs = 0
-    while busy < kills and runs < MAX_RUNS and hub.count(Job):
+    while busy < kills and runs < MAX_RUNS and (waiting := hub.count(Job)):
         procs = _workers(hub, rnd.choice([1, 1, 2]))
-        time.sleep(rnd.uniform(0.8, 1.5))
+        started = time.monotonic()
+        while hub.count(Job) == waiting and time.monotonic() - started < 60:
+            time.sleep(0.05)
+        time.sleep(rnd.uniform(0.0, 0.6))
         busy += hub.count(Job) > 0
         for p in procs:
             p.send_signal(signal.SIGKILL)
@@ -121,7 +126,7 @@ def test_killed_workers_leave_every_submission_processed_exactly_once(hub: Hub) 
     )
 
     busy = _kill_repeatedly(hub, KILLS, rnd)
-    assert busy >= 20, f"only {busy} runs were killed with work waiting"
+    assert busy >= KILLS, f"only {busy} runs were killed with work waiting"
     _check_exactly_once(hub, referrals)
     assert hub.get(AGENCY, f"/api/v1/submissions/{rejected.json()['id']}").json()["state"] == "rejected"
     index = hub.cases()
@@ -146,7 +151,7 @@ def test_killed_workers_leave_every_submission_processed_exactly_once(hub: Hub) 
         feedback[response.json()["id"]] = frame
         collected |= dict(zip(frame["agency_case_no"], frame["amount"].cast(pl.Int64), strict=True))
 
-    assert _kill_repeatedly(hub, 5, rnd) >= 1
+    assert _kill_repeatedly(hub, soak_size(3, 5), rnd) >= 1
     _check_exactly_once(hub, feedback)
     index = hub.cases()
     moved = index.filter(pl.col("status") == "COLLECTED")

@@ -31,7 +31,7 @@ def count(database: Path, sql: str) -> int:
 
 @pytest.mark.slow
 def test_the_demonstration_days_flow_through_every_branch_on_their_own(tmp_path: Path) -> None:
-    run = ["demo", "--days", "2", "--cases", "600", "--data-dir", str(tmp_path), "--port", str(free_port())]
+    run = ["demo", "--days", "1", "--cases", "600", "--data-dir", str(tmp_path), "--port", str(free_port())]
     result = CliRunner().invoke(app, run)
     assert result.exit_code == 0, result.output
     offices = tmp_path / "offices"

@@ -100,7 +100,7 @@ def test_a_few_days_through_the_client_on_both_databases(database_url: str, tmp_
     assert truth["branch_code"].n_unique() >= 8
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 def test_a_simulated_month_through_the_client_agrees_case_by_case(tmp_path: Path) -> None:
     with serving(f"sqlite:///{tmp_path / 'aedx.db'}", tmp_path / "platform") as (hub, server):
         network = Network(offices(hub, server.url, tmp_path, 12), mistake_rate=0.3)

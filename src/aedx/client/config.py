@@ -190,9 +190,10 @@ def read_key(path: Path) -> Any:
         ) from None
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=256)
 def _parsed_key(pem: bytes) -> Any:
-    """Parsing checks an RSA key in full (tens of ms): a run parses each key file once."""
+    """Parsing checks an RSA key in full (tens of ms): a process parses each key file once (a
+    server holding many offices' clients holds two or three keys for each)."""
     return serialization.load_pem_private_key(pem, password=None)
 
 

@@ -5,7 +5,9 @@ with exponential backoff and jitter on connection errors, timeouts, 5xx and 429.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +46,13 @@ def backoff(retry: Retry, attempt: int, rng: random.Random) -> float:
     return rng.uniform(0, min(retry.cap, retry.base * (2**attempt)))
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every connection of a process: loading the trusted roots takes tens of
+    milliseconds, too long to repeat for each run of a client."""
+    return httpx.create_ssl_context()
+
+
 class Platform:
     def __init__(
         self,
@@ -54,7 +63,9 @@ class Platform:
     ) -> None:
         self.config = config
         self.key: PrivateKey = config.oauth_private_key()
-        self.http = httpx.Client(base_url=config.platform_url, timeout=config.timeout, transport=transport)
+        self.http = httpx.Client(
+            base_url=config.platform_url, timeout=config.timeout, transport=transport, verify=_tls()
+        )
         self.sleep = sleep
         self.rng = random.Random()  # noqa: S311 - jitter, not a secret
         self._token: str | None = None
