@@ -59,10 +59,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from sqlalchemy import Connection, Engine, Table, bindparam, create_engine, event, func, select, update
+from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 from aedx.errors import DomainError
 from aedx.settings import Settings
@@ -532,41 +531,17 @@ class Verdict:
         )
 
 
-def _reader(db: Database) -> Engine:
-    """An engine whose transactions read a snapshot without taking SQLite's write lock."""
-    if not db.is_sqlite:
-        return db.engine
-    engine = create_engine(db.url, connect_args={"timeout": 60}, poolclass=NullPool)
-
-    def autocommit_driver(dbapi_connection: Any, _record: object) -> None:
-        dbapi_connection.isolation_level = None  # transactions are begun below
-
-    def deferred_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
-
-    event.listen(engine, "connect", autocommit_driver)
-    event.listen(engine, "begin", deferred_begin)
-    return engine
-
-
 @contextmanager
 def _snapshot(host: Host, book: Book) -> Iterator[tuple[Connection, int]]:
-    """A consistent read of the database and the file's length, taken while no sealer runs."""
-    engine = _reader(host.db)
-    try:
-        with engine.connect() as conn:
-            if not host.db.is_sqlite:
-                conn.execution_options(isolation_level="REPEATABLE READ")
-            with _exclusive(host, wait=True):
-                conn.execute(select(func.count()).select_from(CHECKPOINTS)).scalar()  # the snapshot
-                size = book.size()
-            try:
-                yield conn, size
-            finally:
-                conn.rollback()
-    finally:
-        if engine is not host.db.engine:
-            engine.dispose()
+    """A consistent read of the database and the file's length, taken while no sealer runs: a
+    reading transaction (a deferred snapshot on SQLite, REPEATABLE READ on PostgreSQL)."""
+    snapshot = {} if host.db.is_sqlite else {"isolation_level": "REPEATABLE READ"}
+    with host.db.reading() as session:
+        conn = session.connection(execution_options=snapshot)
+        with _exclusive(host, wait=True):
+            conn.execute(select(func.count()).select_from(CHECKPOINTS)).scalar()  # the snapshot
+            size = book.size()
+        yield conn, size
 
 
 def platform_certificate(host: Host) -> x509.Certificate | None:
