@@ -172,6 +172,18 @@ def test_a_big5_file_sent_as_utf8_gets_one_sentence(world: World) -> None:
     assert "encoding.undecodable" not in answer.text and answer.text.count("<tr>") == 2
 
 
+def test_a_file_of_another_kind_gets_one_sentence_in_the_dry_run_and_the_report(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    payments = file_of("payment", *({} for _ in range(60)))
+    checked = upload(officer, "case_referral", payments, check=True)
+    assert "此檔案之欄位似為〈繳款資料〉，而非所選之〈移送案件〉" in checked.text
+    assert "file.other_kind" in checked.text and checked.text.count("<tr>") == 2
+    sid = _submitted(world, officer, "case_referral", payments)
+    world.run()
+    shown = officer.get(f"/portal/submissions/{sid}")
+    assert "此檔案之欄位似為〈繳款資料〉" in shown.text and "header.unknown" not in shown.text
+
+
 def test_the_upload_needs_the_csrf_token_and_the_permission(world: World) -> None:
     officer = world.person(AGENCY, "chen.yating", "agency_officer")
     forged = upload(officer, "case_referral", file_of("case_referral"), token="x" * 43)
