@@ -253,7 +253,9 @@ def test_other_organisations_submissions_and_deliveries_are_not_found(world: Wor
     assert stranger.get(f"/portal/inbox/{delivery_id}/download").status_code == 404
     token = token_of(stranger.get("/portal/inbox"))
     assert (
-        stranger.post(f"/portal/inbox/{delivery_id}/acknowledge", data={"csrf_token": token}).status_code
+        stranger.post(
+            f"/portal/inbox/{delivery_id}/acknowledge", data={"csrf_token": token, "confirm": "yes"}
+        ).status_code
         == 404
     )
     assert _audits(world, "delivery.read", "denied") == 2
@@ -291,7 +293,9 @@ def test_feedback_reaches_the_agency_inbox_and_packages_open_with_either_key(wor
     assert len(cms.recipients(sealed)) == 2
     for key in (world.identities[AGENCY], world.platform.decrypter):  # either key opens it
         assert b"ASSIGNED" in bytes(cms.unwrap(sealed, key).content)
-    early = officer.post(f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": token_of(page)})
+    early = officer.post(
+        f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": token_of(page), "confirm": "yes"}
+    )
     assert early.status_code == 409 and "尚未完整下載" in early.text  # not before one download
     assert f'href="/portal/inbox/{sent.id}"' in early.text  # back to the package, to download it
     clear = officer.get(f"/portal/inbox/{sent.id}/download")
@@ -300,9 +304,11 @@ def test_feedback_reaches_the_agency_inbox_and_packages_open_with_either_key(wor
     assert _audits(world, "delivery.download") == 2
 
     token = token_of(page)
-    refused = officer.post(f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": "wrong"})
+    refused = officer.post(
+        f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": "wrong", "confirm": "yes"}
+    )
     assert refused.status_code == 403
-    done = officer.post(f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": token})
+    done = officer.post(f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": token, "confirm": "yes"})
     assert done.status_code == 303
     assert zh("Nothing waits for your organisation.") in officer.get("/portal/inbox").text
     shown = officer.get("/portal/inbox", params={"acknowledged": "true"})
