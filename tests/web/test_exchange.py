@@ -164,6 +164,15 @@ def test_a_dry_run_report_downloads_without_the_file_being_kept(world: World) ->
         assert s.scalar(select(func.count()).select_from(Submission)) == 0
 
 
+def test_a_long_dry_run_points_to_the_whole_report_download(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    shown = upload(
+        officer, "case_referral", file_of("case_referral", *(BAD_ID for _ in range(210))), check=True
+    )
+    assert "僅顯示 210 筆中之前 200 筆" in shown.text and "下載完整報告" in shown.text
+    assert "正式上傳後" not in shown.text  # the upload is not needed for the whole report
+
+
 def test_a_big5_file_sent_as_utf8_gets_one_sentence(world: World) -> None:
     officer = world.person(AGENCY, "chen.yating", "agency_officer")
     body = file_of("case_referral", *({} for _ in range(40))).decode().encode("cp950")
