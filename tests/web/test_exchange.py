@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 import openpyxl
 import pytest
 from odf.opendocument import load as load_ods
@@ -17,10 +18,12 @@ from odf.table import TableRow
 from sqlalchemy import func, select
 
 from aedx.exchange import submissions
+from aedx.formats.writers import encode_records
+from aedx.kinds import get_kind
 from aedx.storage.tables import AuditEvent, Delivery, Submission
 from aedx.trust import cms
 from aedx.web.i18n import translations
-from tests.builders import VALID
+from tests.builders import VALID, records
 from tests.web.exchange_support import (
     AGENCY,
     BRANCH,
@@ -191,6 +194,38 @@ def test_a_file_of_another_kind_gets_one_sentence_in_the_dry_run_and_the_report(
     world.run()
     shown = officer.get(f"/portal/submissions/{sid}")
     assert "此檔案之欄位似為〈繳款資料〉" in shown.text and "header.unknown" not in shown.text
+
+
+def _detect(browser: object, body: bytes, token: str | None = None) -> httpx.Response:
+    token = token or token_of(browser.get("/portal/upload"))  # type: ignore[attr-defined]
+    return browser.post(  # type: ignore[attr-defined,no-any-return]
+        "/portal/upload/detect", content=body[:65536],
+        headers={"X-CSRF-Token": token, "Content-Type": "application/octet-stream"},
+    )  # fmt: skip
+
+
+def test_the_form_proposes_the_format_encoding_and_kind_it_detects(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    form = officer.get("/portal/upload")
+    assert 'data-detect="/portal/upload/detect"' in form.text and 'id="detected"' in form.text
+    big5 = file_of("case_referral", *({} for _ in range(500))).decode().encode("cp950")
+    found = _detect(officer, big5).json()
+    assert (found["format"], found["encoding"], found["kind"]) == ("csv", "cp950", "case_referral")
+    assert found["message"] == "偵測為 CSV（逗號分隔）、Big5 (CP950) 編碼、〈移送案件〉，已代為選取。"
+    fixed = encode_records(records("payment", {}, {}), get_kind("payment"), "fixed", "utf-8")
+    found = _detect(officer, fixed).json()
+    assert (found["format"], found["encoding"], found["kind"]) == ("fixed", None, "payment")
+    jsonl = encode_records(records("payment"), get_kind("payment"), "jsonl", "utf-8")
+    assert _detect(officer, jsonl).json()["format"] == "jsonl"
+    assert _detect(officer, b"hello\n").json() == {
+        "format": None,
+        "encoding": None,
+        "kind": None,
+        "message": None,
+    }
+    assert _detect(officer, big5, token="x" * 43).status_code == 403
+    hq = world.hq_person("lin.meihua")  # sends nothing
+    assert _detect(hq, big5, token=token_of(hq.get("/portal/"))).status_code == 403
 
 
 def test_the_upload_needs_the_csrf_token_and_the_permission(world: World) -> None:
