@@ -116,12 +116,15 @@
     detected.hidden = true;
     const chosen = file.files[0];
     if (!chosen || !form.dataset.detect) return;
+    const selects = [form.elements.kind, form.elements.format, form.elements.encoding];
+    const before = selects.map(function (s) { return s.value; }).join();
     const xhr = new XMLHttpRequest();
     xhr.open("POST", form.dataset.detect);
     xhr.setRequestHeader("X-CSRF-Token", form.dataset.csrf);
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     xhr.addEventListener("load", function () {
       if (xhr.status !== 200 || file.files[0] !== chosen) return;
+      if (selects.map(function (s) { return s.value; }).join() !== before) return;  // chosen by hand meanwhile
       let found = null;
       try { found = JSON.parse(xhr.responseText); } catch (e) { return; }
       choose(form.elements.kind, found.kind);
