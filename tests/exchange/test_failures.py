@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from aedx.accounts import organisations as orgs
 from aedx.accounts import users
+from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
 from aedx.storage.tables import Job, Notification, OutboxMessage, Submission, User
 from aedx.trust import cms
@@ -66,6 +67,20 @@ def test_a_file_without_records_is_rejected_not_routed(hub: Hub, body: bytes) ->
     assert "沒有任何資料紀錄" in finding["message_zh"] and "no records" in finding["message_en"]
     assert receipt(hub, AGENCY, sub["id"])["state"] == "rejected"
     assert hub.count(Job) == 0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "fixed"])
+def test_a_file_of_another_kind_is_rejected_with_one_sentence(hub: Hub, fmt: str) -> None:
+    payments = records("payment", *({} for _ in range(120)))
+    body = encode_records(payments, get_kind("payment"), fmt, "utf-8")
+    sent = hub.upload(AGENCY, "case_referral", body, fmt=fmt)
+    assert sent.status_code == 202, sent.text
+    hub.worker.drain()
+    sub = status(hub, AGENCY, sent.json()["id"])
+    assert sub["state"] == "rejected"
+    assert hub.codes(AGENCY, sub["id"]) == ["file.other_kind"]
+    (finding,) = hub.get(AGENCY, f"/api/v1/submissions/{sub['id']}/report").json()["findings"]
+    assert finding["message_zh"].startswith("此檔案之欄位似為〈繳款資料〉，而非所選之〈移送案件〉")
 
 
 def _run_attempt(hub: Hub) -> bool:

@@ -81,7 +81,7 @@ def test_every_catalogued_code_has_a_case() -> None:
     tested = {code for case in CASES for _, code in case[3]}
     # tested in test_catalogue's neighbours: encoding, duplicates, control totals, and an empty file
     # (tests/exchange/test_failures.py)
-    elsewhere = {"encoding.undecodable", "file.wrong_encoding", "record.duplicate", "control.records_mismatch",
+    elsewhere = {"encoding.undecodable", "file.wrong_encoding", "file.other_kind", "record.duplicate", "control.records_mismatch",
                  "control.amount_mismatch", "file.no_records"}  # fmt: skip
     catalogue = {c.code for c in vars(codes).values() if isinstance(c, Code)}
     assert catalogue - tested - elsewhere == set()
@@ -174,3 +174,25 @@ def test_messages_are_bilingual_and_values_masked(tmp_path: Path) -> None:
     assert finding["message_zh"] == "「義務人身分證統一編號」身分證或居留證統一證號檢查碼錯誤"
     assert finding["message_en"] == "Obligor ID: the national or resident ID check digit is wrong"
     assert finding["value"] == "A12****788"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "fixed", "jsonl"])
+def test_a_file_of_another_kind_gets_one_sentence(tmp_path: Path, fmt: str) -> None:
+    payments = records(P, *({} for _ in range(300)))
+    report = check(write(tmp_path / "f.txt", P, payments, fmt=fmt), C, fmt)
+    assert flat(report) == [(None, None, "file.other_kind")]
+    assert report.findings["message_zh"][0].startswith("此檔案之欄位似為〈繳款資料〉，而非所選之〈移送案件〉")
+    assert "look like Payment, not the chosen Case referral" in report.findings["message_en"][0]
+
+
+def test_a_file_that_fits_no_kind_keeps_its_own_findings(tmp_path: Path) -> None:
+    from aedx.findings import UnusableInput
+
+    typo = tmp_path / "f.csv"
+    typo.write_text(",".join(VALID[P]).replace("receipt_no", "reciept_no") + "\n", encoding="utf-8")
+    with pytest.raises(UnusableInput, match="reciept_no"):
+        check(typo, C)
+    referrals = write(tmp_path / "r.txt", C, records(C, {}, {}), fmt="fixed")
+    short = tmp_path / "s.txt"
+    short.write_bytes(b"\n".join(line[:-5] for line in referrals.read_bytes().splitlines()) + b"\n")
+    assert {code for _, _, code in flat(check(short, C, "fixed"))} == {"record.length"}

@@ -54,7 +54,9 @@ def _exchanged(world: World) -> None:
     referral = inbox.text.split('href="/portal/inbox/')[1].split('"')[0].split("/")[0]
     assert branch.get(f"/portal/inbox/{referral}/download").status_code == 200
     assert (
-        branch.post(f"/portal/inbox/{referral}/acknowledge", data={"csrf_token": token_of(inbox)}).status_code
+        branch.post(
+            f"/portal/inbox/{referral}/acknowledge", data={"csrf_token": token_of(inbox), "confirm": "yes"}
+        ).status_code
         == 303
     )
     collected = {"event": "COLLECTED", "event_date": "1131120", "amount": "12000", "agency_case_no": CASE_NO,

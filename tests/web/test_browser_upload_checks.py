@@ -10,9 +10,10 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from aedx.exchange.codes import ALREADY_OPEN
+from aedx.formats.writers import encode_records
 from aedx.kinds import get_kind
 from aedx.web.i18n import translations
-from tests.builders import VALID
+from tests.builders import VALID, records
 from tests.served import serving
 from tests.web.exchange_support import AGENCY, World, file_of, make_world
 from tests.web.test_browser_exchange import choose, signed_in, uploaded
@@ -87,4 +88,26 @@ def test_anyone_reads_a_spec_and_takes_its_sample_without_signing_in(
         with page.expect_download() as sample:
             page.get_by_role("link", name="payment-sample-utf-8.csv", exact=True).click()
         assert Path(sample.value.path()).read_bytes().startswith(b"agency_code")
+        context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_form_proposes_what_it_detects_in_the_chosen_file(
+    world: World, chromium: Browser, width: int
+) -> None:
+    referrals = encode_records(records("case_referral", {}, {}), get_kind("case_referral"), "fixed", "cp950")
+    with serving(world.platform) as url:
+        context = signed_in(chromium, url, world, AGENCY, "chen.yating", "agency_officer")
+        page = context.new_page()
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{url}/portal/upload")
+        choose(page, "payment", "referrals.txt", referrals)  # the wrong kind, format and encoding chosen
+        detected = page.get_by_role("status").filter(has_text="偵測為")
+        detected.wait_for()
+        assert detected.inner_text() == "偵測為 固定長度、Big5 (CP950) 編碼、〈移送案件〉，已代為選取。"
+        assert page.get_by_label(zh("Kind of file")).input_value() == "case_referral"
+        assert page.get_by_label(zh("Format")).input_value() == "fixed"
+        assert page.get_by_label(zh("Encoding")).input_value() == "cp950"
+        checked(page)
+        assert page.get_by_text(zh("The file passes the checks; nothing was kept.")).is_visible()
         context.close()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 import openpyxl
 import pytest
 from odf.opendocument import load as load_ods
@@ -17,10 +18,12 @@ from odf.table import TableRow
 from sqlalchemy import func, select
 
 from aedx.exchange import submissions
+from aedx.formats.writers import encode_records
+from aedx.kinds import get_kind
 from aedx.storage.tables import AuditEvent, Delivery, Submission
 from aedx.trust import cms
 from aedx.web.i18n import translations
-from tests.builders import VALID
+from tests.builders import VALID, records
 from tests.web.exchange_support import (
     AGENCY,
     BRANCH,
@@ -164,12 +167,65 @@ def test_a_dry_run_report_downloads_without_the_file_being_kept(world: World) ->
         assert s.scalar(select(func.count()).select_from(Submission)) == 0
 
 
+def test_a_long_dry_run_points_to_the_whole_report_download(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    shown = upload(
+        officer, "case_referral", file_of("case_referral", *(BAD_ID for _ in range(210))), check=True
+    )
+    assert "僅顯示 210 筆中之前 200 筆" in shown.text and "下載完整報告" in shown.text
+    assert "正式上傳後" not in shown.text  # the upload is not needed for the whole report
+
+
 def test_a_big5_file_sent_as_utf8_gets_one_sentence(world: World) -> None:
     officer = world.person(AGENCY, "chen.yating", "agency_officer")
     body = file_of("case_referral", *({} for _ in range(40))).decode().encode("cp950")
     answer = upload(officer, "case_referral", body, check=True)
     assert "此檔案似為 Big5 編碼，請改選 Big5 後重新上傳" in answer.text
     assert "encoding.undecodable" not in answer.text and answer.text.count("<tr>") == 2
+
+
+def test_a_file_of_another_kind_gets_one_sentence_in_the_dry_run_and_the_report(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    payments = file_of("payment", *({} for _ in range(60)))
+    checked = upload(officer, "case_referral", payments, check=True)
+    assert "此檔案之欄位似為〈繳款資料〉，而非所選之〈移送案件〉" in checked.text
+    assert "file.other_kind" in checked.text and checked.text.count("<tr>") == 2
+    sid = _submitted(world, officer, "case_referral", payments)
+    world.run()
+    shown = officer.get(f"/portal/submissions/{sid}")
+    assert "此檔案之欄位似為〈繳款資料〉" in shown.text and "header.unknown" not in shown.text
+
+
+def _detect(browser: object, body: bytes, token: str | None = None) -> httpx.Response:
+    token = token or token_of(browser.get("/portal/upload"))  # type: ignore[attr-defined]
+    return browser.post(  # type: ignore[attr-defined,no-any-return]
+        "/portal/upload/detect", content=body[:65536],
+        headers={"X-CSRF-Token": token, "Content-Type": "application/octet-stream"},
+    )  # fmt: skip
+
+
+def test_the_form_proposes_the_format_encoding_and_kind_it_detects(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    form = officer.get("/portal/upload")
+    assert 'data-detect="/portal/upload/detect"' in form.text and 'id="detected"' in form.text
+    big5 = file_of("case_referral", *({} for _ in range(500))).decode().encode("cp950")
+    found = _detect(officer, big5).json()
+    assert (found["format"], found["encoding"], found["kind"]) == ("csv", "cp950", "case_referral")
+    assert found["message"] == "偵測為 CSV（逗號分隔）、Big5 (CP950) 編碼、〈移送案件〉，已代為選取。"
+    fixed = encode_records(records("payment", {}, {}), get_kind("payment"), "fixed", "utf-8")
+    found = _detect(officer, fixed).json()
+    assert (found["format"], found["encoding"], found["kind"]) == ("fixed", None, "payment")
+    jsonl = encode_records(records("payment"), get_kind("payment"), "jsonl", "utf-8")
+    assert _detect(officer, jsonl).json()["format"] == "jsonl"
+    assert _detect(officer, b"hello\n").json() == {
+        "format": None,
+        "encoding": None,
+        "kind": None,
+        "message": None,
+    }
+    assert _detect(officer, big5, token="x" * 43).status_code == 403
+    hq = world.hq_person("lin.meihua")  # sends nothing
+    assert _detect(hq, big5, token=token_of(hq.get("/portal/"))).status_code == 403
 
 
 def test_the_upload_needs_the_csrf_token_and_the_permission(world: World) -> None:
@@ -241,7 +297,9 @@ def test_other_organisations_submissions_and_deliveries_are_not_found(world: Wor
     assert stranger.get(f"/portal/inbox/{delivery_id}/download").status_code == 404
     token = token_of(stranger.get("/portal/inbox"))
     assert (
-        stranger.post(f"/portal/inbox/{delivery_id}/acknowledge", data={"csrf_token": token}).status_code
+        stranger.post(
+            f"/portal/inbox/{delivery_id}/acknowledge", data={"csrf_token": token, "confirm": "yes"}
+        ).status_code
         == 404
     )
     assert _audits(world, "delivery.read", "denied") == 2
@@ -279,7 +337,9 @@ def test_feedback_reaches_the_agency_inbox_and_packages_open_with_either_key(wor
     assert len(cms.recipients(sealed)) == 2
     for key in (world.identities[AGENCY], world.platform.decrypter):  # either key opens it
         assert b"ASSIGNED" in bytes(cms.unwrap(sealed, key).content)
-    early = officer.post(f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": token_of(page)})
+    early = officer.post(
+        f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": token_of(page), "confirm": "yes"}
+    )
     assert early.status_code == 409 and "尚未完整下載" in early.text  # not before one download
     assert f'href="/portal/inbox/{sent.id}"' in early.text  # back to the package, to download it
     clear = officer.get(f"/portal/inbox/{sent.id}/download")
@@ -288,9 +348,11 @@ def test_feedback_reaches_the_agency_inbox_and_packages_open_with_either_key(wor
     assert _audits(world, "delivery.download") == 2
 
     token = token_of(page)
-    refused = officer.post(f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": "wrong"})
+    refused = officer.post(
+        f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": "wrong", "confirm": "yes"}
+    )
     assert refused.status_code == 403
-    done = officer.post(f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": token})
+    done = officer.post(f"/portal/inbox/{sent.id}/acknowledge", data={"csrf_token": token, "confirm": "yes"})
     assert done.status_code == 303
     assert zh("Nothing waits for your organisation.") in officer.get("/portal/inbox").text
     shown = officer.get("/portal/inbox", params={"acknowledged": "true"})

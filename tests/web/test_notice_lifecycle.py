@@ -54,7 +54,9 @@ def test_a_package_downloaded_in_the_portal_is_shown_as_taken(world: World) -> N
     assert "已送達貴機關收件匣" in taken.text and 'class="notice-item settled"' in taken.text
     found = TAKEN.search(taken.text)
     assert found is not None and found.group(1) == "已下載"
-    done = branch.post(f"/portal/inbox/{package.id}/acknowledge", data={"csrf_token": token_of(taken)})
+    done = branch.post(
+        f"/portal/inbox/{package.id}/acknowledge", data={"csrf_token": token_of(taken), "confirm": "yes"}
+    )
     assert done.status_code == 303
     found = TAKEN.search(branch.get("/portal/notifications").text)
     assert found is not None and found.group(1) == "已確認收受"

@@ -190,6 +190,22 @@ def test_the_language_switch_changes_the_page_and_beats_accept_language(portal: 
     assert browser.get("/portal/language/en?next=https://evil.example/").headers["location"] == "/portal/"
 
 
+def test_the_language_switch_comes_back_to_the_same_page_with_its_query(portal: Portal) -> None:
+    browser = portal.browser()
+    signing_in = browser.get("/portal/sign-in", params={"next": "/portal/inbox"})
+    assert "/portal/language/en?next=/portal/sign-in%3Fnext%3D%252Fportal%252Finbox" in signing_in.text
+    ready(portal, browser, "A383000000", "chen.mei", "agency_officer")
+    page = browser.get("/portal/", params={"page": "2"})
+    assert "/portal/language/en?next=/portal/%3Fpage%3D2" in page.text
+    switched = browser.get("/portal/language/en", params={"next": "/portal/?page=2&kind=payment"})
+    assert switched.status_code == 303 and switched.headers["location"] == "/portal/?page=2&kind=payment"
+    back = browser.get("/portal/language/zh_TW", params={"next": "/portal/sign-in?next=/portal/inbox"})
+    assert back.headers["location"] == "/portal/sign-in?next=/portal/inbox"
+    for elsewhere in ("//evil.example/portal/", "/api/v1/inbox", "/portal/\\evil", "https://evil.example/"):
+        answer = browser.get("/portal/language/en", params={"next": elsewhere})
+        assert answer.headers["location"] == "/portal/"
+
+
 def test_the_dashboard_shows_only_the_organisations_submissions_page_by_page(portal: Portal) -> None:
     for n in range(30):
         portal.submission("A383000000", n, state="rejected" if n == 29 else "accepted")

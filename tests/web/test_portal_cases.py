@@ -129,7 +129,9 @@ def _referred_and_assigned(world: World) -> tuple[TestClient, TestClient]:
     with world.platform.db.transaction() as s:
         referral = s.scalars(select(Delivery.id).where(Delivery.kind == "case_referral")).one()
     assert branch.get(f"/portal/inbox/{referral}/download").status_code == 200  # taken, then acknowledged
-    done = branch.post(f"/portal/inbox/{referral}/acknowledge", data={"csrf_token": token_of(inbox)})
+    done = branch.post(
+        f"/portal/inbox/{referral}/acknowledge", data={"csrf_token": token_of(inbox), "confirm": "yes"}
+    )
     assert done.status_code == 303
     feedback = file_of("status_feedback", {},
                        {"agency_case_no": CASE_NO, "event": "COLLECTED", "event_date": "1131110", "amount": "12000",
@@ -264,12 +266,14 @@ def test_acknowledging_asks_naming_the_package_then_shows_it(world: World) -> No
     officer, (first, second) = _two_feedback_packages(world)
     inbox = officer.get("/portal/inbox")
     assert f'action="/portal/inbox/{first}/acknowledge"' not in inbox.text  # no one-click form
+    assert officer.get(f"/portal/inbox/{first}/download").status_code == 200
     asked = officer.get(f"/portal/inbox/{first}/acknowledge")
     assert zh("Acknowledge this package?") in asked.text and first in asked.text
     assert "士林分署" in asked.text and "案件狀態回饋" in asked.text
     assert f'action="/portal/inbox/{first}/acknowledge"' in asked.text
-    assert officer.get(f"/portal/inbox/{first}/download").status_code == 200
-    done = officer.post(f"/portal/inbox/{first}/acknowledge", data={"csrf_token": token_of(asked)})
+    done = officer.post(
+        f"/portal/inbox/{first}/acknowledge", data={"csrf_token": token_of(asked), "confirm": "yes"}
+    )
     assert done.status_code == 303 and done.headers["location"] == f"/portal/inbox/{first}?done=true"
     shown = officer.get(done.headers["location"])
     assert zh("The package is acknowledged.") in shown.text and first in shown.text
@@ -278,4 +282,32 @@ def test_acknowledging_asks_naming_the_package_then_shows_it(world: World) -> No
             s.execute(select(Delivery.id, Delivery.state).where(Delivery.id.in_([first, second]))).all()
         )
     assert states == {first: "acknowledged", second: "ready"}
-    assert officer.post(f"/portal/inbox/{second}/acknowledge", data={"csrf_token": "x"}).status_code == 403
+    assert (
+        officer.post(
+            f"/portal/inbox/{second}/acknowledge", data={"csrf_token": "x", "confirm": "yes"}
+        ).status_code
+        == 403
+    )
+
+
+def test_acknowledging_needs_the_download_first_and_the_confirmation(world: World) -> None:
+    officer, (first, _) = _two_feedback_packages(world)
+    early = zh("Download it completely first; then it can be acknowledged.")
+    assert zh("Not downloaded yet") in officer.get("/portal/inbox").text
+    assert early in officer.get(f"/portal/inbox/{first}").text
+    asked = officer.get(f"/portal/inbox/{first}/acknowledge")
+    told = zh("The package has not been downloaded completely yet: download it first, then acknowledge it.")
+    assert told in asked.text and 'name="confirm"' not in asked.text  # no button that would fail
+    assert officer.get(f"/portal/inbox/{first}/download").status_code == 200
+    asked = officer.get(f"/portal/inbox/{first}/acknowledge")
+    assert told not in asked.text and '<input type="hidden" name="confirm" value="yes">' in asked.text
+    bare = officer.post(f"/portal/inbox/{first}/acknowledge", data={"csrf_token": token_of(asked)})
+    assert bare.status_code == 303 and bare.headers["location"] == f"/portal/inbox/{first}/acknowledge"
+    with world.platform.db.transaction() as s:
+        assert s.scalars(select(Delivery.state).where(Delivery.id == first)).one() == "ready"  # nothing done
+    done = officer.post(
+        f"/portal/inbox/{first}/acknowledge", data={"csrf_token": token_of(asked), "confirm": "yes"}
+    )
+    assert done.headers["location"] == f"/portal/inbox/{first}?done=true"
+    with world.platform.db.transaction() as s:
+        assert s.scalars(select(Delivery.state).where(Delivery.id == first)).one() == "acknowledged"

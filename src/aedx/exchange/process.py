@@ -35,7 +35,7 @@ from aedx.kinds import get_kind
 from aedx.schema import Kind, Routing
 from aedx.storage.tables import Organisation, Submission, utcnow
 from aedx.trust import cms, receipts
-from aedx.validation.engine import Options, Validator, explain_encoding
+from aedx.validation.engine import Options, Validator, explain_encoding, explain_kind
 from aedx.validation.report import Report
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,9 @@ def examine(
         with timed(label, "validation"):
             report = explain_encoding(validator.run(source=file.name, on_kept=on_kept), content)
     except UnusableInput as e:
-        return Evaluation(Report.unusable(kind, file.name, file.format, file.encoding, e), None)
+        unusable = Report.unusable(kind, file.name, file.format, file.encoding, e)
+        return Evaluation(explain_kind(unusable, content), None)
+    report = explain_kind(report, content)
     records = pl.concat(validator.kept) if validator.kept else pl.DataFrame()
     if records.height == 0:
         return Evaluation(report, records)

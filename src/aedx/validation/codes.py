@@ -39,6 +39,13 @@ WRONG_ENCODING = define(
     "this file looks like {guess_en}; choose {guess_en} and upload it again ({records} records cannot "
     "be decoded because of it; their {count} findings are not listed one by one)",
 )
+OTHER_KIND = define(
+    "file.other_kind",
+    E,
+    "此檔案之欄位似為〈{other_zh}〉，而非所選之〈{chosen_zh}〉，請改選〈{other_zh}〉後重新上傳",
+    "this file's fields look like {other_en}, not the chosen {chosen_en}; "
+    "choose {other_en} and upload it again",
+)
 CODE_FORMAT = define(
     "code.format", E, "「{label_zh}」格式錯誤，應符合 {pattern}", "{label_en} must match {pattern}"
 )

@@ -16,9 +16,10 @@ from pathlib import Path
 import polars as pl
 
 from aedx import findings
+from aedx.findings import UnusableInput
 from aedx.formats import ROW, Batch, Format, Limits, RecordStream, read_batches
 from aedx.schema import Kind, Severity
-from aedx.validation import codes
+from aedx.validation import codes, detect
 from aedx.validation.masking import mask
 from aedx.validation.report import Report
 from aedx.validation.rules import Context, Test, number_of, tests_for, typed_columns
@@ -37,7 +38,6 @@ class Options:
 
 
 ENCODING_NAMES = {"utf-8": ("UTF-8", "UTF-8"), "cp950": ("Big5", "Big5 (CP950)")}
-SAMPLE_BYTES = 1 << 20  # of the file's start, read again to recognise its encoding
 
 
 def explain_encoding(report: Report, content: Path | memoryview) -> Report:
@@ -47,13 +47,7 @@ def explain_encoding(report: Report, content: Path | memoryview) -> Report:
     if report.encoding not in ENCODING_NAMES or not undecodable.any():
         return report
     other = "cp950" if report.encoding == "utf-8" else "utf-8"
-    if isinstance(content, memoryview):
-        sample = bytes(content[:SAMPLE_BYTES])
-    else:
-        with content.open("rb") as f:
-            sample = f.read(SAMPLE_BYTES)
-    if len(sample) == SAMPLE_BYTES:
-        sample = sample[: sample.rfind(b"\n") + 1]  # whole lines: no character cut in two
+    sample = detect.head(content)
     if sample.isascii():
         return report  # nothing here tells one encoding from the other
     try:
@@ -70,13 +64,38 @@ def explain_encoding(report: Report, content: Path | memoryview) -> Report:
     return report
 
 
+def explain_kind(report: Report, content: Path | memoryview) -> Report:
+    """A file whose columns (or, in fixed width, whose records' length) are those of another kind
+    than the one chosen gets one finding that says so, instead of a refused header or a finding
+    on every record: only when the chosen kind does not fit and exactly one other kind does."""
+    if not report.has_errors or report.format not in {f.value for f in Format}:
+        return report
+    other = detect.other_kind(report.kind, Format(report.format), content)
+    if other is None:
+        return report
+    report.findings = findings.frame(
+        codes.OTHER_KIND, [None], other_zh=other.label_zh, other_en=other.label_en,
+        chosen_zh=report.kind.label_zh, chosen_en=report.kind.label_en,
+    )  # fmt: skip
+    report.__post_init__()
+    return report
+
+
 def validate_file(
     path: Path, kind: Kind, fmt: Format, encoding: str, options: Options | None = None
 ) -> Report:
-    """Validate one file; raises ``UnusableInput`` when it cannot be read as records at all."""
+    """Validate one file; raises ``UnusableInput`` when it cannot be read as records at all (unless
+    it is a file of another kind: its report then says so)."""
     options = options or Options()
     stream = read_batches(path, kind, fmt, encoding, options.limits)
-    return explain_encoding(Validator(kind, stream, options).run(source=path.name), path)
+    try:
+        report = explain_encoding(Validator(kind, stream, options).run(source=path.name), path)
+    except UnusableInput as e:
+        unusable = Report.unusable(kind, path.name, fmt.value, stream.encoding, e)
+        if explain_kind(unusable, path).findings["code"][0] != codes.OTHER_KIND.code:
+            raise
+        return unusable
+    return explain_kind(report, path)
 
 
 class Validator:

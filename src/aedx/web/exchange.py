@@ -29,6 +29,7 @@ from aedx.kinds import KINDS
 from aedx.schema import Kind, Severity
 from aedx.trust import audit
 from aedx.trust.caller import Caller, Direction
+from aedx.validation import detect
 from aedx.validation.export import MEDIA_TYPES, report_disposition, write_report
 from aedx.validation.report import Report, with_lines
 from aedx.web import i18n, portal
@@ -149,6 +150,53 @@ async def upload(
     where = f"{PREFIX}/submissions/{received.submission.id}"
     return JSONResponse({"location": where, "duplicate": not received.created}, status_code=201,
                         headers=portal.HEADERS)  # fmt: skip
+
+
+DETECT_BYTES = 1 << 16  # of the file's start, enough to recognise it
+
+
+@router.post("/upload/detect")
+async def detect_file(
+    request: Request, p: PlatformDep, v: VisitDep,
+    csrf: Annotated[str, Header(alias=CSRF_HEADER, max_length=200)] = "",
+) -> Response:  # fmt: skip
+    """The format, encoding and kind the start of a file (the request body) looks like, for the
+    form to propose them; nothing is kept or audited, as nothing of the file is answered."""
+    await anyio.to_thread.run_sync(lambda: portal.require_csrf(request, p, csrf))
+    if not v.caller.may(Permission.SUBMISSIONS_SEND):
+        await anyio.to_thread.run_sync(lambda: _deny_quietly(p, v.caller))
+        return _error(
+            request, 403, i18n.translations(locale_of(request)).gettext("You may not upload files.")
+        )
+    sample = b""
+    async for chunk in request.stream():
+        sample += chunk
+        if len(sample) >= DETECT_BYTES:
+            break
+    found = detect.detect(detect.head(sample, DETECT_BYTES))
+    sendable = [k.name for k in _sendable(v.caller)]
+    kind = next((k.name for k in found.kinds if k.name in sendable), None)
+    answer = {
+        "format": found.format.value if found.format else None,
+        "encoding": found.encoding,
+        "kind": kind,
+    }
+    return JSONResponse(answer | {"message": _detected(request, answer)}, headers=portal.HEADERS)
+
+
+def _detected(request: Request, found: dict[str, str | None]) -> str | None:
+    """「偵測為 CSV、Big5 (CP950) 編碼、〈繳款資料〉，已代為選取。」, or None when nothing was."""
+    t = i18n.translations(locale_of(request))
+    parts = []
+    if found["format"]:
+        parts.append(t.gettext(FORMATS[Format(found["format"])]))
+    if found["encoding"]:
+        parts.append(t.gettext("%(encoding)s encoding") % {"encoding": ENCODINGS[found["encoding"]]})
+    if found["kind"]:
+        parts.append(f"〈{kind_label(request, found['kind'])}〉")
+    if not parts:
+        return None
+    return t.gettext("Detected as %(what)s; chosen for you.") % {"what": t.gettext(", ").join(parts)}
 
 
 def _report_bytes(checked: Report, fmt: str) -> bytes:

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import zipfile
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -26,6 +26,7 @@ from aedx.settings import TAIPEI
 from aedx.storage.tables import Delivery
 from aedx.trust.caller import Caller
 from aedx.web import dates, i18n, portal, sheets
+from aedx.web.admin.common import Confirm, confirmed
 from aedx.web.i18n import N_
 from aedx.web.portal import (
     PAGE_SIZE,
@@ -208,8 +209,15 @@ def confirm_acknowledgement(request: Request, p: PlatformDep, v: VisitDep, deliv
 @router.post("/inbox/{delivery_id}/acknowledge")
 def acknowledge(
     request: Request, p: PlatformDep, v: VisitDep, delivery_id: str,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: Annotated[str, Form(max_length=200)] = "", confirm: Confirm = "",
 ) -> Response:  # fmt: skip
+    """Only from the confirmation page (``confirm=yes``); any other POST is led to it, nothing done."""
+    asked = confirmed(
+        request, p, v, csrf_token, confirm, "delivery.acknowledge", [Permission.DELIVERIES_READ],
+        f"{PREFIX}/inbox/{quote(delivery_id[:64], safe='')}/acknowledge",
+    )  # fmt: skip
+    if asked is not None:
+        return asked
     portal.require_csrf(request, p, csrf_token)
     _require(p, v.caller, "delivery.acknowledge")
     try:

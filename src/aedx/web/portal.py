@@ -201,6 +201,12 @@ def render(
     return HTMLResponse(page, status_code=status_code, headers=HEADERS)
 
 
+def _here(request: Request) -> str:
+    """The page as the language switch comes back to it: with its query, when it was a GET."""
+    query = request.url.query if request.method in ("GET", "HEAD") else ""
+    return request.url.path + (f"?{query}" if query else "")
+
+
 def _context(
     request: Request, context: Mapping[str, Any], csrf_token: str, person: Person | None
 ) -> dict[str, Any]:
@@ -213,6 +219,7 @@ def _context(
         "locale": locale,
         "html_lang": i18n.LANGUAGES[locale],
         "path": request.url.path,
+        "here": _here(request),
         "csrf_field": security.CSRF_FIELD,
         "csrf_token": csrf_token,
         "person": person,
@@ -259,10 +266,10 @@ def _refuse_csrf(p: Platform, request: Request, actor: str) -> None:
 # --- where a sign-in returns to
 
 
-def local_path(candidate: str | None) -> str | None:
+def local_path(candidate: str | None, *, sign_in: bool = False) -> str | None:
     """``candidate`` when it is a portal page of this site, the only place a sign-in returns to;
     None for anything else (an absolute URL, ``//host``, a backslash, a space or control character,
-    a path outside the portal or the sign-in itself): never an open redirect."""
+    a path outside the portal or, unless ``sign_in``, the sign-in itself): never an open redirect."""
     if not candidate or len(candidate) > 500:
         return None
     if not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
@@ -270,7 +277,7 @@ def local_path(candidate: str | None) -> str | None:
     if any(c.isspace() or not c.isprintable() for c in candidate):
         return None
     path = candidate.split("?", 1)[0].split("#", 1)[0]
-    if not under_portal(path) or path.startswith(SIGN_IN):
+    if not under_portal(path) or (path.startswith(SIGN_IN) and not sign_in):
         return None
     return candidate
 
@@ -643,9 +650,9 @@ def change_password(
 
 @router.get("/language/{locale}")
 def language(request: Request, locale: str, next: Annotated[str, Query(max_length=500)] = HOME) -> Response:
+    """Back to the page the person was on, with its query (a portal page of this site only)."""
     chosen = locale.replace("-", "_")
-    safe = next.startswith(PREFIX) and not next.startswith("//") and "\\" not in next
-    response = RedirectResponse(next if safe else HOME, status_code=303)
+    response = RedirectResponse(local_path(next, sign_in=True) or HOME, status_code=303)
     if chosen in i18n.LANGUAGES:
         response.set_cookie(i18n.COOKIE, chosen, max_age=365 * 24 * 3600, path=PREFIX, samesite="lax",
                             secure=request.url.scheme == "https", httponly=True)  # fmt: skip

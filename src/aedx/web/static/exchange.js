@@ -1,6 +1,7 @@
 // The upload form: the file is sent as the raw request body (never a multipart form), its kind,
 // format, encoding and name in the query and the CSRF token in a header; the <progress> follows
-// the upload. A dry-run shows its report below the form; a submitted file opens its page.
+// the upload. A dry-run shows its report below the form; a submitted file opens its page. A file
+// once chosen has its format, encoding and kind recognised from its start and proposed.
 "use strict";
 (function () {
   const form = document.getElementById("upload");
@@ -105,7 +106,35 @@
     const button = e.target.closest("button[data-report]");
     if (button) download(button.dataset.report);
   });
-  file.addEventListener("change", function () { result.innerHTML = ""; });  // no stale result
+  // What the start of the chosen file looks like (format, encoding, kind), proposed in the form.
+  const detected = document.getElementById("detected");
+  function choose(select, value) {
+    if (!value || !Array.prototype.some.call(select.options, function (o) { return o.value === value; })) return;
+    select.value = value;
+  }
+  function detect() {
+    detected.hidden = true;
+    const chosen = file.files[0];
+    if (!chosen || !form.dataset.detect) return;
+    const selects = [form.elements.kind, form.elements.format, form.elements.encoding];
+    const before = selects.map(function (s) { return s.value; }).join();
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.dataset.detect);
+    xhr.setRequestHeader("X-CSRF-Token", form.dataset.csrf);
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.addEventListener("load", function () {
+      if (xhr.status !== 200 || file.files[0] !== chosen) return;
+      if (selects.map(function (s) { return s.value; }).join() !== before) return;  // chosen by hand meanwhile
+      let found = null;
+      try { found = JSON.parse(xhr.responseText); } catch (e) { return; }
+      choose(form.elements.kind, found.kind);
+      choose(form.elements.format, found.format);
+      choose(form.elements.encoding, found.encoding);
+      if (found.message) { detected.textContent = found.message; detected.hidden = false; }
+    });
+    xhr.send(chosen.slice(0, 65536));
+  }
+  file.addEventListener("change", function () { result.innerHTML = ""; detect(); });  // no stale result
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();
