@@ -103,6 +103,11 @@ def test_hq_creates_an_agency_a_person_in_it_and_a_grant_each_audited(portal: Po
         "/portal/admin/organisations/A999000001"
     )
     assert "新北市政府地方稅務局" in hq.get("/portal/admin/organisations?q=A999").text
+    # it was given the grants an agency needs, and the page after creating it says which
+    page = hq.get(made.headers["location"]).text
+    assert "已依機關類型給予下列授權" in page
+    for given in ("移送案件 · 傳送", "繳款資料 · 傳送", "案件狀態回饋 · 接收"):
+        assert given in page
 
     created = hq.post(
         "/portal/admin/users",
@@ -129,7 +134,9 @@ def test_hq_creates_an_agency_a_person_in_it_and_a_grant_each_audited(portal: Po
         "ok", hq_actor, "tsai.yiting",
     )  # fmt: skip
     assert [(o, a, i) for o, a, i, _ in events(portal, "grant.add")] == [
-        ("ok", hq_actor, "A999000001:case_referral:send")
+        ("ok", hq_actor, "A999000001:case_referral:send"),
+        ("ok", hq_actor, "A999000001:payment:send"),
+        ("ok", hq_actor, "A999000001:status_feedback:receive"),
     ]
     # the initial password opens the account, which must change it first
     answer = sign_in(portal.browser(), "tsai.yiting", initial)
@@ -137,7 +144,11 @@ def test_hq_creates_an_agency_a_person_in_it_and_a_grant_each_audited(portal: Po
 
     # unticking revokes
     assert hq.post("/portal/admin/grants/A999000001", data={"csrf_token": token}).status_code == 303
-    assert [i for _, _, i, _ in events(portal, "grant.revoke")] == ["A999000001:case_referral:send"]
+    assert [i for _, _, i, _ in events(portal, "grant.revoke")] == [
+        "A999000001:payment:send",
+        "A999000001:status_feedback:receive",
+        "A999000001:case_referral:send",
+    ]
 
 
 def test_a_wrong_organisation_code_is_explained_on_the_form(portal: Portal) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aedx import refdata
+from aedx.accounts import grants
 from aedx.accounts.roles import ROLE_PERMISSIONS, Permission, Role
 from aedx.errors import Conflict, Denied, Invalid
 from aedx.findings import UnusableInput
@@ -188,7 +189,8 @@ def create(
     preferred_encoding: str = "utf-8",
 ) -> Organisation:
     """A new agency or partner office; its code is an agency code (2 to 10 capital letters or
-    digits) no other organisation has. It exchanges nothing until granted (``accounts.grants``)."""
+    digits) no other organisation has. It receives the grants its kind normally needs, as the
+    kinds declare who sends and who receives them (``grants.give_defaults``); they stay editable."""
     _require_manager(session, caller, "organisation.create", code[:64])
     code = code.strip()
     if not re.fullmatch(AGENCY_CODE_PATTERN, code):
@@ -206,6 +208,7 @@ def create(
     session.add(org)
     session.flush()
     _changed(session, caller, "organisation.create", org, role=org.role, name=org.name)
+    grants.give_defaults(session, caller, org)
     return org
 
 
