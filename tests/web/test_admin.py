@@ -503,3 +503,34 @@ def test_an_organisation_s_administrator_is_offered_only_the_roles_they_may_give
     form = admin.get("/portal/admin/users").text.split('id="new-person"')[1]
     assert 'value="agency_officer"' in form and 'value="hq_admin"' not in form
     assert 'value="A383000000"' in form and 'value="A397000000"' not in form
+
+
+def test_a_person_is_offered_and_given_only_the_roles_of_their_organisation_s_kind(portal: Portal) -> None:
+    hq = signed_in(portal, "aea", "lin.hq", "hq_admin")
+    form = hq.get("/portal/admin/users?organisation=A383000000").text.split('id="new-person"')[1]
+    offered = {
+        part.split('"')[0]: "disabled" not in part.split(">")[0]
+        for part in form.split('<option value="')[1:]
+        if "data-kinds" in part.split(">")[0]
+    }
+    assert offered["agency_officer"] and offered["agency_admin"]
+    assert not offered["hq_admin"] and not offered["hq_auditor"] and not offered["branch_officer"]
+    assert 'value="A383000000" data-kind="agency" selected' in form
+    token = csrf(hq)
+    for role in ("hq_auditor", "branch_supervisor"):  # refused by the server, not only hidden
+        answer = hq.post(
+            "/portal/admin/users",
+            data={"csrf_token": token, "organisation": "A383000000", "username": "kao.new",
+                  "full_name": "高新", "email": "kao.new@example.gov.tw", "role": role},
+        )  # fmt: skip
+        assert answer.status_code == 400 and 'role="alert"' in answer.text
+        assert "為移送機關，其人員不可擔任" in answer.text and "「機關承辦人」" in answer.text
+        assert role not in answer.text.split('role="alert"')[1].split("</")[0]  # words, not the code
+    portal.person("A383000000", "wu.officer", "agency_officer")
+    page = hq.get("/portal/admin/users/wu.officer").text
+    assert 'value="agency_admin"' in page and 'value="hq_admin"' not in page
+    changed = hq.post("/portal/admin/users/wu.officer/role", data={"csrf_token": token, "role": "hq_admin"})
+    assert changed.status_code == 400 and "不可擔任「署本部管理者」" in changed.text
+    with portal.platform.db.transaction() as s:
+        assert s.scalars(select(User.role).where(User.username == "wu.officer")).one() == "agency_officer"
+        assert s.scalar(select(User).where(User.username == "kao.new")) is None
