@@ -534,3 +534,36 @@ def test_a_person_is_offered_and_given_only_the_roles_of_their_organisation_s_ki
     with portal.platform.db.transaction() as s:
         assert s.scalars(select(User.role).where(User.username == "wu.officer")).one() == "agency_officer"
         assert s.scalar(select(User).where(User.username == "kao.new")) is None
+
+
+def test_the_audit_log_shows_outcomes_and_details_in_words(portal: Portal) -> None:
+    hq = signed_in(portal, "aea", "lin.hq", "hq_admin")
+    officer = signed_in(portal, "A383000000", "chen.yating", "agency_officer")
+    officer.get("/portal/admin/")  # refused: {"reason": "permission"}
+    hq.post("/portal/admin/grants/A383000000", data={"csrf_token": csrf(hq), "grant": "payment:send"})
+    with portal.platform.db.transaction() as s:
+        audit.record(s, actor="cli:test", action="x.odd", detail={"note": "<b>bold</b>", "some_key": [1, 2]})
+    page = hq.get("/portal/admin/audit").text
+    rows = page.split("<tbody>")[1]
+    assert '<span class="outcome outcome-denied">拒絕</span>' in rows
+    assert '<span class="outcome outcome-ok">成功</span>' in rows
+    assert ">denied<" not in rows and ">ok<" not in rows
+    assert "<dt>原因</dt><dd>無此權限</dd>" in rows and "<dt>方向</dt><dd>傳送</dd>" in rows
+    assert "<dt>note</dt><dd>&lt;b&gt;bold&lt;/b&gt;</dd>" in rows  # unknown keys as they are, escaped
+    assert "<dt>some key</dt><dd>1, 2</dd>" in rows
+    assert "{&#34;" not in rows and '{"' not in rows  # no JSON
+    assert '<option value="denied" >拒絕</option>' in page  # the outcome filter too
+    hq.cookies.set("lang", "en")
+    english = hq.get("/portal/admin/audit").text.split("<tbody>")[1]
+    assert '<span class="outcome outcome-denied">refused</span>' in english
+    assert '<span class="outcome outcome-ok">succeeded</span>' in english
+    assert "<dt>Reason</dt><dd>no permission for it</dd>" in english
+
+
+def test_the_organisation_form_and_the_reference_grants_read_in_words(portal: Portal) -> None:
+    hq = signed_in(portal, "aea", "lin.hq", "hq_admin")
+    form = hq.get("/portal/admin/organisations").text.split('id="new-organisation"')[1]
+    assert 'pattern="[A-Z0-9]{2,10}" title="2 至 10 位大寫英文字母或數字"' in form
+    assert '<option value="nhi">健保、勞保</option>' in form  # categories by name
+    reference = hq.get("/portal/admin/grants").text.split('id="defaults"')[1].split("</ul>")[0]
+    assert "移送機關：移送案件 · 傳送" in reference and "case_referral:send" not in reference

@@ -148,6 +148,10 @@ def test_a_new_organisation_gets_the_grants_its_kind_needs_each_audited(portal: 
         assert [(e.object_id, e.actor, json.loads(e.detail or "{}")) for e in events] == [
             ("A999000003:case_referral:send", "cli:test", {"direction": "send", "reason": "defaults"}),
             ("A999000003:payment:send", "cli:test", {"direction": "send", "reason": "defaults"}),
-            ("A999000003:status_feedback:receive", "cli:test", {"direction": "receive", "reason": "defaults"}),
+            (
+                "A999000003:status_feedback:receive",
+                "cli:test",
+                {"direction": "receive", "reason": "defaults"},
+            ),
         ]
         assert grants.revoke(s, hq, "A999000003", "payment", Direction.SEND)  # they stay editable

@@ -21,7 +21,7 @@ from aedx.errors import Conflict, Denied, Invalid
 from aedx.findings import UnusableInput
 from aedx.formats import Format
 from aedx.formats.source import canonical_encoding
-from aedx.kinds.fields import AGENCY_CODE_PATTERN
+from aedx.kinds.fields import AGENCY_CODE_PATTERN, AGENCY_CODE_WORDS
 from aedx.storage.tables import Organisation
 from aedx.trust import audit
 from aedx.trust.caller import Caller
@@ -110,7 +110,7 @@ def _org_row(raw: dict[str, str | None]) -> OrgRow:
     if role not in ("agency", "partner"):
         raise ValueError(f"role {role!r}: the list holds agencies and partner offices")
     if not re.fullmatch(AGENCY_CODE_PATTERN, code):
-        raise ValueError(f"code {code!r} is not an agency code (2 to 10 capital letters or digits)")
+        raise ValueError(f"code {code!r} is not an agency code ({AGENCY_CODE_WORDS[1]})")
     category = value("category")
     if category is not None and category not in CATEGORIES:
         raise ValueError(f"category {category!r} is not one of {', '.join(CATEGORIES)}")
@@ -195,8 +195,7 @@ def create(
     code = code.strip()
     if not re.fullmatch(AGENCY_CODE_PATTERN, code):
         raise Invalid(
-            "機關代號須為 2 至 10 個大寫英文字母或數字",
-            "an organisation code has 2 to 10 capital letters or digits",
+            f"機關代號須為{AGENCY_CODE_WORDS[0]}", f"an organisation code has {AGENCY_CODE_WORDS[1]}"
         )
     if category is not None and category not in CATEGORIES:
         raise Invalid(f"類別須為 {', '.join(CATEGORIES)}", f"the category is one of {', '.join(CATEGORIES)}")

@@ -7,7 +7,6 @@ does."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import queue
 import threading
@@ -27,10 +26,99 @@ from aedx.kinds import KINDS
 from aedx.trust import actors, audit, ledger
 from aedx.trust.caller import Caller
 from aedx.web import dates
-from aedx.web.admin.common import OUTCOMES, Csrf, Text, router, show, streamed
+from aedx.web.admin.common import (
+    DIRECTION_LABELS,
+    OUTCOMES,
+    ROLE_LABELS,
+    Csrf,
+    Text,
+    router,
+    show,
+    streamed,
+)
+from aedx.web.i18n import N_
 from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, VisitDep, message, require, require_csrf
 
 log = logging.getLogger(__name__)
+
+# how the detail of an event reads: its known keys and values in words, the others as they are
+DETAIL_LABELS = {
+    "reason": N_("Reason"),
+    "direction": N_("Direction"),
+    "role": N_("Role"),
+    "previous": N_("Previous role"),
+    "name": N_("Name"),
+    "username": N_("Username"),
+    "organisation": N_("Organisation"),
+    "fields": N_("Fields changed"),
+    "added": N_("Added"),
+    "format": N_("Format"),
+    "preferred_format": N_("Preferred format"),
+    "preferred_encoding": N_("Preferred encoding"),
+    "records": N_("Records"),
+    "size": N_("Size (bytes)"),
+    "label": N_("Label"),
+    "events": N_("Events"),
+    "checkpoints": N_("Checkpoints"),
+    "error": N_("Error"),
+    "sessions_ended": N_("Sessions ended"),
+    "totp_reset": N_("Authenticator reset"),
+    "state": N_("State"),
+    "scope": N_("Scope"),
+}
+REASON_LABELS = {
+    "permission": N_("no permission for it"),
+    "outside_reach": N_("outside the person's reach"),
+    "not_granted": N_("no grant for the kind"),
+    "other_organisation": N_("another organisation"),
+    "hq_role": N_("an HQ role"),
+    "own_account": N_("one's own account"),
+    "bad_password": N_("wrong password"),
+    "bad_code": N_("wrong verification code"),
+    "code_missing": N_("no verification code"),
+    "defaults": N_("given by the organisation's kind"),
+    "too_large": N_("too large"),
+    "policy": N_("password rules"),
+    "idle": N_("idle too long"),
+    "expired": N_("session expired"),
+    "disabled": N_("account disabled"),
+}
+OUTCOME_LABELS = {
+    "ok": N_("succeeded"),
+    "denied": N_("refused"),
+    "rejected": N_("rejected"),
+    "duplicate": N_("duplicate"),
+    "failed": N_("failed"),
+}
+
+
+def _detail_value(key: str, value: object) -> tuple[str, bool]:
+    """A detail's value in words where it is a known one (translated by the page: the flag says
+    so), otherwise as text."""
+    if isinstance(value, bool):
+        return (N_("Yes") if value else N_("No")), True
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value), False
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items()), False
+    text = str(value)
+    if key == "reason" and text in REASON_LABELS:
+        return REASON_LABELS[text], True
+    if key in ("role", "previous") and text in ROLE_LABELS:
+        return ROLE_LABELS[text], True
+    if key == "direction" and text in {d.value for d in DIRECTION_LABELS}:
+        return next(label for d, label in DIRECTION_LABELS.items() if d.value == text), True
+    return text, False
+
+
+def detail_items(detail: dict[str, object] | None) -> list[tuple[str, bool, str, bool]]:
+    """An event's detail as labelled items: (label, label is a msgid, value, value is a msgid)."""
+    return [
+        (DETAIL_LABELS.get(key, key.replace("_", " ")), key in DETAIL_LABELS, *_detail_value(key, value))
+        for key, value in sorted((detail or {}).items())
+    ]
+
+
 PROGRESS_EVERY = 0.5  # seconds between two progress lines of a verification
 
 
@@ -104,14 +192,15 @@ def audit_search(
         people = actors.labels(session, [row["actor"] for row in rows])
     for row in rows:
         row["at"] = dt.datetime.fromisoformat(row["at"])
-        row["detail"] = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True) if row["detail"] else ""
+        row["detail"] = detail_items(row["detail"])
         row["who"] = people.get(row["actor"])
     query = urlencode({k: x for k, x in given.items() if x})
     context = {
         "rows": rows,
         "given": given,
         "query": query,
-        "outcomes": OUTCOMES,
+        "outcomes": [(o, OUTCOME_LABELS[o]) for o in OUTCOMES],
+        "outcome_labels": OUTCOME_LABELS,
         "kinds": list(KINDS),
         "next_before": rows[-1]["id"] if more and rows else None,
         "paged": before is not None,

@@ -16,6 +16,7 @@ from aedx.accounts import grants
 from aedx.accounts import organisations as orgs
 from aedx.accounts.roles import Permission
 from aedx.errors import DomainError
+from aedx.kinds.case_referral import DEBT_CATEGORIES
 from aedx.storage.tables import ApiClient, User
 from aedx.web.admin.common import (
     ADMIN,
@@ -34,7 +35,17 @@ from aedx.web.admin.common import (
     saved_redirect,
     show,
 )
-from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, Visit, VisitDep, kind_label, message, require
+from aedx.web.portal import (
+    PAGE_SIZE,
+    PlatformDep,
+    Refused,
+    Visit,
+    VisitDep,
+    kind_label,
+    locale_of,
+    message,
+    require,
+)
 
 
 def _organisations_page(
@@ -67,7 +78,10 @@ def _organisations_page(
         "next_after": rows[-1].code if more and rows else None,
         "paged": bool(after),
         "error": error,
-        "categories": orgs.CATEGORIES,
+        "categories": [
+            (c.value.lower(), c.label_en if locale_of(request) == "en" else c.label_zh)
+            for c in DEBT_CATEGORIES
+        ],
     }
     return show(request, p, v, "organisations.html", context, status_code)
 

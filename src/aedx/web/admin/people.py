@@ -86,7 +86,9 @@ def _users_page(
         "organisation": organisation,
         "new_kind_of": new_org[0] if new_org else "",
         "new_kind": new_org[2] if new_org else "",
-        "role_kinds": {r.value: [k for k, allowed in ORGANISATION_ROLES.items() if r in allowed] for r in Role},
+        "role_kinds": {
+            r.value: [k for k, allowed in ORGANISATION_ROLES.items() if r in allowed] for r in Role
+        },
         "role": role,
         "state": state,
         "organisations": choices,
@@ -333,16 +335,11 @@ def _clients_page(
         ]
         choices = [(o.code, o.name) for o in managed_organisations(session, v)]
     shown, next_page = paged(rows, number)
-    # the new person's roles are those of the chosen organisation's kind (admin.js follows a change)
-    new_org = next((c for c in choices if c[0] == organisation), choices[0] if choices else None)
     context = {
         "rows": shown,
         "next_page": next_page,
         "number": number,
         "organisation": organisation,
-        "new_kind_of": new_org[0] if new_org else "",
-        "new_kind": new_org[2] if new_org else "",
-        "role_kinds": {r.value: [k for k, allowed in ORGANISATION_ROLES.items() if r in allowed] for r in Role},
         "organisations": choices,
         "error": error,
     }
