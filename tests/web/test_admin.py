@@ -551,6 +551,8 @@ def test_the_audit_log_shows_outcomes_and_details_in_words(portal: Portal) -> No
     assert "<dt>原因</dt><dd>無此權限</dd>" in rows and "<dt>方向</dt><dd>傳送</dd>" in rows
     assert "<dt>note</dt><dd>&lt;b&gt;bold&lt;/b&gt;</dd>" in rows  # unknown keys as they are, escaped
     assert "<dt>some key</dt><dd>1, 2</dd>" in rows
+    assert "給予授權<br><small><code>grant.add</code></small>" in rows  # the action in words, its code small
+    assert "授權 A383000000:payment:send · 繳款資料" in rows
     assert "{&#34;" not in rows and '{"' not in rows  # no JSON
     assert '<option value="denied" >拒絕</option>' in page  # the outcome filter too
     hq.cookies.set("lang", "en")
