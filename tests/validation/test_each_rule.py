@@ -180,7 +180,7 @@ def test_messages_are_bilingual_and_values_masked(tmp_path: Path) -> None:
 def test_a_code_in_the_wrong_form_is_explained_in_words_not_as_a_pattern(tmp_path: Path) -> None:
     report = check(write(tmp_path / "f.csv", C, records(C, {"agency_case_no": "113/TAX"})), C)
     zh, en = report.findings["message_zh"][0], report.findings["message_en"][0]
-    assert zh == "「移送機關案號」格式錯誤，應為1 至 30 位英文字母、數字或連字號（-）"
+    assert zh == "「移送機關案號」格式錯誤，應為 1 至 30 位英文字母、數字或連字號（-）"
     assert en == "Agency case number must have 1 to 30 letters, digits or hyphens (-)"
     assert "[" not in zh + en and "{" not in zh + en
     fields = [f for kind in ("case_referral", "payment", "status_feedback") for f in get_kind(kind).fields]

@@ -195,7 +195,7 @@ def create(
     code = code.strip()
     if not re.fullmatch(AGENCY_CODE_PATTERN, code):
         raise Invalid(
-            f"機關代號須為{AGENCY_CODE_WORDS[0]}", f"an organisation code has {AGENCY_CODE_WORDS[1]}"
+            f"機關代號須為 {AGENCY_CODE_WORDS[0]}", f"an organisation code has {AGENCY_CODE_WORDS[1]}"
         )
     if category is not None and category not in CATEGORIES:
         raise Invalid(f"類別須為 {', '.join(CATEGORIES)}", f"the category is one of {', '.join(CATEGORIES)}")

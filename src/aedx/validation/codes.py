@@ -40,7 +40,7 @@ WRONG_ENCODING = define(
     "be decoded because of it; their {count} findings are not listed one by one)",
 )
 CODE_FORMAT = define(
-    "code.format", E, "「{label_zh}」格式錯誤，應為{pattern_zh}", "{label_en} must have {pattern_en}"
+    "code.format", E, "「{label_zh}」格式錯誤，應為 {pattern_zh}", "{label_en} must have {pattern_en}"
 )
 ENUM = define(
     "enum.invalid", E, "「{label_zh}」應為下列之一：{values}", "{label_en} must be one of: {values}"
