@@ -7,6 +7,7 @@ file with a million bad records never becomes a million Python objects.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -36,6 +37,15 @@ class Code:
     severity: Severity
     message_zh: str
     message_en: str
+
+    def summary(self, english: bool = False) -> str:
+        """What the code means where no record is at hand (a filter, a tally): its message with
+        the field left general and the other blanks elided."""
+        if english:
+            text = re.sub(r"^\{label_en\}", "A field", self.message_en).replace("{label_en}", "the field")
+        else:
+            text = self.message_zh.replace("「{label_zh}」", "欄位").replace("{label_zh}", "欄位")
+        return re.sub(r"\{[a-z_]+\}", "…", text)
 
 
 CATALOGUE: dict[str, Code] = {}

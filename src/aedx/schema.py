@@ -52,6 +52,8 @@ class Field:
     required: bool = True
     choices: tuple[Choice, ...] = ()
     pattern: str | None = None  # for CODE fields: a full-match regular expression
+    pattern_zh: str = ""  # the pattern in words, as people read it (zh-TW, English)
+    pattern_en: str = ""
     personal: bool = False  # personal data: masked in reports and logs
     example: str = ""
     note_zh: str = ""

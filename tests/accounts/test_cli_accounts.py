@@ -33,7 +33,7 @@ def test_users_round_trip(database_url: str, tmp_path: Path) -> None:
     assert code == 1 and "generic" in errors
     code, _, errors = aedx("users", "add", "sly", "kao.ming", "--name", "高明", "--email", "k@example.gov.tw",
                            "--role", "hq_admin")  # fmt: skip
-    assert code == 1 and "hq_admin" in errors
+    assert code == 1 and "士林分署為分署，其人員不可擔任「署本部管理者」" in errors
 
     db = Database(database_url)
     with db.transaction() as s:

@@ -116,3 +116,24 @@ def test_the_organisation_and_the_persons_name_count_when_a_password_is_chosen(p
         with people.db.transaction() as s, pytest.raises(passwords.WeakPassword) as refused:
             sessions.change_password(s, token, NEW_PASSWORD, guessable, now=T0)
         assert "機關名稱" in refused.value.message_zh
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["陳雅婷的生日是2026年", "臺北國稅局的密碼2026", "Chen Yating 2026!!", "財政部臺北國稅局2026"],
+)
+def test_a_password_holding_one_s_own_name_or_organisation_is_refused_however_long(password: str) -> None:
+    with pytest.raises(passwords.WeakPassword) as refused:
+        passwords.check_policy(
+            password,
+            "chen.yating",
+            "chen.yating@example.gov.tw",
+            names=["陳雅婷", "A383000000", "財政部臺北國稅局"],
+        )
+    assert "姓名、帳號、電子郵件或機關名稱" in refused.value.message_zh
+    passwords.check_policy(  # a passphrase of unrelated words is still welcome
+        "linear algebra rocks hard",
+        "chen.yating",
+        "chen.yating@example.gov.tw",
+        names=["陳雅婷", "財政部臺北國稅局"],
+    )

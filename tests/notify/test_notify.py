@@ -349,3 +349,22 @@ def test_the_operator_declares_and_checks_expected_files_at_the_console(
     assert "A383000000\tpayment" not in again.output  # once a day
     sent = runner.invoke(app, ["notify", "send"], env=env)
     assert sent.exit_code == 0, sent.output
+
+
+@pytest.mark.parametrize(
+    ("event", "counted", "one", "two"),
+    [
+        ("report_ready", "records", "validated: 1 record,", "validated: 2 records,"),
+        ("rejected", "error_rows", "rejected: 1 row with errors", "rejected: 2 rows with errors"),
+        ("package_ready", "records", "package (1 record) waits", "package (2 records) waits"),
+    ],
+)
+def test_an_e_mail_counts_one_and_two_in_english(event: str, counted: str, one: str, two: str) -> None:
+    def body(n: int) -> str:
+        params = {"kind": "payment", "submission_id": "s1", "records": 5, counted: n}
+        message = mail.compose(
+            "aedx@example.gov.tw", "a@example.gov.tw", event, "/portal", params, "https://x"
+        )
+        return str(message.get_content())
+
+    assert one in body(1) and two in body(2)

@@ -8,6 +8,7 @@ import pytest
 from tests.builders import SENDERS, VALID, check, flat, records, write
 
 from aedx.findings import Code
+from aedx.kinds import get_kind
 from aedx.schema import Severity
 from aedx.validation import codes
 
@@ -196,3 +197,13 @@ def test_a_file_that_fits_no_kind_keeps_its_own_findings(tmp_path: Path) -> None
     short = tmp_path / "s.txt"
     short.write_bytes(b"\n".join(line[:-5] for line in referrals.read_bytes().splitlines()) + b"\n")
     assert {code for _, _, code in flat(check(short, C, "fixed"))} == {"record.length"}
+
+
+def test_a_code_in_the_wrong_form_is_explained_in_words_not_as_a_pattern(tmp_path: Path) -> None:
+    report = check(write(tmp_path / "f.csv", C, records(C, {"agency_case_no": "113/TAX"})), C)
+    zh, en = report.findings["message_zh"][0], report.findings["message_en"][0]
+    assert zh == "「移送機關案號」格式錯誤，應為 1 至 30 位英文字母、數字或連字號（-）"
+    assert en == "Agency case number must have 1 to 30 letters, digits or hyphens (-)"
+    assert "[" not in zh + en and "{" not in zh + en
+    fields = [f for kind in ("case_referral", "payment", "status_feedback") for f in get_kind(kind).fields]
+    assert all(f.pattern_zh and f.pattern_en for f in fields if f.pattern)  # every pattern has its words

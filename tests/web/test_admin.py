@@ -103,6 +103,11 @@ def test_hq_creates_an_agency_a_person_in_it_and_a_grant_each_audited(portal: Po
         "/portal/admin/organisations/A999000001"
     )
     assert "新北市政府地方稅務局" in hq.get("/portal/admin/organisations?q=A999").text
+    # it was given the grants an agency needs, and the page after creating it says which
+    page = hq.get(made.headers["location"]).text
+    assert "已依機關類型給予下列授權" in page
+    for given in ("移送案件 · 傳送", "繳款資料 · 傳送", "案件狀態回饋 · 接收"):
+        assert given in page
 
     created = hq.post(
         "/portal/admin/users",
@@ -129,7 +134,9 @@ def test_hq_creates_an_agency_a_person_in_it_and_a_grant_each_audited(portal: Po
         "ok", hq_actor, "tsai.yiting",
     )  # fmt: skip
     assert [(o, a, i) for o, a, i, _ in events(portal, "grant.add")] == [
-        ("ok", hq_actor, "A999000001:case_referral:send")
+        ("ok", hq_actor, "A999000001:case_referral:send"),
+        ("ok", hq_actor, "A999000001:payment:send"),
+        ("ok", hq_actor, "A999000001:status_feedback:receive"),
     ]
     # the initial password opens the account, which must change it first
     answer = sign_in(portal.browser(), "tsai.yiting", initial)
@@ -137,7 +144,11 @@ def test_hq_creates_an_agency_a_person_in_it_and_a_grant_each_audited(portal: Po
 
     # unticking revokes
     assert hq.post("/portal/admin/grants/A999000001", data={"csrf_token": token}).status_code == 303
-    assert [i for _, _, i, _ in events(portal, "grant.revoke")] == ["A999000001:case_referral:send"]
+    assert [i for _, _, i, _ in events(portal, "grant.revoke")] == [
+        "A999000001:payment:send",
+        "A999000001:status_feedback:receive",
+        "A999000001:case_referral:send",
+    ]
 
 
 def test_a_wrong_organisation_code_is_explained_on_the_form(portal: Portal) -> None:
@@ -492,3 +503,69 @@ def test_an_organisation_s_administrator_is_offered_only_the_roles_they_may_give
     form = admin.get("/portal/admin/users").text.split('id="new-person"')[1]
     assert 'value="agency_officer"' in form and 'value="hq_admin"' not in form
     assert 'value="A383000000"' in form and 'value="A397000000"' not in form
+
+
+def test_a_person_is_offered_and_given_only_the_roles_of_their_organisation_s_kind(portal: Portal) -> None:
+    hq = signed_in(portal, "aea", "lin.hq", "hq_admin")
+    form = hq.get("/portal/admin/users?organisation=A383000000").text.split('id="new-person"')[1]
+    offered = {
+        part.split('"')[0]: "disabled" not in part.split(">")[0]
+        for part in form.split('<option value="')[1:]
+        if "data-kinds" in part.split(">")[0]
+    }
+    assert offered["agency_officer"] and offered["agency_admin"]
+    assert not offered["hq_admin"] and not offered["hq_auditor"] and not offered["branch_officer"]
+    assert 'value="A383000000" data-kind="agency" selected' in form
+    token = csrf(hq)
+    for role in ("hq_auditor", "branch_supervisor"):  # refused by the server, not only hidden
+        answer = hq.post(
+            "/portal/admin/users",
+            data={"csrf_token": token, "organisation": "A383000000", "username": "kao.new",
+                  "full_name": "高新", "email": "kao.new@example.gov.tw", "role": role},
+        )  # fmt: skip
+        assert answer.status_code == 400 and 'role="alert"' in answer.text
+        assert "為移送機關，其人員不可擔任" in answer.text and "「機關承辦人」" in answer.text
+        assert role not in answer.text.split('role="alert"')[1].split("</")[0]  # words, not the code
+    portal.person("A383000000", "wu.officer", "agency_officer")
+    page = hq.get("/portal/admin/users/wu.officer").text
+    assert 'value="agency_admin"' in page and 'value="hq_admin"' not in page
+    changed = hq.post("/portal/admin/users/wu.officer/role", data={"csrf_token": token, "role": "hq_admin"})
+    assert changed.status_code == 400 and "不可擔任「署本部管理者」" in changed.text
+    with portal.platform.db.transaction() as s:
+        assert s.scalars(select(User.role).where(User.username == "wu.officer")).one() == "agency_officer"
+        assert s.scalar(select(User).where(User.username == "kao.new")) is None
+
+
+def test_the_audit_log_shows_outcomes_and_details_in_words(portal: Portal) -> None:
+    hq = signed_in(portal, "aea", "lin.hq", "hq_admin")
+    officer = signed_in(portal, "A383000000", "chen.yating", "agency_officer")
+    officer.get("/portal/admin/")  # refused: {"reason": "permission"}
+    hq.post("/portal/admin/grants/A383000000", data={"csrf_token": csrf(hq), "grant": "payment:send"})
+    with portal.platform.db.transaction() as s:
+        audit.record(s, actor="cli:test", action="x.odd", detail={"note": "<b>bold</b>", "some_key": [1, 2]})
+    page = hq.get("/portal/admin/audit").text
+    rows = page.split("<tbody>")[1]
+    assert '<span class="outcome outcome-denied">拒絕</span>' in rows
+    assert '<span class="outcome outcome-ok">成功</span>' in rows
+    assert ">denied<" not in rows and ">ok<" not in rows
+    assert "<dt>原因</dt><dd>無此權限</dd>" in rows and "<dt>方向</dt><dd>傳送</dd>" in rows
+    assert "<dt>note</dt><dd>&lt;b&gt;bold&lt;/b&gt;</dd>" in rows  # unknown keys as they are, escaped
+    assert "<dt>some key</dt><dd>1, 2</dd>" in rows
+    assert "給予授權<br><small><code>grant.add</code></small>" in rows  # the action in words, its code small
+    assert "授權 A383000000:payment:send · 繳款資料" in rows
+    assert "{&#34;" not in rows and '{"' not in rows  # no JSON
+    assert '<option value="denied" >拒絕</option>' in page  # the outcome filter too
+    hq.cookies.set("lang", "en")
+    english = hq.get("/portal/admin/audit").text.split("<tbody>")[1]
+    assert '<span class="outcome outcome-denied">refused</span>' in english
+    assert '<span class="outcome outcome-ok">succeeded</span>' in english
+    assert "<dt>Reason</dt><dd>no permission for it</dd>" in english
+
+
+def test_the_organisation_form_and_the_reference_grants_read_in_words(portal: Portal) -> None:
+    hq = signed_in(portal, "aea", "lin.hq", "hq_admin")
+    form = hq.get("/portal/admin/organisations").text.split('id="new-organisation"')[1]
+    assert 'pattern="[A-Z0-9]{2,10}" title="2 至 10 位大寫英文字母或數字"' in form
+    assert '<option value="nhi">健保、勞保</option>' in form  # categories by name
+    reference = hq.get("/portal/admin/grants").text.split('id="defaults"')[1].split("</ul>")[0]
+    assert "移送機關：移送案件 · 傳送" in reference and "case_referral:send" not in reference

@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import select
 
-from aedx.accounts import clients
+from aedx.accounts import clients, grants
 from aedx.accounts import organisations as orgs
 from aedx.accounts.roles import ROLE_PERMISSIONS, Role
 from aedx.errors import Conflict, Denied, Invalid
 from aedx.storage.tables import AuditEvent
 from aedx.trust import audit
-from aedx.trust.caller import Caller
+from aedx.trust.caller import Caller, Direction
 from tests.web.conftest import Portal
 
 
@@ -127,3 +127,31 @@ def test_an_exported_csv_never_holds_a_formula(portal: Portal) -> None:
         events = list(audit.export(s, hq, audit.Filter(action="x.test")))
     rows = list(csv.DictReader(io.StringIO("".join(audit.csv_lines(iter(events))))))
     assert rows[0]["object_id"] == '\'=HYPERLINK("http://x")' and rows[0]["actor"] == "user:1"
+
+
+def test_a_new_organisation_gets_the_grants_its_kind_needs_each_audited(portal: Portal) -> None:
+    with portal.platform.db.transaction() as s:
+        hq = orgs.operator(s, "cli:test")
+        agency = orgs.create(s, hq, "A999000003", "某縣政府")
+        partner = orgs.create(s, hq, "A999000004", "某合作機關", "partner")
+        # from the kinds' declarations: an agency sends referrals and payments, receives feedback
+        expected = {
+            ("case_referral", Direction.SEND),
+            ("payment", Direction.SEND),
+            ("status_feedback", Direction.RECEIVE),
+        }
+        assert grants.of(s, agency.id) == grants.defaults()["agency"] == expected
+        assert grants.of(s, partner.id) == grants.defaults().get("partner", frozenset())
+        events = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "grant.add").order_by(AuditEvent.object_id)
+        ).all()
+        assert [(e.object_id, e.actor, json.loads(e.detail or "{}")) for e in events] == [
+            ("A999000003:case_referral:send", "cli:test", {"direction": "send", "reason": "defaults"}),
+            ("A999000003:payment:send", "cli:test", {"direction": "send", "reason": "defaults"}),
+            (
+                "A999000003:status_feedback:receive",
+                "cli:test",
+                {"direction": "receive", "reason": "defaults"},
+            ),
+        ]
+        assert grants.revoke(s, hq, "A999000003", "payment", Direction.SEND)  # they stay editable

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
@@ -22,7 +23,7 @@ from aedx.web.i18n import translations
 from tests.exchange.hub import _authority_template
 from tests.served import serving
 from tests.web.browser_support import first_sign_in, photograph
-from tests.web.conftest import Portal
+from tests.web.conftest import Portal, ready
 
 zh = translations("zh_TW").gettext
 AGENCY, AGENCY_NAME = "A376000000", "臺北市稅捐稽徵處"
@@ -74,6 +75,7 @@ def test_hq_adds_an_agency_a_person_and_a_grant_and_the_person_uploads(
         form.get_by_label(zh("Preferred encoding")).select_option("cp950")
         form.get_by_role("button", name=zh("Add organisation")).click()
         page.get_by_role("heading", name=f"{AGENCY_NAME}（{AGENCY}）").wait_for()
+        assert f"{get_kind('case_referral').label_zh} · {zh('Send')}" in page.content()  # its kind's grants
         page.goto(f"{url}/portal/admin/organisations?kind=agency")
         assert AGENCY in page.content()
         photograph(page, "admin-organisations", tmp_path)
@@ -111,7 +113,7 @@ def test_hq_adds_an_agency_a_person_and_a_grant_and_the_person_uploads(
         context.close()
 
         with portal.platform.db.transaction() as s:
-            assert grants.of(s, orgs.get(s, AGENCY).id) == {("case_referral", Direction.SEND)}
+            assert ("case_referral", Direction.SEND) in grants.of(s, orgs.get(s, AGENCY).id)
 
         # the new person signs in, replaces the password and reaches the dashboard
         context = chromium.new_context(locale="zh-TW", viewport={"width": 1280, "height": 800})
@@ -120,4 +122,34 @@ def test_hq_adds_an_agency_a_person_and_a_grant_and_the_person_uploads(
         page.get_by_role("heading", name=zh("Recent submissions")).wait_for()
         assert page.url == f"{url}/portal/"
         upload_a_first_file(page, url, portal.platform)
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_roles_offered_for_a_new_person_follow_the_organisation_chosen(
+    portal: Portal, chromium: Browser, width: int
+) -> None:
+    with serving(portal.platform) as url:
+        browser = portal.browser(url)
+        ready(portal, browser, "aea", "lin.meihua", "hq_admin")
+        context = chromium.new_context(locale="zh-TW", viewport={"width": width, "height": 900})
+        context.add_cookies(
+            [{"name": c.name, "value": c.value or "", "url": url} for c in browser.cookies.jar]
+        )
+        page = context.new_page()
+        page.goto(f"{url}/portal/admin/users")
+        form = page.locator('form[aria-labelledby="new-person"]')
+        role = form.get_by_label(zh("Role"))
+
+        def offered() -> set[str]:
+            return set(role.locator("option:not([disabled])").evaluate_all("os => os.map(o => o.value)"))
+
+        for code, roles in (
+            ("A383000000", {"agency_admin", "agency_officer"}),
+            ("tpy", {"branch_supervisor", "branch_officer"}),
+            ("aea", {"hq_admin", "hq_auditor", "statistician"}),
+        ):
+            form.get_by_label(zh("Organisation")).select_option(code)
+            assert offered() == roles, code
+            assert role.input_value() in roles  # a role that fits is chosen
         context.close()

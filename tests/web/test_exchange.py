@@ -415,3 +415,25 @@ def test_a_large_upload_streams_in_chunks_into_its_sealed_copy(world: World) -> 
     blobs = world.platform.settings.data_dir / "blobs"
     assert [p.name for p in (blobs / "incoming").iterdir()] == []  # nothing left behind
     assert not any(line * 4 in data for data in _files(world.platform.settings.data_dir))
+
+
+def test_the_report_names_its_finding_codes_in_words(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    answer = upload(officer, "case_referral", file_of("case_referral", BAD_ID | {"amount_due": "x"}))
+    sid = str(answer.json()["location"]).rsplit("/", 1)[1]
+    world.run()
+    page = officer.get(f"/portal/submissions/{sid}").text
+    code_filter = page.split('<select id="code"')[1].split("</select>")[0]
+    assert ">欄位應為不含小數點、負號及千分位之整數，最多 … 位（amount.format）</option>" in code_filter
+    assert "<small><code>amount.format</code></small>" in page  # the code stays, small, beside the message
+
+
+def test_an_english_report_counts_one_finding_and_two_findings(world: World) -> None:
+    officer = world.person(AGENCY, "chen.yating", "agency_officer")
+    one = upload(officer, "case_referral", file_of("case_referral", BAD_ID))
+    two = upload(officer, "case_referral", file_of("case_referral", BAD_ID | {"amount_due": "x"}))
+    world.run()
+    officer.cookies.set("lang", "en")
+    for answer, said in ((one, "1 of 1 finding<"), (two, "2 of 2 findings<")):
+        sid = str(answer.json()["location"]).rsplit("/", 1)[1]
+        assert said in officer.get(f"/portal/submissions/{sid}").text

@@ -17,7 +17,7 @@ def msgids(folder: Path) -> set[str]:
     (``_()`` and ``{% trans %}``)."""
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(str(folder), method_map=METHODS):
-        found.update([message] if isinstance(message, str) else [m for m in message if m])
+        found.add(message if isinstance(message, str) else message[0])  # a plural by its singular
     return found
 
 
@@ -61,3 +61,13 @@ def test_the_locale_is_the_choice_then_the_browser_then_traditional_chinese() ->
     assert i18n.negotiate("zh_TW", "en-US") == "zh_TW"  # an explicit choice wins
     assert i18n.negotiate("en", "zh-TW") == "en"
     assert i18n.negotiate("klingon", "de-DE") == "zh_TW"
+
+
+def test_english_counts_say_one_thing_and_two_things() -> None:
+    en, zh = i18n.translations("en"), i18n.translations("zh_TW")
+    one, many = "%(n)d matching case, newest first", "%(n)d matching cases, newest first"
+    assert en.ngettext(one, many, 1) % {"n": 1} == "1 matching case, newest first"
+    assert en.ngettext(one, many, 2) % {"n": 2} == "2 matching cases, newest first"
+    assert zh.ngettext(one, many, 1) % {"n": 1} == "符合之案件共 1 件，新者在前"
+    assert zh.ngettext(one, many, 2) % {"n": 2} == "符合之案件共 2 件，新者在前"
+    assert "msgid_plural" in (i18n.CATALOGUES / "zh_TW" / "LC_MESSAGES" / "exchange.po").read_text()

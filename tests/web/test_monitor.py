@@ -148,7 +148,10 @@ def test_hq_declares_and_withdraws_expected_files(portal: Portal) -> None:
     declared = admin.post("/portal/monitor/expected", data=form)
     assert declared.status_code == 303
     page = admin.get("/portal/monitor")
-    assert "<td>A383000000</td><td>繳款資料</td><td>09:30</td>" in page.text
+    assert (
+        '<td><abbr title="A383000000">財政部臺北國稅局</abbr></td><td>繳款資料</td><td>09:30</td>'
+        in page.text
+    )
     unknown = admin.post("/portal/monitor/expected", data=form | {"organisation": "X999"})
     assert unknown.status_code == 400 and 'role="alert"' in unknown.text and "無此機關" in unknown.text
     bad_time = admin.post("/portal/monitor/expected", data=form | {"due": "25:99"})

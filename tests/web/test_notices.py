@@ -4,16 +4,19 @@ kept and obeyed; webhooks for administrators only, their secret shown once."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser
 from sqlalchemy import func, select
 
 from aedx.notify import events
 from aedx.notify.events import Event
 from aedx.storage.tables import AuditEvent, Notification, OutboxMessage, Webhook
+from aedx.web import notices
 from aedx.web.i18n import translations
 from tests.served import serving
 from tests.web.browser_support import first_sign_in, photograph
@@ -234,3 +237,26 @@ def test_the_notification_centre_in_chromium(portal: Portal, chromium: Browser, 
             page.get_by_label(f"{zh('Validation report ready')}：{zh('By e-mail')}").input_value() == "each"
         )
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("event", "params", "one", "two"),
+    [
+        (Event.REPORT_READY, {"records": 1, "warning_rows": 0}, "1 record, 0 with warnings", "2 records,"),
+        (Event.REJECTED, {"records": 3, "error_rows": 1}, "1 row with errors", "2 rows with errors"),
+        (Event.PACKAGE_READY, {"records": 1}, "of 1 record waits", "of 2 records waits"),
+    ],
+)
+def test_english_notices_count_one_and_two(event: str, params: dict[str, int], one: str, two: str) -> None:
+    counted = "error_rows" if event == Event.REJECTED else "records"
+
+    def said(n: int, locale: str = "en") -> str:
+        values = {"kind": "payment", **params, counted: n}
+        note = Notification(event=event, params=json.dumps(values), settled_at=None)
+        return notices.describe(note, locale)
+
+    assert one in said(1) and two in said(2)
+    assert "筆" in said(1, "zh_TW") and "筆" in said(2, "zh_TW")
+    delivered = Notification(event=Event.PACKAGE_READY, params=json.dumps({"kind": "payment", "records": 1}),
+                             settled_at=dt.datetime(2026, 12, 5, tzinfo=dt.UTC))  # fmt: skip
+    assert "package of 1 record was delivered" in notices.describe(delivered, "en")

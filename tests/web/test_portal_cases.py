@@ -36,6 +36,15 @@ from tests.web.exchange_support import (
 )
 
 zh = translations("zh_TW").gettext
+
+
+def matching(n: int) -> str:
+    said = translations("zh_TW").ngettext(
+        "%(n)d matching case, newest first", "%(n)d matching cases, newest first", n
+    )
+    return said % {"n": n}
+
+
 CASE_NO = str(VALID["case_referral"]["agency_case_no"])
 FEEDBACK = VALID["status_feedback"]
 
@@ -144,14 +153,14 @@ def _referred_and_assigned(world: World) -> tuple[TestClient, TestClient]:
 def test_an_agency_finds_its_referral_by_part_of_its_number_or_by_name_and_birth_date(world: World) -> None:
     officer, _ = _referred_and_assigned(world)
     part = officer.get("/portal/cases", params={"number": "TAX0001"})
-    assert part.status_code == 200 and zh("%(n)d matching cases, newest first") % {"n": 2} in part.text
+    assert part.status_code == 200 and matching(2) in part.text
     assert "A12****789" in part.text and "A123456789" not in part.text
     by_branch_no = officer.get("/portal/cases", params={"number": "營所稅執特專字第0002735"})
     assert CASE_NO in by_branch_no.text
     person = officer.get("/portal/cases", params={"name": "王 小明", "birth_date": "70/01/01"})
-    assert zh("%(n)d matching cases, newest first") % {"n": 1} in person.text
+    assert matching(1) in person.text
     iso = officer.get("/portal/cases", params={"name": "王小明", "birth_date": "1981-01-01"})
-    assert zh("%(n)d matching cases, newest first") % {"n": 1} in iso.text
+    assert matching(1) in iso.text
     assert zh("No case matches.") in officer.get(
         "/portal/cases", params={"name": "王小明", "birth_date": "70/01/02"}).text  # fmt: skip
     alone = officer.get("/portal/cases", params={"name": "王小明"})

@@ -111,6 +111,17 @@ def revoke(session: Session, caller: Caller, code: str, kind: str, direction: Di
     return True
 
 
+def give_defaults(session: Session, caller: Caller, org: Organisation) -> list[Pair]:
+    """Give a new organisation the reference grants of its kind (``defaults``), each audited as
+    a grant given by hand is; returns them, sorted. The caller's right to create it was checked."""
+    given = sorted(defaults().get(org.role, frozenset()) - of(session, org.id))
+    session.add_all(Grant(organisation_id=org.id, kind=k, direction=d.value) for k, d in given)
+    session.flush()
+    for kind, direction in given:
+        _record(session, caller, "grant.add", org, kind, direction, reason="defaults")
+    return given
+
+
 def apply_defaults(session: Session, caller: Caller) -> int:
     """Give every active organisation the reference grants of its role that it lacks (nothing is
     taken away); returns how many grants were added. One audit event per organisation changed."""
@@ -161,7 +172,13 @@ def _require(session: Session, caller: Caller, action: str, code: str | None) ->
 
 
 def _record(
-    session: Session, caller: Caller, action: str, org: Organisation, kind: str, direction: Direction
+    session: Session,
+    caller: Caller,
+    action: str,
+    org: Organisation,
+    kind: str,
+    direction: Direction,
+    **detail: str,
 ) -> None:
     audit.by_caller(
         session,
@@ -171,5 +188,5 @@ def _record(
         object_type="grant",
         object_id=f"{org.code}:{kind}:{direction.value}",
         kind=kind,
-        detail={"direction": direction.value},
+        detail={"direction": direction.value, **detail},
     )

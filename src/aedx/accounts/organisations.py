@@ -15,12 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aedx import refdata
+from aedx.accounts import grants
 from aedx.accounts.roles import ROLE_PERMISSIONS, Permission, Role
 from aedx.errors import Conflict, Denied, Invalid
 from aedx.findings import UnusableInput
 from aedx.formats import Format
 from aedx.formats.source import canonical_encoding
-from aedx.kinds.fields import AGENCY_CODE_PATTERN
+from aedx.kinds.fields import AGENCY_CODE_PATTERN, AGENCY_CODE_WORDS
 from aedx.storage.tables import Organisation
 from aedx.trust import audit
 from aedx.trust.caller import Caller
@@ -109,7 +110,7 @@ def _org_row(raw: dict[str, str | None]) -> OrgRow:
     if role not in ("agency", "partner"):
         raise ValueError(f"role {role!r}: the list holds agencies and partner offices")
     if not re.fullmatch(AGENCY_CODE_PATTERN, code):
-        raise ValueError(f"code {code!r} is not an agency code (2 to 10 capital letters or digits)")
+        raise ValueError(f"code {code!r} is not an agency code ({AGENCY_CODE_WORDS[1]})")
     category = value("category")
     if category is not None and category not in CATEGORIES:
         raise ValueError(f"category {category!r} is not one of {', '.join(CATEGORIES)}")
@@ -188,13 +189,13 @@ def create(
     preferred_encoding: str = "utf-8",
 ) -> Organisation:
     """A new agency or partner office; its code is an agency code (2 to 10 capital letters or
-    digits) no other organisation has. It exchanges nothing until granted (``accounts.grants``)."""
+    digits) no other organisation has. It receives the grants its kind normally needs, as the
+    kinds declare who sends and who receives them (``grants.give_defaults``); they stay editable."""
     _require_manager(session, caller, "organisation.create", code[:64])
     code = code.strip()
     if not re.fullmatch(AGENCY_CODE_PATTERN, code):
         raise Invalid(
-            "機關代號須為 2 至 10 個大寫英文字母或數字",
-            "an organisation code has 2 to 10 capital letters or digits",
+            f"機關代號須為 {AGENCY_CODE_WORDS[0]}", f"an organisation code has {AGENCY_CODE_WORDS[1]}"
         )
     if category is not None and category not in CATEGORIES:
         raise Invalid(f"類別須為 {', '.join(CATEGORIES)}", f"the category is one of {', '.join(CATEGORIES)}")
@@ -206,6 +207,7 @@ def create(
     session.add(org)
     session.flush()
     _changed(session, caller, "organisation.create", org, role=org.role, name=org.name)
+    grants.give_defaults(session, caller, org)
     return org
 
 

@@ -89,14 +89,41 @@ def _guessable_words(values: Iterable[str]) -> list[str]:
     return sorted(words)
 
 
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+OWN_WORDS = (
+    "含有您的姓名、帳號、電子郵件或機關名稱",
+    "it contains your name, username, e-mail or organisation",
+)
+
+
+def _own_words(values: Iterable[str]) -> set[str]:
+    """The person's and organisation's names as a password may not contain them: each whole (two
+    characters or more) and without its separators, its Latin parts of four letters or more, and
+    the runs of four Chinese characters or more within a longer Chinese name (``臺北國稅局`` in
+    ``財政部臺北國稅局``)."""
+    words: set[str] = set()
+    for value in values:
+        folded = value.casefold().strip()
+        parts = [p for p in re.split(r"[\W_]+", folded) if p]
+        words.update(w for w in (folded, "".join(parts)) if len(w) >= 2)
+        words.update(p for p in parts if len(p) >= 4 and not _CJK.search(p))
+        for run in _CJK.findall(folded):
+            words.update(run[i:j] for i in range(len(run)) for j in range(i + 4, len(run) + 1))
+    return words
+
+
+def _too_guessable(why_zh: str, why_en: str) -> WeakPassword:
+    return WeakPassword(
+        f"密碼太容易被猜中：{why_zh}。請改用較長且不相關之多個字詞組成的密語。",
+        f"the password is too easy to guess: {why_en}. Choose a longer passphrase of unrelated words.",
+    )
+
+
 def _why_weak(result: dict[str, Any]) -> tuple[str, str]:
     """The one reason a person can act on, from the weakest parts the estimator found."""
     patterns = {(m["pattern"], m.get("dictionary_name")) for m in result["sequence"]}
     if ("dictionary", "user_inputs") in patterns:
-        return (
-            "含有您的姓名、帳號、電子郵件或機關名稱",
-            "it contains your name, username, e-mail or organisation",
-        )
+        return OWN_WORDS
     if ("dictionary", "passwords") in patterns:
         return (
             "此密碼（或其主要部分）屬常見或曾外洩之密碼",
@@ -118,11 +145,7 @@ def check_strength(password: str, names: Iterable[str]) -> None:
     result = zxcvbn(password[:_ESTIMATED_UP_TO], user_inputs=_guessable_words(names))
     if result["score"] >= MIN_STRENGTH:
         return
-    why_zh, why_en = _why_weak(result)
-    raise WeakPassword(
-        f"密碼太容易被猜中：{why_zh}。請改用較長且不相關之多個字詞組成的密語。",
-        f"the password is too easy to guess: {why_en}. Choose a longer passphrase of unrelated words.",
-    )
+    raise _too_guessable(*_why_weak(result))
 
 
 def check_policy(password: str, username: str, email: str, *, names: Iterable[str] = ()) -> None:
@@ -139,6 +162,8 @@ def check_policy(password: str, username: str, email: str, *, names: Iterable[st
         raise WeakPassword(
             "密碼不可包含帳號或電子郵件", "a password may not contain the username or the e-mail address"
         )
+    if any(word in folded for word in _own_words([username, *names])):  # however long the rest is
+        raise _too_guessable(*OWN_WORDS)
     check_strength(password, [username, email, *names])
 
 

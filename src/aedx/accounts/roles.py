@@ -93,5 +93,22 @@ ORGANISATION_ROLES: dict[str, frozenset[Role]] = {
     "partner": frozenset({Role.AGENCY_ADMIN, Role.AGENCY_OFFICER}),
 }
 
+# How people read a role and an organisation's kind (zh-TW, English), in the core's messages.
+ROLE_NAMES: dict[Role, tuple[str, str]] = {
+    Role.HQ_ADMIN: ("署本部管理者", "HQ administrator"),
+    Role.HQ_AUDITOR: ("署本部稽核人員", "HQ auditor"),
+    Role.STATISTICIAN: ("統計人員", "statistician"),
+    Role.BRANCH_SUPERVISOR: ("分署主管", "branch supervisor"),
+    Role.BRANCH_OFFICER: ("分署承辦人", "branch officer"),
+    Role.AGENCY_ADMIN: ("機關管理者", "agency administrator"),
+    Role.AGENCY_OFFICER: ("機關承辦人", "agency officer"),
+}
+KIND_NAMES: dict[str, tuple[str, str]] = {
+    "hq": ("行政執行署", "HQ"),
+    "branch": ("分署", "a branch"),
+    "agency": ("移送機關", "a transferring agency"),
+    "partner": ("合作機關", "a partner office"),
+}
+
 # Roles that must sign in with a second factor (TOTP); HQ roles reach every organisation's data.
 MFA_REQUIRED = frozenset({Role.HQ_ADMIN, Role.HQ_AUDITOR, Role.STATISTICIAN})

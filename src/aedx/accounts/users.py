@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from aedx.accounts import organisations as orgs
 from aedx.accounts import passwords
-from aedx.accounts.roles import MFA_REQUIRED, ORGANISATION_ROLES, Permission, Role
+from aedx.accounts.roles import KIND_NAMES, MFA_REQUIRED, ORGANISATION_ROLES, ROLE_NAMES, Permission, Role
 from aedx.errors import Conflict, Denied, Invalid, NotFound
 from aedx.storage.tables import Organisation, User, UserSession, utcnow
 from aedx.trust import audit
@@ -139,10 +139,13 @@ def _parse_role(raw: str) -> Role:
 def _fits(role: Role, organisation: Organisation) -> Role:
     allowed = ORGANISATION_ROLES.get(organisation.role, frozenset())
     if role not in allowed:
-        names = ", ".join(sorted(r.value for r in allowed)) or "-"
+        kind_zh, kind_en = KIND_NAMES.get(organisation.role, (organisation.role, organisation.role))
+        names = [ROLE_NAMES[r] for r in Role if r in allowed]
         raise Invalid(
-            f"{organisation.code}（{organisation.role}）之使用者不可為 {role.value}；可用：{names}",
-            f"people of {organisation.code} ({organisation.role}) cannot be {role.value}; allowed: {names}",
+            f"{organisation.name}為{kind_zh}，其人員不可擔任「{ROLE_NAMES[role][0]}」；"
+            f"可擔任：{'、'.join(f'「{zh}」' for zh, _ in names) or '無'}",
+            f"{organisation.name} is {kind_en}: its people cannot be {ROLE_NAMES[role][1]}; "
+            f"they may be {' or '.join(en for _, en in names) or 'nothing'}",
         )
     return role
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 from aedx.schema import Choice, Field, FieldType
 
 AGENCY_CODE_PATTERN = r"[A-Z0-9]{2,10}"
+AGENCY_CODE_WORDS = ("2 至 10 位大寫英文字母或數字", "2 to 10 capital letters or digits")
+
+
+def case_number_words(width: int) -> tuple[str, str]:
+    """How people read the pattern of a case or receipt number of ``width`` characters at most."""
+    return f"1 至 {width} 位英文字母、數字或連字號（-）", f"1 to {width} letters, digits or hyphens (-)"
 
 
 def agency_code() -> Field:
     return Field(
         "agency_code", "移送機關代號", "Transferring agency code", FieldType.CODE, 10,
-        pattern=AGENCY_CODE_PATTERN, example="A383000000",
+        pattern=AGENCY_CODE_PATTERN, pattern_zh=AGENCY_CODE_WORDS[0], pattern_en=AGENCY_CODE_WORDS[1],
+        example="A383000000",
         note_zh="由行政執行署核發之機關代號", note_en="the code the AEA assigned to the agency",
     )  # fmt: skip
 
@@ -18,7 +25,8 @@ def agency_code() -> Field:
 def agency_case_no() -> Field:
     return Field(
         "agency_case_no", "移送機關案號", "Agency case number", FieldType.CODE, 30,
-        pattern=r"[0-9A-Za-z\-]{1,30}", example="113TAX000123",
+        pattern=r"[0-9A-Za-z\-]{1,30}", pattern_zh=case_number_words(30)[0],
+        pattern_en=case_number_words(30)[1], example="113TAX000123",
         note_zh="移送機關內部之案件編號，同一機關內唯一",
         note_en="the agency's own case number, unique within the agency",
     )  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aedx.kinds.fields import agency_case_no, agency_code, amount, flag, party_id, roc_date
+from aedx.kinds.fields import agency_case_no, agency_code, amount, case_number_words, flag, party_id, roc_date
 from aedx.schema import Choice, Field, FieldType, Kind, Routing, check
 
 CHANNELS = (
@@ -33,6 +33,8 @@ PAYMENT = Kind(
             FieldType.CODE,
             20,
             pattern=r"[0-9A-Za-z\-]{1,20}",
+            pattern_zh=case_number_words(20)[0],
+            pattern_en=case_number_words(20)[1],
             example="R1131105000123",
         ),
         roc_date("paid_date", "繳款日期", "Payment date", example="1131104"),

@@ -80,6 +80,11 @@ def _kind(name: str) -> tuple[str, str]:
     return (kind.label_zh, kind.label_en) if kind else (name, name)
 
 
+def _count(n: object, thing: str) -> str:
+    """An English count: ``1 record``, ``2 records``."""
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
+
+
 def _lines(event: str, p: dict[str, Any]) -> tuple[str, str]:
     zh, en = _outcome(event, p)
     if p.get("filename"):
@@ -112,20 +117,20 @@ def _outcome(event: str, p: dict[str, Any]) -> tuple[str, str]:
             f"貴機關上傳之{zh_kind}檔案（編號 {p.get('submission_id')}）已檢核完成："
             f"共 {p.get('records')} 筆，警告 {p.get('warning_rows') or 0} 筆。",
             f"The {en_kind} file your organisation sent (submission {p.get('submission_id')}) was "
-            f"validated: {p.get('records')} records, {p.get('warning_rows') or 0} with warnings.",
+            f"validated: {_count(p.get('records'), 'record')}, {p.get('warning_rows') or 0} with warnings.",
         )
     if event == "rejected":
         return (
             f"貴機關上傳之{zh_kind}檔案（編號 {p.get('submission_id')}）未通過檢核，已退件："
             f"錯誤 {p.get('error_rows') or 0} 筆。請至平台查看檢核報告並更正後重新上傳。",
             f"The {en_kind} file your organisation sent (submission {p.get('submission_id')}) was "
-            f"rejected: {p.get('error_rows') or 0} rows with errors. See the report, correct the file "
-            "and send it again.",
+            f"rejected: {_count(p.get('error_rows') or 0, 'row')} with errors. See the report, correct "
+            "the file and send it again.",
         )
     if event == "package_ready":
         return (
             f"有一份{zh_kind}檔案（{p.get('records')} 筆）已送達貴機關收件匣，請下載並確認收受。",
-            f"A {en_kind} package ({p.get('records')} records) waits in your organisation's inbox; "
+            f"A {en_kind} package ({_count(p.get('records'), 'record')}) waits in your organisation's inbox; "
             "please download and acknowledge it.",
         )
     if event == "failed":

@@ -47,7 +47,7 @@ OTHER_KIND = define(
     "choose {other_en} and upload it again",
 )
 CODE_FORMAT = define(
-    "code.format", E, "「{label_zh}」格式錯誤，應符合 {pattern}", "{label_en} must match {pattern}"
+    "code.format", E, "「{label_zh}」格式錯誤，應為 {pattern_zh}", "{label_en} must have {pattern_en}"
 )
 ENUM = define(
     "enum.invalid", E, "「{label_zh}」應為下列之一：{values}", "{label_en} must be one of: {values}"

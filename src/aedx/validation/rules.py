@@ -148,7 +148,12 @@ def _code(f: Field, col: pl.Expr, ctx: Context, base: dict[str, Any]) -> list[Te
             codes.CODE_FORMAT,
             f.name,
             ~col.str.contains(f"^(?:{pattern})$"),
-            base | {"pattern": pattern},
+            base
+            | {
+                "pattern": pattern,
+                "pattern_zh": f.pattern_zh or pattern,
+                "pattern_en": f.pattern_en or pattern,
+            },
         )
     ]
 

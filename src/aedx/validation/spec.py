@@ -57,7 +57,9 @@ def spec_page(kind: Kind, sample_csv: str = "") -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for number, f in enumerate(kind.fields, start=1):
-        values = ", ".join(f"{c.value} {c.label_zh}" for c in f.choices) or (f.pattern or "")
+        values = ", ".join(f"{c.value} {c.label_zh}" for c in f.choices) or (
+            f"{f.pattern_zh} / {f.pattern_en} `{f.pattern}`" if f.pattern else ""
+        )
         note = " / ".join(n for n in (f.note_zh, f.note_en) if n)
         lines.append(
             f"| {number} | `{f.name}` | {f.label_zh} | {f.label_en} | {TYPE_NAMES[f.type]} | {f.width} "

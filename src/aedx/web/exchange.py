@@ -23,7 +23,7 @@ from aedx.accounts.roles import Permission
 from aedx.api.submissions import NO_CONTROL_CHARACTERS, blocking, wake_worker
 from aedx.errors import Conflict, Denied, DomainError, Invalid, NotFound, NotReady, TooLarge
 from aedx.exchange import intake, reports, submissions
-from aedx.findings import CASE_FIELD, with_case_no
+from aedx.findings import CASE_FIELD, CATALOGUE, with_case_no
 from aedx.formats import Format
 from aedx.kinds import KINDS
 from aedx.schema import Kind, Severity
@@ -287,9 +287,16 @@ def submission(
     context |= {
         "ready": True, "total": found.total, "matching": found.matching,
         "rows": _rows(request, kind, sub.format, found.page), "page_no": page_no, "pages": pages,
-        "codes": found.codes, "fields": [(f, labels.get(f, f)) for f in found.fields],
+        "codes": [(c, _code_summary(request, c)) for c in found.codes],
+        "fields": [(f, labels.get(f, f)) for f in found.fields],
     }  # fmt: skip
     return page(request, p, v, "exchange/submission.html", context)
+
+
+def _code_summary(request: Request, code: str) -> str:
+    """A finding code in words, for the filter of a report."""
+    known = CATALOGUE.get(code)
+    return known.summary(locale_of(request) == "en") if known else code
 
 
 @router.get("/submissions/{submission_id}/report.{fmt}")

@@ -69,10 +69,10 @@ OUTBOX_STATES: dict[str, str] = {
 }
 MESSAGES: dict[str, str] = {
     Event.REPORT_READY: N_(
-        "Your %(kind)s file was validated: %(records)s records, %(warnings)s with warnings."
+        "Your %(kind)s file was validated: %(records)s record, %(warnings)s with warnings."
     ),
-    Event.REJECTED: N_("Your %(kind)s file was rejected: %(errors)s rows with errors."),
-    Event.PACKAGE_READY: N_("A %(kind)s package of %(records)s records waits in your inbox."),
+    Event.REJECTED: N_("Your %(kind)s file was rejected: %(errors)s row with errors."),
+    Event.PACKAGE_READY: N_("A %(kind)s package of %(records)s record waits in your inbox."),
     Event.FILE_MISSING: N_("The %(kind)s file due by %(due)s on %(day)s has not arrived."),
     Event.FAILED: N_(
         "Processing the %(kind)s file of %(sender)s failed repeatedly; the platform stopped and alerted HQ."
@@ -86,7 +86,20 @@ EMPTY: dict[Event, str] = {
 REJECTED_WHOLE = N_("Your %(kind)s file was rejected; its report says why.")
 NAMED = N_("File “%(filename)s”: %(text)s")
 # A package's notification once the package was taken: no longer "waiting".
-DELIVERED = N_("A %(kind)s package of %(records)s records was delivered to your inbox.")
+DELIVERED = N_("A %(kind)s package of %(records)s record was delivered to your inbox.")
+# the plural of each message that counts, and the value it counts by
+PLURALS: dict[str, tuple[str, str]] = {
+    MESSAGES[Event.REPORT_READY]: (
+        "Your %(kind)s file was validated: %(records)s records, %(warnings)s with warnings.",
+        "records",
+    ),
+    MESSAGES[Event.REJECTED]: ("Your %(kind)s file was rejected: %(errors)s rows with errors.", "errors"),
+    MESSAGES[Event.PACKAGE_READY]: (
+        "A %(kind)s package of %(records)s records waits in your inbox.",
+        "records",
+    ),
+    DELIVERED: ("A %(kind)s package of %(records)s records was delivered to your inbox.", "records"),
+}
 SETTLED: dict[str, str] = {
     "downloaded": N_("Downloaded (%(at)s, %(by)s)"),
     "acknowledged": N_("Acknowledged (%(at)s, %(by)s)"),
@@ -123,7 +136,8 @@ def describe(n: Notification, locale: str) -> str:
     }
     taken = n.settled_at is not None and n.event == Event.PACKAGE_READY
     wording = DELIVERED if taken else _message(n.event, p)
-    text = t.gettext(wording) % values
+    plural, counted = PLURALS.get(wording, (None, ""))
+    text = (t.ngettext(wording, plural, int(values[counted])) if plural else t.gettext(wording)) % values
     filename = p.get("filename")
     return t.gettext(NAMED) % {"filename": filename, "text": text} if filename else text
 

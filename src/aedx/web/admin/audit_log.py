@@ -7,7 +7,6 @@ does."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import queue
 import threading
@@ -27,10 +26,171 @@ from aedx.kinds import KINDS
 from aedx.trust import actors, audit, ledger
 from aedx.trust.caller import Caller
 from aedx.web import dates
-from aedx.web.admin.common import OUTCOMES, Csrf, Text, router, show, streamed
-from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, VisitDep, message, require, require_csrf
+from aedx.web.admin.common import (
+    DIRECTION_LABELS,
+    OUTCOMES,
+    ROLE_LABELS,
+    Csrf,
+    Text,
+    router,
+    show,
+    streamed,
+)
+from aedx.web.i18n import N_
+from aedx.web.portal import (
+    PAGE_SIZE,
+    PlatformDep,
+    Refused,
+    VisitDep,
+    kind_label,
+    message,
+    require,
+    require_csrf,
+)
 
 log = logging.getLogger(__name__)
+
+# how the detail of an event reads: its known keys and values in words, the others as they are
+DETAIL_LABELS = {
+    "reason": N_("Reason"),
+    "direction": N_("Direction"),
+    "role": N_("Role"),
+    "previous": N_("Previous role"),
+    "name": N_("Name"),
+    "username": N_("Username"),
+    "organisation": N_("Organisation"),
+    "fields": N_("Fields changed"),
+    "added": N_("Added"),
+    "format": N_("Format"),
+    "preferred_format": N_("Preferred format"),
+    "preferred_encoding": N_("Preferred encoding"),
+    "records": N_("Records"),
+    "size": N_("Size (bytes)"),
+    "label": N_("Label"),
+    "events": N_("Events"),
+    "checkpoints": N_("Checkpoints"),
+    "error": N_("Error"),
+    "sessions_ended": N_("Sessions ended"),
+    "totp_reset": N_("Authenticator reset"),
+    "state": N_("State"),
+    "scope": N_("Scope"),
+}
+REASON_LABELS = {
+    "permission": N_("no permission for it"),
+    "outside_reach": N_("outside the person's reach"),
+    "not_granted": N_("no grant for the kind"),
+    "other_organisation": N_("another organisation"),
+    "hq_role": N_("an HQ role"),
+    "own_account": N_("one's own account"),
+    "bad_password": N_("wrong password"),
+    "bad_code": N_("wrong verification code"),
+    "code_missing": N_("no verification code"),
+    "defaults": N_("given by the organisation's kind"),
+    "too_large": N_("too large"),
+    "policy": N_("password rules"),
+    "idle": N_("idle too long"),
+    "expired": N_("session expired"),
+    "disabled": N_("account disabled"),
+}
+# what the most frequent actions did, in words; the action's code stays beside them
+ACTION_LABELS = {
+    "admin.view": N_("Opened the management pages"),
+    "audit.export": N_("Exported the audit log"),
+    "audit.read": N_("Read the audit log"),
+    "audit.seal": N_("Sealed audit events"),
+    "audit.verify": N_("Verified the audit log"),
+    "case.read": N_("Looked up a case"),
+    "case.export": N_("Exported cases"),
+    "certificate.issue": N_("Issued a certificate"),
+    "certificate.revoke": N_("Revoked a certificate"),
+    "certificate.import": N_("Imported a certificate"),
+    "certificate.download": N_("Downloaded a certificate"),
+    "client.register": N_("Registered an API client"),
+    "client.disable": N_("Disabled an API client"),
+    "client.token": N_("Issued a token to an API client"),
+    "contacts.person_add": N_("Added a contact person"),
+    "contacts.person_change": N_("Changed a contact person"),
+    "contacts.person_remove": N_("Removed a contact person"),
+    "delivery.download": N_("Downloaded a package"),
+    "delivery.acknowledge": N_("Acknowledged a package"),
+    "expected.set": N_("Declared an expected file"),
+    "grant.add": N_("Granted a kind"),
+    "grant.revoke": N_("Revoked a grant"),
+    "grant.defaults": N_("Gave the reference grants"),
+    "organisation.create": N_("Added an organisation"),
+    "organisation.update": N_("Changed an organisation"),
+    "organisation.disable": N_("Disabled an organisation"),
+    "organisation.enable": N_("Enabled an organisation"),
+    "organisations.import": N_("Imported the organisation list"),
+    "personal_data.unmask": N_("Saw personal data unmasked"),
+    "portal.csrf": N_("A form without its security token"),
+    "submission.create": N_("Sent a file"),
+    "submission.check": N_("Checked a file without sending it"),
+    "submission.read": N_("Read a submission"),
+    "user.create": N_("Added a person"),
+    "user.update": N_("Changed a person's details"),
+    "user.role": N_("Changed a person's role"),
+    "user.disable": N_("Disabled a person"),
+    "user.enable": N_("Enabled a person"),
+    "user.unlock": N_("Unlocked a person"),
+    "user.lock": N_("Locked after failed sign-ins"),
+    "user.password_reset": N_("Reset a person's password"),
+    "user.password_change": N_("Changed one's password"),
+    "user.sign_in": N_("Signed in"),
+    "user.sign_out": N_("Signed out"),
+    "user.totp_enrol": N_("Set up an authenticator"),
+    "user.totp_confirm": N_("Confirmed an authenticator"),
+    "webhook.add": N_("Added a webhook"),
+    "webhook.disable": N_("Disabled a webhook"),
+}
+OBJECT_LABELS = {
+    "user": N_("person"),
+    "submission": N_("submission"),
+    "organisation": N_("organisation"),
+    "client": N_("API client"),
+    "upload": N_("upload"),
+    "delivery": N_("package"),
+    "case": N_("case"),
+    "webhook": N_("webhook"),
+    "certificate": N_("certificate"),
+    "grant": N_("grant"),
+}
+OUTCOME_LABELS = {
+    "ok": N_("succeeded"),
+    "denied": N_("refused"),
+    "rejected": N_("rejected"),
+    "duplicate": N_("duplicate"),
+    "failed": N_("failed"),
+}
+
+
+def _detail_value(key: str, value: object) -> tuple[str, bool]:
+    """A detail's value in words where it is a known one (translated by the page: the flag says
+    so), otherwise as text."""
+    if isinstance(value, bool):
+        return (N_("Yes") if value else N_("No")), True
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value), False
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items()), False
+    text = str(value)
+    if key == "reason" and text in REASON_LABELS:
+        return REASON_LABELS[text], True
+    if key in ("role", "previous") and text in ROLE_LABELS:
+        return ROLE_LABELS[text], True
+    if key == "direction" and text in {d.value for d in DIRECTION_LABELS}:
+        return next(label for d, label in DIRECTION_LABELS.items() if d.value == text), True
+    return text, False
+
+
+def detail_items(detail: dict[str, object] | None) -> list[tuple[str, bool, str, bool]]:
+    """An event's detail as labelled items: (label, label is a msgid, value, value is a msgid)."""
+    return [
+        (DETAIL_LABELS.get(key, key.replace("_", " ")), key in DETAIL_LABELS, *_detail_value(key, value))
+        for key, value in sorted((detail or {}).items())
+    ]
+
+
 PROGRESS_EVERY = 0.5  # seconds between two progress lines of a verification
 
 
@@ -104,15 +264,19 @@ def audit_search(
         people = actors.labels(session, [row["actor"] for row in rows])
     for row in rows:
         row["at"] = dt.datetime.fromisoformat(row["at"])
-        row["detail"] = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True) if row["detail"] else ""
+        row["detail"] = detail_items(row["detail"])
         row["who"] = people.get(row["actor"])
     query = urlencode({k: x for k, x in given.items() if x})
     context = {
         "rows": rows,
         "given": given,
         "query": query,
-        "outcomes": OUTCOMES,
+        "outcomes": [(o, OUTCOME_LABELS[o]) for o in OUTCOMES],
+        "outcome_labels": OUTCOME_LABELS,
+        "action_labels": ACTION_LABELS,
+        "object_labels": OBJECT_LABELS,
         "kinds": list(KINDS),
+        "kind_names": {k: kind_label(request, k) for k in KINDS},
         "next_before": rows[-1]["id"] if more and rows else None,
         "paged": before is not None,
         "show_organisation": v.caller.is_hq,

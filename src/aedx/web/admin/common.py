@@ -89,6 +89,10 @@ DONE: dict[str, str] = {
     ),
     "client_disabled": N_("The API client is disabled: it gets no new tokens and its tokens no longer work."),
     "organisation_disabled": N_("The organisation is disabled."),
+    "organisation_created": N_(
+        "The organisation was added with the grants its kind normally needs, listed below; "
+        "change them on the grants page."
+    ),
 }
 CONFIRMED = "yes"  # the value only a confirmation page sends in its ``confirm`` field
 

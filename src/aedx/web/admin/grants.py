@@ -65,7 +65,10 @@ def _grants_page(
         (name, label, [(d.value, DIRECTION_LABELS[d], (name, d) in held) for d in Direction])
         for name, label in kinds
     ]
-    reference = {role: grants.scope_of(pairs) for role, pairs in sorted(grants.defaults().items())}
+    reference = {
+        role: [(kind_label(request, k), DIRECTION_LABELS[d]) for k, d in sorted(pairs)]
+        for role, pairs in sorted(grants.defaults().items())
+    }
     context = {
         "organisations": choices,
         "chosen": chosen,

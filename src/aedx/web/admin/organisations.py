@@ -12,12 +12,15 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from aedx.accounts import grants
 from aedx.accounts import organisations as orgs
 from aedx.accounts.roles import Permission
 from aedx.errors import DomainError
+from aedx.kinds.case_referral import DEBT_CATEGORIES
 from aedx.storage.tables import ApiClient, User
 from aedx.web.admin.common import (
     ADMIN,
+    DIRECTION_LABELS,
     ENCODINGS,
     FORMATS,
     ROLE_KINDS,
@@ -32,7 +35,17 @@ from aedx.web.admin.common import (
     saved_redirect,
     show,
 )
-from aedx.web.portal import PAGE_SIZE, PlatformDep, Refused, Visit, VisitDep, message, require
+from aedx.web.portal import (
+    PAGE_SIZE,
+    PlatformDep,
+    Refused,
+    Visit,
+    VisitDep,
+    kind_label,
+    locale_of,
+    message,
+    require,
+)
 
 
 def _organisations_page(
@@ -65,7 +78,10 @@ def _organisations_page(
         "next_after": rows[-1].code if more and rows else None,
         "paged": bool(after),
         "error": error,
-        "categories": orgs.CATEGORIES,
+        "categories": [
+            (c.value.lower(), c.label_en if locale_of(request) == "en" else c.label_zh)
+            for c in DEBT_CATEGORIES
+        ],
     }
     return show(request, p, v, "organisations.html", context, status_code)
 
@@ -111,7 +127,7 @@ def organisation_create(
     )
     if isinstance(made, DomainError):
         return _organisations_page(request, p, v, error=message(request, made), status_code=400)
-    return saved_redirect(f"{ADMIN}/organisations/{made.code}")
+    return done_redirect(f"{ADMIN}/organisations/{quote(made.code)}", "organisation_created")
 
 
 def _active(session: Session, table: type[User] | type[ApiClient], organisation_id: int) -> int:
@@ -139,6 +155,7 @@ def _organisation_page(
         except DomainError:
             raise Refused() from None
         confirming = confirming and org.active and org.role != "hq"
+        held = [(kind_label(request, k), DIRECTION_LABELS[d]) for k, d in sorted(grants.of(session, org.id))]
         people = _active(session, User, org.id) if confirming else 0
         servers = _active(session, ApiClient, org.id) if confirming else 0
         session.expunge(org)
@@ -152,6 +169,7 @@ def _organisation_page(
         "confirming": confirming,
         "people": people,
         "servers": servers,
+        "grants": held,
     }
     return show(request, p, v, "organisation.html", context, status_code)
 

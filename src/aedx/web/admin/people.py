@@ -77,11 +77,18 @@ def _users_page(
         for r in Role
         if any(r in ORGANISATION_ROLES[k] for k in kinds) and users.may_manage(v.caller, own, r)
     ]
+    # the new person's roles are those of the chosen organisation's kind (admin.js follows a change)
+    new_org = next((c for c in choices if c[0] == organisation), choices[0] if choices else None)
     context = {
         "rows": shown,
         "next_page": next_page,
         "number": number,
         "organisation": organisation,
+        "new_kind_of": new_org[0] if new_org else "",
+        "new_kind": new_org[2] if new_org else "",
+        "role_kinds": {
+            r.value: [k for k, allowed in ORGANISATION_ROLES.items() if r in allowed] for r in Role
+        },
         "role": role,
         "state": state,
         "organisations": choices,
