@@ -41,6 +41,16 @@ def test_policy_accepts_a_long_passphrase_and_initial_passwords_pass() -> None:
     passwords.check_policy(initial, "chen.mei", "chen.mei@example.gov.tw")
 
 
+def test_an_initial_password_holding_the_person_s_name_is_drawn_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn = iter("yatingWq7hTz3KmR" + "Wq7hTz3KmR9dXb4N")  # the first draw holds "yating"
+    monkeypatch.setattr(passwords.secrets, "choice", lambda _alphabet: next(drawn))
+    initial = passwords.initial_password("chen.yating", "chen.yating@example.gov.tw", "陳雅婷")
+    assert initial == "Wq7hTz3KmR9dXb4N"
+    passwords.check_policy(initial, "chen.yating", "chen.yating@example.gov.tw", names=["陳雅婷"])
+
+
 def test_each_of_the_last_three_passwords_refused_and_the_fourth_last_allowed(people: People) -> None:
     _, token = people.ready("A383000000", "chen.mei", "agency_officer")  # initial, then NEW_PASSWORD
     chosen = ["second passphrase", "third passphrase"]

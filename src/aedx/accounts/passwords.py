@@ -71,9 +71,15 @@ def spend_time(password: str) -> None:
     verify(_dummy_hash(), password)
 
 
-def initial_password() -> str:
-    """A one-time password an administrator hands over; it must be changed at first sign-in."""
-    return "".join(secrets.choice(_INITIAL_ALPHABET) for _ in range(INITIAL_LENGTH))
+def initial_password(*names: str) -> str:
+    """A one-time password an administrator hands over; it must be changed at first sign-in. Drawn
+    again in the rare case that it holds one of the person's ``names`` (username, e-mail, their own
+    and their organisation's names), which the policy refuses."""
+    words = _own_words(names) | {n.casefold() for n in names if n}
+    while True:
+        drawn = "".join(secrets.choice(_INITIAL_ALPHABET) for _ in range(INITIAL_LENGTH))
+        if not any(word in drawn.casefold() for word in words):
+            return drawn
 
 
 def _guessable_words(values: Iterable[str]) -> list[str]:

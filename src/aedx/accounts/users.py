@@ -251,7 +251,7 @@ def create(
     _fits(chosen, org)
     name, person, address = _username(username), _full_name(full_name, org), _email(email)
     _unique(session, name, address)
-    initial = passwords.initial_password()
+    initial = passwords.initial_password(name, address, person, org.code, org.name, org.abbreviation or "")
     user = User(
         organisation_id=org.id,
         username=name,
@@ -353,7 +353,7 @@ def reset_password(
     again at the next sign-in."""
     now = now or utcnow()
     user = _target(session, actor, username, "user.password_reset")
-    initial = passwords.initial_password()
+    initial = passwords.initial_password(user.username, user.email, *passwords.names_of(session, user))
     passwords.set_password(session, user, initial, now=now, must_change=True)
     if reset_totp:
         user.totp_secret = None
