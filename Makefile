@@ -55,8 +55,9 @@ browser:
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
+# Two test processes (each its own PostgreSQL and Chromium), each taking the next test when free.
 unit: $(STAMP) postgres-binaries command-line-tools browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist worksteal
 
 test: lint typecheck unit
 
