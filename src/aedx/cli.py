@@ -20,6 +20,7 @@ from aedx.cli_accounts import register as register_accounts
 from aedx.cli_clients import register as register_clients
 from aedx.cli_exchange import register
 from aedx.cli_keys import register as register_keys
+from aedx.cli_money import register as register_money
 from aedx.cli_notify import register as register_notify
 from aedx.cli_sim import register as register_sim
 from aedx.cli_trust import register as register_trust
@@ -41,6 +42,7 @@ register_accounts(app)
 register_clients(app)
 register_keys(app)
 register_notify(app)
+register_money(app)
 
 out = Console()
 err = Console(stderr=True)

@@ -97,6 +97,12 @@ def test_only_tax_bears_interest(category: str) -> None:
     assert (c.interest_days, c.interest) == (0, 0)
 
 
+@pytest.mark.parametrize("category", ["fine", "fee"])
+def test_no_late_fee_counts_no_late_fee_days(category: str) -> None:
+    c = owed(category, 3_000, MONDAY, after(211))
+    assert (c.overdue_days, c.late_fee_days, c.late_fee, c.interest) == (211, 0, 0, 0)
+
+
 def test_each_year_at_its_own_rate_summed_before_rounding() -> None:
     # Interest 2024-12-30 … 2025-01-31: 2 days at 1.6 %, 31 days at 1.725 %:
     # 100000 × (0.016 × 2 + 0.01725 × 31) / 365 = 155.27 (rounding each year apart would give 154).

@@ -10,6 +10,7 @@ Every category follows the same steps (DOMAIN.md, "Money"):
 3. Late-fee days run from the day after the grace period to the day before payment (the insurance
    acts' words; for tax it gives DOMAIN.md's ``⌊(d − 1) / 3⌋``: days 1–3 free, 1 % from day 4);
    the late fee is ``min(cap, ⌊late-fee days / step_days⌋ × step_percent)`` % of the amount.
+   A category without a late fee (cap 0: fines, fees) counts no late-fee days.
 4. Interest, where the category has it, runs on the amount (not on the late fee) from the day after
    ``deadline + interest_after_days`` to the payment date inclusive, each calendar year at its own
    rate, × days / 365 (365 in leap years too, as the tax acts' 按日加計 reads).
@@ -110,7 +111,7 @@ def charge(
                         f"amount {amount!r} is not a whole NT$ amount of 0 or more")  # fmt: skip
     due = working_deadline(deadline, calendar)
     overdue = max(0, (paid - due).days)
-    fee_days = max(0, overdue - rule.grace_days - 1)
+    fee_days = max(0, overdue - rule.grace_days - 1) if rule.cap_percent > 0 else 0
     percent = late_fee_percent(rule, fee_days)
     fee = whole_dollars(amount * Fraction(percent) / 100, rule.rounding)
     interest_days, interest = 0, 0
