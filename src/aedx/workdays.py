@@ -7,8 +7,8 @@ a newer year can be loaded without a release by pointing ``AEDX_HOLIDAY_CALENDAR
 the government publishes it (``西元日期,星期,是否放假,備註``; 是否放假 2 is a day off, 0 a working
 day). A day outside every known year falls back to Monday to Friday.
 
-Expected-file alerts use it today; the money rules (late fees, interest) will count working days
-with the same ``Calendar``.
+Expected-file alerts use it, and the money rules (``aedx.money``) move a deadline that falls on a
+day off to the next working day with the same ``Calendar``.
 """
 
 from __future__ import annotations
