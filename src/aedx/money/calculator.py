@@ -6,14 +6,15 @@ Every category follows the same steps (DOMAIN.md, "Money"):
    行政程序法 §48), by the government-office calendar (``aedx.workdays``).
 2. Overdue days are calendar days: payment date − that deadline. A payment on or before the deadline
    owes nothing: no late fee, no interest, every day count 0. It is not an error (paying early is
-   allowed).
+   allowed). Only the deadline moves: the end of a grace period or of the tax's 30-day late
+   period is counted in calendar days from the moved deadline, as the laws count it.
 3. Late-fee days run from the day after the grace period to the day before payment (the insurance
    acts' words; for tax it gives DOMAIN.md's ``⌊(d − 1) / 3⌋``: days 1–3 free, 1 % from day 4);
    the late fee is ``min(cap, ⌊late-fee days / step_days⌋ × step_percent)`` % of the amount.
    A category without a late fee (cap 0: fines, fees) counts no late-fee days.
 4. Interest, where the category has it, runs on the amount (not on the late fee) from the day after
    ``deadline + interest_after_days`` to the payment date inclusive, each calendar year at its own
-   rate, × days / 365 (365 in leap years too, as the tax acts' 按日加計 reads).
+   rate (as of its 1 January), × days / 365 (365 in leap years too, as the domain notes write it).
 5. Each result is rounded once, by the category's rule, from the exact sum (no float anywhere):
    interest spanning several years is summed exactly before rounding, so splitting a period never
    adds or loses a dollar.

@@ -2,6 +2,11 @@
 
 Both tables are bundled in ``aedx/refdata`` (``money_rules.csv``, ``interest_rates.csv``; columns in
 ``refdata/money.md``). A rate table can be replaced by a CSV ``year,rate_percent`` without a release.
+
+Where the domain notes leave a value open, the row follows the law it cites: ``occupational`` has the
+15-day grace of 勞工保險條例 §17, which 勞工職業災害保險及保護法 §21 copies (unverified); fines and fees
+(行政罰法) carry neither late fee nor interest. The 2026 rate repeats 2025's (the post office's rate did
+not change during 2025; unverified) so that this year's cases can be computed.
 """
 
 from __future__ import annotations
