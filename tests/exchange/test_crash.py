@@ -109,6 +109,7 @@ def _check_exactly_once(hub: Hub, expected: dict[str, pl.DataFrame]) -> None:
             assert events.count((sub_id, action)) == 1, (sub_id, action)
 
 
+@pytest.mark.slow
 def test_killed_workers_leave_every_submission_processed_exactly_once(hub: Hub) -> None:
     rnd = random.Random(20261125)
     rng = np.random.default_rng(7)
